@@ -1,0 +1,57 @@
+use std::fmt;
+
+/// An error as the platform reports it: an HRESULT and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    pub code: u32,
+    pub message: String,
+}
+
+impl Fault {
+    pub fn new(code: u32, message: impl Into<String>) -> Self {
+        Fault { code, message: message.into() }
+    }
+
+    /// The code as the platform writes it: `0x80040220`.
+    pub fn code_hex(&self) -> String {
+        format!("{:#010x}", self.code)
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code_hex(), self.message)
+    }
+}
+
+impl std::error::Error for Fault {}
+
+/// The platform's error codes that the sandbox returns.
+pub mod codes {
+    /// PrivilegeDenied: the user lacks a privilege.
+    pub const PRIVILEGE_DENIED: u32 = 0x8004_0220;
+    /// The user is disabled or not in a business unit.
+    pub const USER_DISABLED: u32 = 0x8004_0225;
+    /// A record (or user) does not exist.
+    pub const OBJECT_DOES_NOT_EXIST: u32 = 0x8004_0217;
+    /// IsvUnExpected: a plug-in faulted.
+    pub const PLUGIN_FAULT: u32 = 0x8004_0224;
+    /// IsvAborted: a plug-in threw InvalidPluginExecutionException.
+    pub const PLUGIN_ABORTED: u32 = 0x8004_0265;
+    /// A failed call inside the transaction was swallowed by a plug-in.
+    pub const NO_ACTIVE_TRANSACTION: u32 = 0x8004_0251;
+    /// The plug-in exceeded its execution time limit.
+    pub const PLUGIN_TIMEOUT: u32 = 0x8004_4172;
+    /// The plug-in exceeded its memory limit or crashed the sandbox.
+    pub const SANDBOX_WORKER_NOT_AVAILABLE: u32 = 0x8004_418d;
+    /// The pipeline went deeper than the organization's maximum depth.
+    pub const INFINITE_LOOP: u32 = 0x8004_4182;
+    /// Missing access right on a record.
+    pub const ACCESS_DENIED: u32 = 0x8004_8306;
+    /// A column the table does not have.
+    pub const UNKNOWN_ATTRIBUTE: u32 = 0x8004_1103;
+    /// An invalid argument (wrong type, missing parameter, unknown message).
+    pub const INVALID_ARGUMENT: u32 = 0x8004_0203;
+    /// A record with this id already exists.
+    pub const DUPLICATE_RECORD: u32 = 0x8004_0237;
+}

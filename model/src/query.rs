@@ -1,0 +1,170 @@
+use crate::value::Value;
+
+/// The columns a query or retrieve returns.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum ColumnSet {
+    #[default]
+    AllColumns,
+    Columns(Vec<String>),
+}
+
+impl ColumnSet {
+    pub fn includes(&self, column: &str) -> bool {
+        match self {
+            ColumnSet::AllColumns => true,
+            ColumnSet::Columns(cols) => cols.iter().any(|c| c == column),
+        }
+    }
+}
+
+/// `ConditionOperator`, with the FetchXML names used in files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionOperator {
+    Equal,
+    NotEqual,
+    GreaterThan,
+    GreaterEqual,
+    LessThan,
+    LessEqual,
+    Like,
+    NotLike,
+    In,
+    NotIn,
+    Null,
+    NotNull,
+    BeginsWith,
+    NotBeginWith,
+    EndsWith,
+    NotEndWith,
+    Between,
+    NotBetween,
+    EqualUserId,
+    NotEqualUserId,
+    EqualBusinessId,
+    NotEqualBusinessId,
+}
+
+impl ConditionOperator {
+    /// Every operator with its FetchXML name and its `ConditionOperator` name.
+    pub const ALL: [(ConditionOperator, &'static str, &'static str); 22] = [
+        (ConditionOperator::Equal, "eq", "Equal"),
+        (ConditionOperator::NotEqual, "ne", "NotEqual"),
+        (ConditionOperator::GreaterThan, "gt", "GreaterThan"),
+        (ConditionOperator::GreaterEqual, "ge", "GreaterEqual"),
+        (ConditionOperator::LessThan, "lt", "LessThan"),
+        (ConditionOperator::LessEqual, "le", "LessEqual"),
+        (ConditionOperator::Like, "like", "Like"),
+        (ConditionOperator::NotLike, "not-like", "NotLike"),
+        (ConditionOperator::In, "in", "In"),
+        (ConditionOperator::NotIn, "not-in", "NotIn"),
+        (ConditionOperator::Null, "null", "Null"),
+        (ConditionOperator::NotNull, "not-null", "NotNull"),
+        (ConditionOperator::BeginsWith, "begins-with", "BeginsWith"),
+        (ConditionOperator::NotBeginWith, "not-begin-with", "DoesNotBeginWith"),
+        (ConditionOperator::EndsWith, "ends-with", "EndsWith"),
+        (ConditionOperator::NotEndWith, "not-end-with", "DoesNotEndWith"),
+        (ConditionOperator::Between, "between", "Between"),
+        (ConditionOperator::NotBetween, "not-between", "NotBetween"),
+        (ConditionOperator::EqualUserId, "eq-userid", "EqualUserId"),
+        (ConditionOperator::NotEqualUserId, "ne-userid", "NotEqualUserId"),
+        (ConditionOperator::EqualBusinessId, "eq-businessid", "EqualBusinessId"),
+        (ConditionOperator::NotEqualBusinessId, "ne-businessid", "NotEqualBusinessId"),
+    ];
+
+    /// Parses either the FetchXML name (`eq`, `not-like`) or the SDK name (`Equal`, `NotLike`).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(_, fetch, sdk)| *fetch == name || *sdk == name).map(|(op, _, _)| *op)
+    }
+
+    pub fn fetch_name(self) -> &'static str {
+        Self::ALL.iter().find(|(op, _, _)| *op == self).map_or("eq", |(_, fetch, _)| fetch)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogicalOperator {
+    #[default]
+    And,
+    Or,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConditionExpression {
+    /// The alias of the link-entity the column belongs to; `None` for the query's own table.
+    pub entity_name: Option<String>,
+    pub attribute_name: String,
+    pub operator: ConditionOperator,
+    pub values: Vec<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FilterExpression {
+    pub filter_operator: LogicalOperator,
+    pub conditions: Vec<ConditionExpression>,
+    pub filters: Vec<FilterExpression>,
+}
+
+impl FilterExpression {
+    pub fn is_empty(&self) -> bool {
+        self.conditions.is_empty() && self.filters.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JoinOperator {
+    #[default]
+    Inner,
+    LeftOuter,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LinkEntity {
+    pub link_from_attribute_name: String,
+    pub link_to_entity_name: String,
+    pub link_to_attribute_name: String,
+    pub join_operator: JoinOperator,
+    pub entity_alias: Option<String>,
+    pub columns: ColumnSet,
+    pub link_criteria: FilterExpression,
+    pub link_entities: Vec<LinkEntity>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderExpression {
+    pub attribute_name: String,
+    pub descending: bool,
+    /// The alias of the link-entity the column belongs to; `None` for the query's own table.
+    pub entity_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PagingInfo {
+    pub page_number: u32,
+    pub count: u32,
+    pub paging_cookie: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueryExpression {
+    pub entity_name: String,
+    pub column_set: ColumnSet,
+    pub criteria: FilterExpression,
+    pub link_entities: Vec<LinkEntity>,
+    pub orders: Vec<OrderExpression>,
+    pub top_count: Option<u32>,
+    pub page_info: Option<PagingInfo>,
+    pub distinct: bool,
+}
+
+impl QueryExpression {
+    pub fn new(entity_name: impl Into<String>) -> Self {
+        QueryExpression { entity_name: entity_name.into(), ..QueryExpression::default() }
+    }
+}
+
+/// A RetrieveMultiple query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Query {
+    Expression(QueryExpression),
+    FetchXml(String),
+}

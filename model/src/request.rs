@@ -1,0 +1,204 @@
+use std::collections::BTreeMap;
+
+use crate::query::{ColumnSet, Query};
+use crate::value::{Entity, EntityReference, Value};
+
+/// A set of records returned by RetrieveMultiple.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EntityCollection {
+    pub entity_name: String,
+    pub entities: Vec<Entity>,
+    pub more_records: bool,
+    pub paging_cookie: Option<String>,
+}
+
+/// A principal and the access rights it gets on a record (GrantAccess, ModifyAccess).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrincipalAccess {
+    pub principal: EntityReference,
+    pub access_mask: u32,
+}
+
+/// The platform's `AccessRights` flags.
+pub mod access_rights {
+    pub const READ: u32 = 1;
+    pub const WRITE: u32 = 2;
+    pub const APPEND: u32 = 4;
+    pub const APPEND_TO: u32 = 16;
+    pub const CREATE: u32 = 32;
+    pub const DELETE: u32 = 65_536;
+    pub const SHARE: u32 = 262_144;
+    pub const ASSIGN: u32 = 524_288;
+
+    /// Each right with the name files use (`ReadAccess`).
+    pub const NAMES: [(u32, &str); 8] = [
+        (READ, "ReadAccess"),
+        (WRITE, "WriteAccess"),
+        (APPEND, "AppendAccess"),
+        (APPEND_TO, "AppendToAccess"),
+        (CREATE, "CreateAccess"),
+        (DELETE, "DeleteAccess"),
+        (SHARE, "ShareAccess"),
+        (ASSIGN, "AssignAccess"),
+    ];
+}
+
+/// The value of a request, response, context or shared-variable parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParameterValue {
+    Value(Value),
+    Entity(Entity),
+    EntityCollection(EntityCollection),
+    EntityReferences(Vec<EntityReference>),
+    ColumnSet(ColumnSet),
+    Query(Query),
+    Relationship(String),
+    PrincipalAccess(PrincipalAccess),
+}
+
+impl ParameterValue {
+    pub fn as_entity(&self) -> Option<&Entity> {
+        match self {
+            ParameterValue::Entity(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    pub fn as_value(&self) -> Option<&Value> {
+        match self {
+            ParameterValue::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A reference held as a lookup value (the Target of Delete, Retrieve, Assign, …).
+    pub fn as_reference(&self) -> Option<&EntityReference> {
+        match self {
+            ParameterValue::Value(Value::Lookup(r)) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+impl<T: Into<Value>> From<T> for ParameterValue {
+    fn from(v: T) -> Self {
+        ParameterValue::Value(v.into())
+    }
+}
+
+impl From<Entity> for ParameterValue {
+    fn from(e: Entity) -> Self {
+        ParameterValue::Entity(e)
+    }
+}
+
+/// A named parameter collection (`ParameterCollection`).
+pub type Parameters = BTreeMap<String, ParameterValue>;
+
+/// The message names the sandbox knows, and the parameter names of their requests.
+pub mod messages {
+    pub const CREATE: &str = "Create";
+    pub const RETRIEVE: &str = "Retrieve";
+    pub const UPDATE: &str = "Update";
+    pub const DELETE: &str = "Delete";
+    pub const RETRIEVE_MULTIPLE: &str = "RetrieveMultiple";
+    pub const ASSOCIATE: &str = "Associate";
+    pub const DISASSOCIATE: &str = "Disassociate";
+    pub const ASSIGN: &str = "Assign";
+    pub const SET_STATE: &str = "SetState";
+    pub const GRANT_ACCESS: &str = "GrantAccess";
+    pub const MODIFY_ACCESS: &str = "ModifyAccess";
+    pub const REVOKE_ACCESS: &str = "RevokeAccess";
+
+    pub const TARGET: &str = "Target";
+    pub const COLUMN_SET: &str = "ColumnSet";
+    pub const QUERY: &str = "Query";
+    pub const RELATIONSHIP: &str = "Relationship";
+    pub const RELATED_ENTITIES: &str = "RelatedEntities";
+    pub const ASSIGNEE: &str = "Assignee";
+    pub const STATE: &str = "State";
+    pub const STATUS: &str = "Status";
+    pub const PRINCIPAL_ACCESS: &str = "PrincipalAccess";
+    pub const REVOKEE: &str = "Revokee";
+    /// The response parameter of Create.
+    pub const ID: &str = "id";
+    /// The response parameter of Retrieve.
+    pub const ENTITY: &str = "Entity";
+    /// The response parameter of RetrieveMultiple.
+    pub const ENTITY_COLLECTION: &str = "EntityCollection";
+}
+
+/// Any organization request: `OrganizationRequest`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub message: String,
+    pub parameters: Parameters,
+}
+
+impl Request {
+    pub fn new(message: impl Into<String>) -> Self {
+        Request { message: message.into(), parameters: Parameters::new() }
+    }
+
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<ParameterValue>) -> Self {
+        self.parameters.insert(name.into(), value.into());
+        self
+    }
+
+    pub fn create(target: Entity) -> Self {
+        Request::new(messages::CREATE).with(messages::TARGET, target)
+    }
+
+    pub fn update(target: Entity) -> Self {
+        Request::new(messages::UPDATE).with(messages::TARGET, target)
+    }
+
+    pub fn delete(target: EntityReference) -> Self {
+        Request::new(messages::DELETE).with(messages::TARGET, target)
+    }
+
+    pub fn retrieve(target: EntityReference, columns: ColumnSet) -> Self {
+        Request::new(messages::RETRIEVE)
+            .with(messages::TARGET, target)
+            .with(messages::COLUMN_SET, ParameterValue::ColumnSet(columns))
+    }
+
+    pub fn retrieve_multiple(query: Query) -> Self {
+        Request::new(messages::RETRIEVE_MULTIPLE).with(messages::QUERY, ParameterValue::Query(query))
+    }
+
+    pub fn parameter(&self, name: &str) -> Option<&ParameterValue> {
+        self.parameters.get(name)
+    }
+
+    /// The Target as an entity (Create, Update).
+    pub fn target_entity(&self) -> Option<&Entity> {
+        self.parameter(messages::TARGET).and_then(ParameterValue::as_entity)
+    }
+
+    /// The Target as a reference: the reference itself, or the entity's table and id.
+    pub fn target_reference(&self) -> Option<EntityReference> {
+        match self.parameter(messages::TARGET)? {
+            ParameterValue::Entity(e) => Some(e.to_reference()),
+            other => other.as_reference().cloned(),
+        }
+    }
+}
+
+/// The response to a request: `OrganizationResponse`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Response {
+    pub message: String,
+    pub results: Parameters,
+}
+
+impl Response {
+    pub fn new(message: impl Into<String>) -> Self {
+        Response { message: message.into(), results: Parameters::new() }
+    }
+
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<ParameterValue>) -> Self {
+        self.results.insert(name.into(), value.into());
+        self
+    }
+}

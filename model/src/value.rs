@@ -1,0 +1,176 @@
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use uuid::Uuid;
+
+/// A reference to a record: `EntityReference`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EntityReference {
+    pub logical_name: String,
+    pub id: Uuid,
+    pub name: Option<String>,
+}
+
+impl EntityReference {
+    pub fn new(logical_name: impl Into<String>, id: Uuid) -> Self {
+        EntityReference { logical_name: logical_name.into(), id, name: None }
+    }
+}
+
+/// A column's value, one variant per attribute type of the platform.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Clears the column.
+    Null,
+    /// String and memo columns.
+    Text(String),
+    Integer(i32),
+    BigInt(i64),
+    Double(f64),
+    Boolean(bool),
+    /// Exact decimal text, such as `12.3400`.
+    Decimal(String),
+    /// Exact decimal text of an amount, such as `12.50`.
+    Money(String),
+    DateTime(DateTime<Utc>),
+    Guid(Uuid),
+    /// A choice (option set) value.
+    Choice(i32),
+    /// A multi-select choice value.
+    Choices(Vec<i32>),
+    Lookup(EntityReference),
+}
+
+impl Value {
+    /// The name of the value's type, as the platform's `AttributeTypeCode` spells it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "Null",
+            Value::Text(_) => "String",
+            Value::Integer(_) => "Integer",
+            Value::BigInt(_) => "BigInt",
+            Value::Double(_) => "Double",
+            Value::Boolean(_) => "Boolean",
+            Value::Decimal(_) => "Decimal",
+            Value::Money(_) => "Money",
+            Value::DateTime(_) => "DateTime",
+            Value::Guid(_) => "Uniqueidentifier",
+            Value::Choice(_) => "Picklist",
+            Value::Choices(_) => "MultiSelectPicklist",
+            Value::Lookup(_) => "Lookup",
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+/// Renders a value the way the probe's placeholders and trace text show it: GUIDs lower-case hyphenated,
+/// booleans `true`/`false`, numbers in plain decimal, a lookup as its id, a choice as its number, money and
+/// decimal as their decimal text.
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("<none>"),
+            Value::Text(s) | Value::Decimal(s) | Value::Money(s) => f.write_str(s),
+            Value::Integer(n) => write!(f, "{n}"),
+            Value::BigInt(n) => write!(f, "{n}"),
+            Value::Double(n) => write!(f, "{n}"),
+            Value::Boolean(b) => write!(f, "{b}"),
+            Value::DateTime(t) => f.write_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            Value::Guid(g) => write!(f, "{g}"),
+            Value::Choice(n) => write!(f, "{n}"),
+            Value::Choices(ns) => {
+                let parts: Vec<String> = ns.iter().map(i32::to_string).collect();
+                f.write_str(&parts.join(","))
+            }
+            Value::Lookup(r) => write!(f, "{}", r.id),
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Text(s.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Text(s)
+    }
+}
+impl From<i32> for Value {
+    fn from(n: i32) -> Self {
+        Value::Integer(n)
+    }
+}
+impl From<i64> for Value {
+    fn from(n: i64) -> Self {
+        Value::BigInt(n)
+    }
+}
+impl From<f64> for Value {
+    fn from(n: f64) -> Self {
+        Value::Double(n)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Boolean(b)
+    }
+}
+impl From<Uuid> for Value {
+    fn from(id: Uuid) -> Self {
+        Value::Guid(id)
+    }
+}
+impl From<EntityReference> for Value {
+    fn from(r: EntityReference) -> Self {
+        Value::Lookup(r)
+    }
+}
+impl From<DateTime<Utc>> for Value {
+    fn from(t: DateTime<Utc>) -> Self {
+        Value::DateTime(t)
+    }
+}
+
+/// A record: a table's logical name, an optional id and its columns.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Entity {
+    pub logical_name: String,
+    pub id: Option<Uuid>,
+    pub attributes: BTreeMap<String, Value>,
+}
+
+impl Entity {
+    pub fn new(logical_name: impl Into<String>) -> Self {
+        Entity { logical_name: logical_name.into(), id: None, attributes: BTreeMap::new() }
+    }
+
+    pub fn with_id(logical_name: impl Into<String>, id: Uuid) -> Self {
+        Entity { id: Some(id), ..Entity::new(logical_name) }
+    }
+
+    /// The column's value; `None` when the entity does not carry the column.
+    pub fn get(&self, column: &str) -> Option<&Value> {
+        self.attributes.get(column)
+    }
+
+    /// Sets a column, returning the entity for chaining.
+    pub fn set(&mut self, column: impl Into<String>, value: impl Into<Value>) -> &mut Self {
+        self.attributes.insert(column.into(), value.into());
+        self
+    }
+
+    pub fn contains(&self, column: &str) -> bool {
+        self.attributes.contains_key(column)
+    }
+
+    /// A reference to this record (the nil GUID when it has no id yet).
+    pub fn to_reference(&self) -> EntityReference {
+        EntityReference::new(self.logical_name.clone(), self.id.unwrap_or_default())
+    }
+}
