@@ -1,0 +1,5 @@
+//! xrm-sandbox: Dataverse plug-ins, compiled to WebAssembly components, run locally in a sandboxed event
+//! pipeline that reproduces the platform's identity, security and transaction rules.
+
+pub mod context;
+pub mod sandbox;

@@ -1,0 +1,56 @@
+//! The execution context of one step (PIPE-14): built by the pipeline, read and changed by the plug-in through
+//! the sandbox.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use xrm_model::{Entity, EntityReference, Parameters, Uuid};
+
+/// `IPluginExecutionContext`, host side.
+#[derive(Debug, Clone)]
+pub struct ExecutionContext {
+    pub message_name: String,
+    pub primary_entity_name: String,
+    pub primary_entity_id: Uuid,
+    pub secondary_entity_name: String,
+    pub stage: i32,
+    pub mode: i32,
+    pub depth: i32,
+    pub user_id: Uuid,
+    pub initiating_user_id: Uuid,
+    pub business_unit_id: Uuid,
+    pub organization_id: Uuid,
+    pub organization_name: String,
+    pub correlation_id: Uuid,
+    pub request_id: Option<Uuid>,
+    pub operation_id: Uuid,
+    pub operation_created_on: DateTime<Utc>,
+    pub is_in_transaction: bool,
+    /// The step (`sdkmessageprocessingstep`) running the plug-in.
+    pub owning_extension: EntityReference,
+    pub input_parameters: Parameters,
+    pub output_parameters: Parameters,
+    pub pre_entity_images: BTreeMap<String, Entity>,
+    pub post_entity_images: BTreeMap<String, Entity>,
+    pub shared_variables: Parameters,
+    /// `ParentContext`: the context of the step whose call started this pipeline, or the PreValidation context
+    /// of this pipeline for later stages of Create, Update and Delete (PIPE-7).
+    pub parent: Option<Arc<ExecutionContext>>,
+}
+
+impl ExecutionContext {
+    /// `IsExecutingOffline`: never, in the sandbox.
+    pub const IS_EXECUTING_OFFLINE: bool = false;
+    /// `IsolationMode`: 2, sandbox.
+    pub const ISOLATION_MODE: i32 = 2;
+
+    /// The ancestor `level` steps up (0 is this context).
+    pub fn ancestor(&self, level: usize) -> Option<&ExecutionContext> {
+        let mut ctx = self;
+        for _ in 0..level {
+            ctx = ctx.parent.as_deref()?;
+        }
+        Some(ctx)
+    }
+}

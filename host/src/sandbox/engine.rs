@@ -1,0 +1,56 @@
+//! The one wasmtime engine of the process and the clock that drives its epoch deadlines.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances: the resolution of the time limit.
+const TICK: Duration = Duration::from_millis(5);
+
+/// Wasm stack per execution. Nested executions (a plug-in's call running another plug-in) share the host
+/// thread's stack, so the runner gives its threads room for `maxDepth` of these.
+pub const WASM_STACK: usize = 1 << 20;
+
+static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+
+/// The shared engine, created on first use with its epoch ticker.
+pub fn shared() -> Result<&'static Engine, String> {
+    ENGINE.get_or_init(create).as_ref().map_err(Clone::clone)
+}
+
+fn create() -> Result<Engine, String> {
+    let mut pool = PoolingAllocationConfig::default();
+    // Instances are short-lived and there are at most `jobs × maxDepth` alive at once; a thousand slots is
+    // plenty. Memories reserve address space only, so a 4 GiB maximum costs nothing until used: the actual
+    // limit is enforced per store (BOX-3).
+    pool.total_component_instances(1000)
+        .total_core_instances(4000)
+        .total_memories(1000)
+        .total_tables(4000)
+        .max_memory_size(4 << 30);
+    let mut config = Config::new();
+    config
+        .epoch_interruption(true)
+        .max_wasm_stack(WASM_STACK)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let engine = Engine::new(&config).map_err(|e| e.to_string())?;
+    let ticker = engine.weak();
+    std::thread::Builder::new()
+        .name("xrm-sandbox-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = ticker.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(TICK);
+            }
+        })
+        .map_err(|e| format!("cannot start the epoch ticker: {e}"))?;
+    Ok(engine)
+}
+
+/// The epoch deadline, in ticks, for a time limit.
+pub fn ticks(timeout: Duration) -> u64 {
+    let ticks = timeout.as_nanos().div_ceil(TICK.as_nanos()).max(1);
+    u64::try_from(ticks).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,122 @@
+use wasmtime::component::Resource;
+use xrm_model::{Fault, Parameters, codes};
+
+use super::ContextHandle;
+use crate::context::ExecutionContext;
+use crate::sandbox::bindings::xrm::plugin::execution_context::{ContextInfo, EntityImage, Host, HostContext};
+use crate::sandbox::bindings::xrm::plugin::types as w;
+use crate::sandbox::{PluginHost, StoreData, convert};
+
+/// The shared variable a request's `tag` sets; it cannot be changed (PIPE-7).
+const TAG: &str = "tag";
+
+impl<H: PluginHost> StoreData<H> {
+    fn context_at(&self, handle: &Resource<ContextHandle>) -> wasmtime::Result<&ExecutionContext> {
+        let level = self.table.get(handle)?.level;
+        self.context.ancestor(level).ok_or_else(|| wasmtime::format_err!("context handle out of range"))
+    }
+
+    /// The running step's own parameters, for a change; an ancestor's context is read-only.
+    fn own_parameters(
+        &mut self,
+        handle: &Resource<ContextHandle>,
+        pick: fn(&mut ExecutionContext) -> &mut Parameters,
+    ) -> wasmtime::Result<Result<&mut Parameters, w::Fault>> {
+        if self.table.get(handle)?.level != 0 {
+            let fault = Fault::new(codes::INVALID_ARGUMENT, "a parent context cannot be changed");
+            return Ok(Err(convert::fault(&fault)));
+        }
+        Ok(Ok(pick(&mut self.context)))
+    }
+}
+
+fn images(images: &std::collections::BTreeMap<String, xrm_model::Entity>) -> Vec<EntityImage> {
+    images.iter().map(|(alias, e)| EntityImage { alias: alias.clone(), entity: convert::entity(e) }).collect()
+}
+
+type Change = wasmtime::Result<Result<(), w::Fault>>;
+
+impl<H: PluginHost> HostContext for StoreData<H> {
+    fn info(&mut self, this: Resource<ContextHandle>) -> wasmtime::Result<ContextInfo> {
+        let c = self.context_at(&this)?;
+        Ok(ContextInfo {
+            message_name: c.message_name.clone(),
+            primary_entity_name: c.primary_entity_name.clone(),
+            primary_entity_id: convert::guid(c.primary_entity_id),
+            secondary_entity_name: c.secondary_entity_name.clone(),
+            stage: c.stage,
+            mode: c.mode,
+            depth: c.depth,
+            user_id: convert::guid(c.user_id),
+            initiating_user_id: convert::guid(c.initiating_user_id),
+            business_unit_id: convert::guid(c.business_unit_id),
+            organization_id: convert::guid(c.organization_id),
+            organization_name: c.organization_name.clone(),
+            correlation_id: convert::guid(c.correlation_id),
+            request_id: c.request_id.map(convert::guid),
+            operation_id: convert::guid(c.operation_id),
+            operation_created_on: convert::datetime(c.operation_created_on),
+            is_in_transaction: c.is_in_transaction,
+            is_executing_offline: ExecutionContext::IS_EXECUTING_OFFLINE,
+            isolation_mode: ExecutionContext::ISOLATION_MODE,
+            owning_extension: convert::reference(&c.owning_extension),
+        })
+    }
+
+    fn input_parameters(&mut self, this: Resource<ContextHandle>) -> wasmtime::Result<Vec<w::Parameter>> {
+        Ok(convert::parameters(&self.context_at(&this)?.input_parameters))
+    }
+
+    fn set_input_parameter(&mut self, this: Resource<ContextHandle>, name: String, value: w::ParameterValue) -> Change {
+        Ok(self.own_parameters(&this, |c| &mut c.input_parameters)?.map(|ps| {
+            ps.insert(name, convert::from_parameter_value(value));
+        }))
+    }
+
+    fn output_parameters(&mut self, this: Resource<ContextHandle>) -> wasmtime::Result<Vec<w::Parameter>> {
+        Ok(convert::parameters(&self.context_at(&this)?.output_parameters))
+    }
+
+    fn set_output_parameter(&mut self, this: Resource<ContextHandle>, name: String, value: w::ParameterValue) -> Change {
+        Ok(self.own_parameters(&this, |c| &mut c.output_parameters)?.map(|ps| {
+            ps.insert(name, convert::from_parameter_value(value));
+        }))
+    }
+
+    fn pre_entity_images(&mut self, this: Resource<ContextHandle>) -> wasmtime::Result<Vec<EntityImage>> {
+        Ok(images(&self.context_at(&this)?.pre_entity_images))
+    }
+
+    fn post_entity_images(&mut self, this: Resource<ContextHandle>) -> wasmtime::Result<Vec<EntityImage>> {
+        Ok(images(&self.context_at(&this)?.post_entity_images))
+    }
+
+    fn shared_variables(&mut self, this: Resource<ContextHandle>) -> wasmtime::Result<Vec<w::Parameter>> {
+        Ok(convert::parameters(&self.context_at(&this)?.shared_variables))
+    }
+
+    fn set_shared_variable(&mut self, this: Resource<ContextHandle>, name: String, value: w::ParameterValue) -> Change {
+        if name == TAG {
+            let fault = Fault::new(codes::INVALID_ARGUMENT, "the shared variable `tag` is set by the request and cannot be changed");
+            return Ok(Err(convert::fault(&fault)));
+        }
+        Ok(self.own_parameters(&this, |c| &mut c.shared_variables)?.map(|ps| {
+            ps.insert(name, convert::from_parameter_value(value));
+        }))
+    }
+
+    fn parent_context(&mut self, this: Resource<ContextHandle>) -> wasmtime::Result<Option<Resource<ContextHandle>>> {
+        let level = self.table.get(&this)?.level + 1;
+        if self.context.ancestor(level).is_none() {
+            return Ok(None);
+        }
+        Ok(Some(self.table.push(ContextHandle { level })?))
+    }
+
+    fn drop(&mut self, rep: Resource<ContextHandle>) -> wasmtime::Result<()> {
+        self.table.delete(rep)?;
+        Ok(())
+    }
+}
+
+impl<H: PluginHost> Host for StoreData<H> {}

@@ -1,0 +1,236 @@
+//! The sandbox: the only module that touches wasmtime (BOX-1..4, PIPE-12).
+//!
+//! One engine per process, with the pooling allocator and epoch interruption. Each plug-in is compiled once
+//! (and cached on disk) and pre-instantiated once; every execution gets a fresh `Store` and instance (BOX-2)
+//! with its own time and memory limits (BOX-3). Calls the plug-in makes to its organization service go to a
+//! [`PluginHost`] that the caller supplies: the sandbox never knows what runs them.
+
+mod bindings;
+mod cache;
+mod convert;
+mod engine;
+mod fault;
+mod host;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Store, StoreLimits};
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use xrm_model::{Fault, Request, Response, Uuid};
+
+use crate::context::ExecutionContext;
+pub use fault::{FailureKind, PluginFailure};
+
+use bindings::PluginWorldPre;
+use bindings::exports::xrm::plugin::plugin as export;
+
+/// What runs the calls a plug-in makes through its organization service.
+pub trait PluginHost: Send + 'static {
+    /// Runs `request` for a service created with `service_user`, the factory argument exactly as the plug-in
+    /// gave it (`None`, the empty GUID, or a user id): deciding who that is belongs to the caller (IMP-4).
+    fn call(&mut self, context: &ExecutionContext, service_user: Option<Uuid>, request: Request) -> Result<Response, Fault>;
+}
+
+/// Limits of one execution (BOX-3).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Wall time of the execution, including the time spent in its service calls. Default: 2 minutes.
+    pub timeout: Duration,
+    /// Linear memory of the instance, in bytes. Default: 256 MiB.
+    pub memory_bytes: usize,
+    /// Tables and instances the plug-in may create. Default: 100 each.
+    pub max_tables: usize,
+    pub max_instances: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { timeout: Duration::from_secs(120), memory_bytes: 256 << 20, max_tables: 100, max_instances: 100 }
+    }
+}
+
+/// Why a component could not be loaded as a plug-in (BOX-4).
+#[derive(Debug, thiserror::Error)]
+#[error("plug-in `{plugin}` ({path}): {reason}")]
+pub struct LoadError {
+    pub plugin: String,
+    pub path: String,
+    pub reason: String,
+}
+
+/// A compiled, pre-instantiated plug-in, ready for any number of executions.
+pub struct Plugin<H: PluginHost> {
+    name: String,
+    pre: PluginWorldPre<StoreData<H>>,
+}
+
+impl<H: PluginHost> Plugin<H> {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// The per-execution state of a store.
+pub struct StoreData<H> {
+    host: H,
+    context: ExecutionContext,
+    table: ResourceTable,
+    wasi: WasiCtx,
+    limits: StoreLimits,
+    /// Set when the memory limit refused a growth, so the resulting trap reads as SandboxWorkerNotAvailable.
+    memory_refused: bool,
+    memory_limit: usize,
+    trace: String,
+    deadline: Instant,
+}
+
+/// What an execution produced.
+pub struct Outcome<H> {
+    /// The host, given back.
+    pub host: H,
+    /// The context as the plug-in left it (changed input and output parameters, shared variables).
+    pub context: ExecutionContext,
+    pub result: Result<(), PluginFailure>,
+    /// What the plug-in traced, then what it wrote to stdout and stderr.
+    pub trace: String,
+    pub duration: Duration,
+}
+
+/// Runs plug-ins for one kind of host.
+pub struct Sandbox<H: PluginHost> {
+    linker: Linker<StoreData<H>>,
+}
+
+/// Output a plug-in may write to stdout and stderr before writes fail.
+const OUTPUT_CAPACITY: usize = 1 << 20;
+
+impl<H: PluginHost> Sandbox<H> {
+    pub fn new() -> Result<Self, LoadError> {
+        let engine = engine::shared().map_err(|e| LoadError {
+            plugin: String::new(),
+            path: String::new(),
+            reason: format!("cannot start the WebAssembly engine: {e}"),
+        })?;
+        let mut linker = Linker::new(engine);
+        let linked = bindings::PluginWorld::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |d| d)
+            .and_then(|()| wasmtime_wasi::p2::add_to_linker_sync(&mut linker));
+        linked.map_err(|e| LoadError { plugin: String::new(), path: String::new(), reason: e.to_string() })?;
+        Ok(Sandbox { linker })
+    }
+
+    /// Loads a component from a file, compiling it or taking it from the disk cache, and checks that it
+    /// implements the plug-in interface (BOX-4).
+    pub fn load(&self, name: &str, path: &Path) -> Result<Arc<Plugin<H>>, LoadError> {
+        let fail = |reason: String| LoadError { plugin: name.to_owned(), path: path.display().to_string(), reason };
+        let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
+        let component = cache::compile(self.linker.engine(), &bytes).map_err(fail)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| fail(fault::describe_link_error(&e)))?;
+        let pre = PluginWorldPre::new(pre).map_err(|e| fail(fault::describe_link_error(&e)))?;
+        Ok(Arc::new(Plugin { name: name.to_owned(), pre }))
+    }
+
+    /// Runs one execution of `plugin` in a fresh instance.
+    pub fn execute(
+        &self,
+        plugin: &Plugin<H>,
+        context: ExecutionContext,
+        configuration: (Option<String>, Option<String>),
+        limits: Limits,
+        host: H,
+    ) -> Outcome<H> {
+        let started = Instant::now();
+        let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        let mut wasi = WasiCtx::builder();
+        // Deny-all (BOX-1): no preopened directories, no environment, no arguments, no network.
+        wasi.stdout(stdout.clone()).stderr(stdout.clone()).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        let data = StoreData {
+            host,
+            context,
+            table: ResourceTable::new(),
+            wasi: wasi.build(),
+            limits: wasmtime::StoreLimitsBuilder::new()
+                .tables(limits.max_tables)
+                .instances(limits.max_instances)
+                .build(),
+            memory_refused: false,
+            memory_limit: limits.memory_bytes,
+            trace: String::new(),
+            deadline: started + limits.timeout,
+        };
+        let mut store = Store::new(self.linker.engine(), data);
+        store.limiter(|d| d);
+        store.set_epoch_deadline(engine::ticks(limits.timeout));
+        store.epoch_deadline_trap();
+
+        let result = run(&mut store, plugin, configuration);
+        let duration = started.elapsed();
+        let data = store.into_data();
+        let mut trace = data.trace;
+        append_output(&mut trace, &stdout.contents());
+        let result = result.map_err(|e| fault::classify(e, data.memory_refused, &plugin.name, &mut trace));
+        Outcome { host: data.host, context: data.context, result, trace, duration }
+    }
+}
+
+/// Instantiates and calls the export; `Err` carries either a trap or the plug-in's own error.
+fn run<H: PluginHost>(
+    store: &mut Store<StoreData<H>>,
+    plugin: &Plugin<H>,
+    (unsecure, secure): (Option<String>, Option<String>),
+) -> Result<(), fault::RunError> {
+    let instance = plugin.pre.instantiate(&mut *store).map_err(fault::RunError::Trap)?;
+    let context = store.data_mut().table.push(host::ContextHandle::current()).map_err(|e| fault::RunError::Trap(e.into()))?;
+    let config = export::StepConfiguration { unsecure, secure };
+    let outcome = instance.xrm_plugin_plugin().call_execute(&mut *store, context, &config);
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(fault::RunError::Plugin(err)),
+        Err(trap) => Err(fault::RunError::Trap(trap)),
+    }
+}
+
+fn append_output(trace: &mut String, output: &[u8]) {
+    if output.is_empty() {
+        return;
+    }
+    if !trace.is_empty() && !trace.ends_with('\n') {
+        trace.push('\n');
+    }
+    trace.push_str(&String::from_utf8_lossy(output));
+}
+
+impl<H: Send> wasmtime_wasi::WasiView for StoreData<H> {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        wasmtime_wasi::WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl<H: PluginHost> wasmtime::ResourceLimiter for StoreData<H> {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            self.memory_refused = true;
+            return Ok(false);
+        }
+        self.limits.memory_growing(current, desired, maximum)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
