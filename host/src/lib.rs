@@ -3,3 +3,9 @@
 
 pub mod context;
 pub mod sandbox;
+pub mod input;
+pub mod org;
+pub mod store;
+pub mod pipeline;
+pub mod build;
+pub mod suite;

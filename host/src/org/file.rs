@@ -1,0 +1,551 @@
+//! Reading the organization file: strict serde for its shape, then ids, aliases and references resolved in
+//! two passes (every alias is known before any reference is read), then records checked against the tables.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::Value as Json;
+use xrm_model::json::{Path as JsonPath, Reader};
+use xrm_model::{Entity, EntityReference, Uuid, Value};
+
+use super::tables::{self, ColumnType, Ownership, Table};
+use super::{BusinessUnit, Depth, Organization, Role, Settings, Team, TeamType, TraceLogSetting, User};
+use crate::input::{self, FileError};
+use crate::store::Store;
+
+/// The namespace of ids generated from aliases, so the same file always gives the same ids.
+const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1f_0c2e_5d3b_4e8f_9a7c_1b2d_3e4f_5a6b);
+
+/// The id of an organization object generated from its kind and alias.
+pub fn generated_id(kind: &str, alias: &str) -> Uuid {
+    Uuid::new_v5(&ID_NAMESPACE, format!("{kind}:{alias}").as_bytes())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrgFile {
+    #[serde(rename = "$schema", default)]
+    _schema: Option<String>,
+    name: String,
+    #[serde(default)]
+    organizationid: Option<Uuid>,
+    #[serde(default)]
+    settings: SettingsFile,
+    businessunits: Vec<BusinessUnitFile>,
+    #[serde(default)]
+    roles: Vec<RoleFile>,
+    users: Vec<UserFile>,
+    #[serde(default)]
+    teams: Vec<TeamFile>,
+    #[serde(default)]
+    tables: Vec<TableFile>,
+    #[serde(default)]
+    customapis: Vec<Json>,
+    #[serde(default)]
+    records: Vec<Json>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SettingsFile {
+    #[serde(default = "default_depth")]
+    max_depth: i32,
+    #[serde(default = "default_trace")]
+    plugin_trace_log_setting: TraceLogSetting,
+    #[serde(default = "default_timeout")]
+    timeout_seconds: f64,
+    #[serde(default = "default_memory")]
+    memory_limit_mb: f64,
+}
+
+fn default_depth() -> i32 {
+    8
+}
+fn default_trace() -> TraceLogSetting {
+    TraceLogSetting::All
+}
+fn default_timeout() -> f64 {
+    120.0
+}
+fn default_memory() -> f64 {
+    256.0
+}
+
+impl Default for SettingsFile {
+    fn default() -> Self {
+        SettingsFile {
+            max_depth: default_depth(),
+            plugin_trace_log_setting: default_trace(),
+            timeout_seconds: default_timeout(),
+            memory_limit_mb: default_memory(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BusinessUnitFile {
+    #[serde(rename = "@alias")]
+    alias: String,
+    name: String,
+    #[serde(default)]
+    parent: Option<String>,
+    #[serde(default)]
+    businessunitid: Option<Uuid>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleFile {
+    #[serde(rename = "@alias")]
+    alias: String,
+    name: String,
+    #[serde(default)]
+    roleid: Option<Uuid>,
+    #[serde(default)]
+    privileges: BTreeMap<String, Depth>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserFile {
+    #[serde(rename = "@alias")]
+    alias: String,
+    #[serde(default)]
+    systemuserid: Option<Uuid>,
+    #[serde(default)]
+    fullname: Option<String>,
+    #[serde(default)]
+    domainname: Option<String>,
+    businessunit: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    azureactivedirectoryobjectid: Option<Uuid>,
+    #[serde(default)]
+    applicationid: Option<Uuid>,
+    #[serde(default)]
+    isdisabled: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeamFile {
+    #[serde(rename = "@alias")]
+    alias: String,
+    name: String,
+    #[serde(default)]
+    teamid: Option<Uuid>,
+    businessunit: String,
+    #[serde(default = "owner_team")]
+    teamtype: TeamTypeFile,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    members: Vec<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+enum TeamTypeFile {
+    Owner,
+    Access,
+}
+
+fn owner_team() -> TeamTypeFile {
+    TeamTypeFile::Owner
+}
+
+impl<'de> Deserialize<'de> for Depth {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(match text.as_str() {
+            "Basic" | "User" => Depth::Basic,
+            "Local" | "BusinessUnit" => Depth::Local,
+            "Deep" | "ParentChildBusinessUnit" => Depth::Deep,
+            "Global" | "Organization" => Depth::Global,
+            other => {
+                return Err(serde::de::Error::custom(format!(
+                    "unknown privilege depth `{other}` (expected Basic, Local, Deep or Global)"
+                )));
+            }
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableFile {
+    logicalname: String,
+    #[serde(default)]
+    schemaname: Option<String>,
+    objecttypecode: i32,
+    #[serde(default = "user_owned")]
+    ownership: OwnershipFile,
+    #[serde(default)]
+    primarynameattribute: Option<String>,
+    #[serde(default)]
+    columns: BTreeMap<String, ColumnFile>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+enum OwnershipFile {
+    UserOwned,
+    OrganizationOwned,
+}
+
+fn user_owned() -> OwnershipFile {
+    OwnershipFile::UserOwned
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ColumnFile {
+    Plain(String),
+    Lookup {
+        #[serde(rename = "Lookup")]
+        lookup: LookupTargets,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum LookupTargets {
+    One(String),
+    Many(Vec<String>),
+}
+
+pub fn load(path: &Path) -> Result<Organization, FileError> {
+    let json: Json = input::read_json(path)?;
+    build(path, json)
+}
+
+pub fn build(path: &Path, json: Json) -> Result<Organization, FileError> {
+    let file: OrgFile = input::from_value(path, "", json)?;
+    let mut b = Builder::new(path, &file)?;
+    b.business_units(&file.businessunits)?;
+    b.roles(&file.roles);
+    b.users(&file.users)?;
+    b.teams(&file.teams)?;
+    b.tables(&file.tables)?;
+    b.records(&file.records)?;
+    if !file.customapis.is_empty() {
+        return Err(FileError::new(path, "customapis", "custom APIs are not supported yet"));
+    }
+    Ok(b.finish())
+}
+
+struct Builder<'f> {
+    path: &'f Path,
+    org: Organization,
+}
+
+impl<'f> Builder<'f> {
+    /// First pass: every alias and its id, so references may point forwards.
+    fn new(path: &'f Path, file: &OrgFile) -> Result<Self, FileError> {
+        let s = &file.settings;
+        if s.max_depth < 1 || s.timeout_seconds <= 0.0 || s.memory_limit_mb <= 0.0 {
+            return Err(FileError::new(path, "settings", "maxDepth, timeoutSeconds and memoryLimitMb must be positive"));
+        }
+        let settings = Settings {
+            max_depth: s.max_depth,
+            trace_log: s.plugin_trace_log_setting,
+            timeout: Duration::from_secs_f64(s.timeout_seconds),
+            // INVARIANT: memory_limit_mb is positive; `as` saturates a huge value.
+            memory_limit_bytes: (s.memory_limit_mb * 1024.0 * 1024.0) as usize,
+        };
+        let system_user = generated_id("systemuser", "system");
+        let mut aliases = HashMap::from([("system".to_owned(), system_user)]);
+        let mut add = |at: String, alias: &str, id: Uuid| match aliases.insert(alias.to_owned(), id) {
+            Some(_) => Err(FileError::new(path, at, format!("the alias `@{alias}` is used twice"))),
+            None => Ok(()),
+        };
+        for (i, bu) in file.businessunits.iter().enumerate() {
+            add(format!("businessunits[{i}].@alias"), &bu.alias, bu.businessunitid.unwrap_or_else(|| generated_id("businessunit", &bu.alias)))?;
+        }
+        for (i, r) in file.roles.iter().enumerate() {
+            add(format!("roles[{i}].@alias"), &r.alias, r.roleid.unwrap_or_else(|| generated_id("role", &r.alias)))?;
+        }
+        for (i, u) in file.users.iter().enumerate() {
+            add(format!("users[{i}].@alias"), &u.alias, u.systemuserid.unwrap_or_else(|| generated_id("systemuser", &u.alias)))?;
+        }
+        for (i, t) in file.teams.iter().enumerate() {
+            add(format!("teams[{i}].@alias"), &t.alias, t.teamid.unwrap_or_else(|| generated_id("team", &t.alias)))?;
+        }
+        for (i, r) in file.records.iter().enumerate() {
+            if let Some(alias) = r.get("@alias") {
+                let alias = alias.as_str().ok_or_else(|| FileError::new(path, format!("records[{i}].@alias"), "expected a string"))?;
+                let id = match r.get("@id").and_then(Json::as_str) {
+                    Some(text) => Uuid::parse_str(text).map_err(|_| FileError::new(path, format!("records[{i}].@id"), format!("`{text}` is not a GUID")))?,
+                    None => generated_id("record", alias),
+                };
+                add(format!("records[{i}].@alias"), alias, id)?;
+            }
+        }
+        let tables = tables::standard().into_iter().map(|t| (t.logical_name.clone(), t)).collect();
+        let org = Organization {
+            id: file.organizationid.unwrap_or_else(|| generated_id("organization", &file.name)),
+            name: file.name.clone(),
+            settings,
+            system_user,
+            root_business_unit: Uuid::nil(),
+            business_units: HashMap::new(),
+            users: HashMap::new(),
+            teams: HashMap::new(),
+            roles: HashMap::new(),
+            aliases,
+            tables,
+            data: Store::default(),
+        };
+        Ok(Builder { path, org })
+    }
+
+    /// A reference to an organization object: `@alias` or a GUID.
+    fn resolve(&self, at: &str, text: &str) -> Result<Uuid, FileError> {
+        let resolve = |a: &str| self.org.alias(a);
+        let reader = Reader::new(&resolve);
+        reader.guid_text(text, &JsonPath::Root(at)).map_err(|e| FileError::json(self.path, e))
+    }
+
+    fn business_units(&mut self, units: &[BusinessUnitFile]) -> Result<(), FileError> {
+        let mut roots = Vec::new();
+        for (i, bu) in units.iter().enumerate() {
+            let id = self.resolve("", &format!("@{}", bu.alias))?;
+            let parent = match &bu.parent {
+                Some(p) => Some(self.resolve(&format!("businessunits[{i}].parent"), p)?),
+                None => {
+                    roots.push(i);
+                    None
+                }
+            };
+            self.org.business_units.insert(id, BusinessUnit { id, name: bu.name.clone(), parent });
+        }
+        match roots.as_slice() {
+            [root] => {
+                self.org.root_business_unit = self.resolve("", &format!("@{}", units[*root].alias))?;
+                Ok(())
+            }
+            [] => Err(FileError::new(self.path, "businessunits", "no root business unit (one must have no `parent`)")),
+            [_, second, ..] => Err(FileError::new(
+                self.path,
+                format!("businessunits[{second}]"),
+                "a second root business unit: every business unit but one needs a `parent` (ORG-1)",
+            )),
+        }
+    }
+
+    fn roles(&mut self, roles: &[RoleFile]) {
+        for r in roles {
+            let id = self.org.aliases[&r.alias];
+            self.org.roles.insert(id, Role { id, name: r.name.clone(), privileges: r.privileges.clone() });
+        }
+    }
+
+    fn business_unit(&self, at: String, text: &str) -> Result<Uuid, FileError> {
+        let id = self.resolve(&at, text)?;
+        match self.org.business_units.contains_key(&id) {
+            true => Ok(id),
+            false => Err(FileError::new(self.path, at, format!("`{text}` is not a business unit"))),
+        }
+    }
+
+    fn role_list(&self, at: &str, roles: &[String]) -> Result<Vec<Uuid>, FileError> {
+        let each = roles.iter().enumerate().map(|(i, r)| {
+            let id = self.resolve(&format!("{at}[{i}]"), r)?;
+            match self.org.roles.contains_key(&id) {
+                true => Ok(id),
+                false => Err(FileError::new(self.path, format!("{at}[{i}]"), format!("`{r}` is not a security role"))),
+            }
+        });
+        each.collect()
+    }
+
+    fn users(&mut self, users: &[UserFile]) -> Result<(), FileError> {
+        for (i, u) in users.iter().enumerate() {
+            let id = self.org.aliases[&u.alias];
+            let user = User {
+                id,
+                fullname: u.fullname.clone().unwrap_or_else(|| u.alias.clone()),
+                domainname: u.domainname.clone().unwrap_or_else(|| format!("{}@{}.example", u.alias, self.org.name)),
+                business_unit: self.business_unit(format!("users[{i}].businessunit"), &u.businessunit)?,
+                roles: self.role_list(&format!("users[{i}].roles"), &u.roles)?,
+                aad_object_id: u.azureactivedirectoryobjectid,
+                application_id: u.applicationid,
+                is_disabled: u.isdisabled,
+            };
+            self.org.users.insert(id, user);
+        }
+        Ok(())
+    }
+
+    fn teams(&mut self, teams: &[TeamFile]) -> Result<(), FileError> {
+        for (i, t) in teams.iter().enumerate() {
+            let id = self.org.aliases[&t.alias];
+            let team_type = match t.teamtype {
+                TeamTypeFile::Owner => TeamType::Owner,
+                TeamTypeFile::Access => TeamType::Access,
+            };
+            let roles = self.role_list(&format!("teams[{i}].roles"), &t.roles)?;
+            if team_type == TeamType::Access && !roles.is_empty() {
+                return Err(FileError::new(self.path, format!("teams[{i}].roles"), "an access team holds no security roles (ORG-4, 0x80048331)"));
+            }
+            let mut members = Vec::new();
+            for (j, m) in t.members.iter().enumerate() {
+                let at = format!("teams[{i}].members[{j}]");
+                let member = self.resolve(&at, m)?;
+                if !self.org.users.contains_key(&member) {
+                    return Err(FileError::new(self.path, at, format!("`{m}` is not a user")));
+                }
+                members.push(member);
+            }
+            let business_unit = self.business_unit(format!("teams[{i}].businessunit"), &t.businessunit)?;
+            self.org.teams.insert(id, Team { id, name: t.name.clone(), business_unit, team_type, roles, members });
+        }
+        Ok(())
+    }
+
+    fn tables(&mut self, tables: &[TableFile]) -> Result<(), FileError> {
+        for (i, t) in tables.iter().enumerate() {
+            let ownership = match t.ownership {
+                OwnershipFile::UserOwned => Ownership::UserOwned,
+                OwnershipFile::OrganizationOwned => Ownership::OrganizationOwned,
+            };
+            let mut table = match self.org.tables.remove(&t.logicalname) {
+                Some(existing) => existing,
+                None => {
+                    let schema = t.schemaname.clone().unwrap_or_else(|| t.logicalname.clone());
+                    Table::new(&t.logicalname, &schema, t.objecttypecode, ownership)
+                }
+            };
+            if let Some(name) = &t.primarynameattribute {
+                table.primary_name = Some(name.clone());
+                table.columns.entry(name.clone()).or_insert(ColumnType::String);
+            }
+            for (column, ty) in &t.columns {
+                let ty = match ty {
+                    ColumnFile::Plain(name) => ColumnType::parse(name).ok_or_else(|| {
+                        FileError::new(self.path, format!("tables[{i}].columns.{column}"), format!("unknown column type `{name}` (expected {})", ColumnType::NAMES))
+                    })?,
+                    ColumnFile::Lookup { lookup: LookupTargets::One(t) } => ColumnType::Lookup(vec![t.clone()]),
+                    ColumnFile::Lookup { lookup: LookupTargets::Many(ts) } => ColumnType::Lookup(ts.clone()),
+                };
+                table.columns.insert(column.clone(), ty);
+            }
+            self.org.tables.insert(t.logicalname.clone(), table);
+        }
+        Ok(())
+    }
+
+    /// The principals as records, then the file's records, each checked against its table.
+    fn records(&mut self, records: &[Json]) -> Result<(), FileError> {
+        let mut rows = self.principal_rows();
+        for (i, r) in records.iter().enumerate() {
+            let mut json = r.clone();
+            let alias = json.as_object_mut().and_then(|o| o.remove("@alias"));
+            let at = format!("records[{i}]");
+            let root = JsonPath::Root(&at);
+            let resolve = |a: &str| self.org.alias(a);
+            let reader = Reader::new(&resolve);
+            let mut entity = reader.entity(&json, &root).map_err(|e| FileError::json(self.path, e))?;
+            if entity.id.is_none() {
+                entity.id = Some(match alias.as_ref().and_then(Json::as_str) {
+                    Some(a) => self.org.aliases[a],
+                    None => generated_id("record", &at),
+                });
+            }
+            let table = self.org.table(&entity.logical_name).ok_or_else(|| {
+                FileError::new(self.path, format!("{at}.@logicalname"), format!("unknown table `{}`", entity.logical_name))
+            })?;
+            let entity = table.check(entity).map_err(|f| FileError::new(self.path, at.clone(), f.message))?;
+            rows.push(entity);
+        }
+        for row in rows {
+            let row = self.stamped(row);
+            self.org.data.put(row);
+        }
+        Ok(())
+    }
+
+    /// Users, teams, business units and roles as the rows plug-ins and assertions read.
+    fn principal_rows(&self) -> Vec<Entity> {
+        let org = &self.org;
+        let bu_ref = |id: Uuid| Value::Lookup(EntityReference::new("businessunit", id));
+        let mut rows = Vec::new();
+        for bu in org.business_units.values() {
+            let mut e = Entity::with_id("businessunit", bu.id);
+            e.set("name", bu.name.clone());
+            if let Some(p) = bu.parent {
+                e.set("parentbusinessunitid", bu_ref(p));
+            }
+            rows.push(e);
+        }
+        let system = User {
+            id: org.system_user,
+            fullname: "SYSTEM".into(),
+            domainname: String::new(),
+            business_unit: org.root_business_unit,
+            roles: Vec::new(),
+            aad_object_id: None,
+            application_id: None,
+            is_disabled: false,
+        };
+        for u in org.users.values().chain([&system]) {
+            let mut e = Entity::with_id("systemuser", u.id);
+            e.set("fullname", u.fullname.clone())
+                .set("domainname", u.domainname.clone())
+                .set("businessunitid", bu_ref(u.business_unit))
+                .set("isdisabled", u.is_disabled);
+            if let Some(aad) = u.aad_object_id {
+                e.set("azureactivedirectoryobjectid", aad);
+            }
+            if let Some(app) = u.application_id {
+                e.set("applicationid", app);
+            }
+            rows.push(e);
+        }
+        for t in org.teams.values() {
+            let mut e = Entity::with_id("team", t.id);
+            e.set("name", t.name.clone())
+                .set("businessunitid", bu_ref(t.business_unit))
+                .set("teamtype", Value::Choice(if t.team_type == TeamType::Owner { 0 } else { 1 }));
+            rows.push(e);
+        }
+        for r in org.roles.values() {
+            let mut e = Entity::with_id("role", r.id);
+            e.set("name", r.name.clone()).set("businessunitid", bu_ref(org.root_business_unit));
+            rows.push(e);
+        }
+        rows
+    }
+
+    /// The columns the platform fills on every record: its key, creator, owner and state.
+    fn stamped(&self, mut e: Entity) -> Entity {
+        let org = &self.org;
+        let Some(table) = org.table(&e.logical_name) else { return e };
+        let id = e.id.unwrap_or_default();
+        let system = Value::Lookup(EntityReference::new("systemuser", org.system_user));
+        let now = Value::DateTime(Utc::now());
+        e.attributes.insert(table.primary_id.clone(), Value::Guid(id));
+        for (column, value) in [("createdby", &system), ("modifiedby", &system), ("createdon", &now), ("modifiedon", &now)] {
+            e.attributes.entry(column.into()).or_insert_with(|| value.clone());
+        }
+        e.attributes.entry("statecode".into()).or_insert(Value::Choice(0));
+        if table.ownership == Ownership::UserOwned {
+            let owner = e.attributes.entry("ownerid".into()).or_insert_with(|| system.clone()).clone();
+            if let Value::Lookup(owner) = owner {
+                let bu = match owner.logical_name.as_str() {
+                    "team" => org.teams.get(&owner.id).map_or(org.root_business_unit, |t| t.business_unit),
+                    _ => org.business_unit_of(owner.id),
+                };
+                e.attributes.insert("owningbusinessunit".into(), Value::Lookup(EntityReference::new("businessunit", bu)));
+            }
+        }
+        e
+    }
+
+    fn finish(self) -> Organization {
+        self.org
+    }
+}

@@ -1,0 +1,145 @@
+//! The organization: business units, users, teams, roles, tables and the data a case starts from (ORG-1..4).
+
+mod file;
+pub mod tables;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use xrm_model::Uuid;
+
+use crate::input::FileError;
+use crate::store::Store;
+pub use tables::{ColumnType, Ownership, Table};
+
+/// The organization's `pluginTraceLogSetting` (PIPE-13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub enum TraceLogSetting {
+    Off,
+    Exception,
+    All,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub max_depth: i32,
+    pub trace_log: TraceLogSetting,
+    pub timeout: Duration,
+    pub memory_limit_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_depth: 8,
+            trace_log: TraceLogSetting::All,
+            timeout: Duration::from_secs(120),
+            memory_limit_bytes: 256 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BusinessUnit {
+    pub id: Uuid,
+    pub name: String,
+    pub parent: Option<Uuid>,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: Uuid,
+    pub fullname: String,
+    pub domainname: String,
+    pub business_unit: Uuid,
+    pub roles: Vec<Uuid>,
+    pub aad_object_id: Option<Uuid>,
+    pub application_id: Option<Uuid>,
+    pub is_disabled: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamType {
+    Owner,
+    Access,
+}
+
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub id: Uuid,
+    pub name: String,
+    pub business_unit: Uuid,
+    pub team_type: TeamType,
+    pub roles: Vec<Uuid>,
+    pub members: Vec<Uuid>,
+}
+
+/// Privilege depth, shallowest first (SEC-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Depth {
+    Basic,
+    Local,
+    Deep,
+    Global,
+}
+
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub id: Uuid,
+    pub name: String,
+    pub privileges: BTreeMap<String, Depth>,
+}
+
+/// An organization as loaded: immutable, shared by every case run against it.
+pub struct Organization {
+    pub id: Uuid,
+    pub name: String,
+    pub settings: Settings,
+    /// The built-in SYSTEM user (ORG-2).
+    pub system_user: Uuid,
+    pub root_business_unit: Uuid,
+    pub business_units: HashMap<Uuid, BusinessUnit>,
+    pub users: HashMap<Uuid, User>,
+    pub teams: HashMap<Uuid, Team>,
+    pub roles: HashMap<Uuid, Role>,
+    /// Every alias of the file (without `@`), and `system`.
+    pub aliases: HashMap<String, Uuid>,
+    pub tables: HashMap<String, Table>,
+    /// The records every case starts from.
+    pub data: Store,
+}
+
+impl Organization {
+    /// Loads an organization file (`formats.md`, "Organization").
+    pub fn load(path: &Path) -> Result<Organization, FileError> {
+        file::load(path)
+    }
+
+    /// Loads an organization from JSON already read from `path`.
+    pub fn from_json(path: &Path, json: serde_json::Value) -> Result<Organization, FileError> {
+        file::build(path, json)
+    }
+
+    pub fn table(&self, logical_name: &str) -> Option<&Table> {
+        self.tables.get(logical_name)
+    }
+
+    pub fn user(&self, id: Uuid) -> Option<&User> {
+        self.users.get(&id)
+    }
+
+    pub fn alias(&self, name: &str) -> Option<Uuid> {
+        self.aliases.get(name).copied()
+    }
+
+    /// The alias a GUID has in this organization, for messages and reports.
+    pub fn alias_of(&self, id: Uuid) -> Option<&str> {
+        self.aliases.iter().find(|(_, v)| **v == id).map(|(k, _)| k.as_str())
+    }
+
+    /// The business unit of a user; SYSTEM's is the root (ORG-2).
+    pub fn business_unit_of(&self, user: Uuid) -> Uuid {
+        self.users.get(&user).map_or(self.root_business_unit, |u| u.business_unit)
+    }
+}

@@ -1,0 +1,279 @@
+//! Table metadata: the standard tables a plug-in author expects, plus the organization's custom tables, and
+//! the column check every write goes through.
+
+use std::collections::HashMap;
+
+use xrm_model::{Entity, Fault, Value, codes};
+
+/// A column's type, as the platform's `AttributeTypeCode`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnType {
+    String,
+    Memo,
+    Integer,
+    BigInt,
+    Double,
+    Boolean,
+    Decimal,
+    Money,
+    DateTime,
+    Uniqueidentifier,
+    Picklist,
+    MultiSelectPicklist,
+    /// A lookup to one of these tables; empty: any table (as `regardingobjectid`).
+    Lookup(Vec<String>),
+}
+
+impl ColumnType {
+    /// Parses the type names of the organization file: `"Money"`, and `{"Lookup": "account"}` elsewhere.
+    pub fn parse(name: &str) -> Option<ColumnType> {
+        Some(match name {
+            "String" => ColumnType::String,
+            "Memo" => ColumnType::Memo,
+            "Integer" => ColumnType::Integer,
+            "BigInt" => ColumnType::BigInt,
+            "Double" => ColumnType::Double,
+            "Boolean" => ColumnType::Boolean,
+            "Decimal" => ColumnType::Decimal,
+            "Money" => ColumnType::Money,
+            "DateTime" => ColumnType::DateTime,
+            "Uniqueidentifier" | "Guid" => ColumnType::Uniqueidentifier,
+            "Picklist" | "Choice" | "State" | "Status" => ColumnType::Picklist,
+            "MultiSelectPicklist" | "Choices" => ColumnType::MultiSelectPicklist,
+            _ => return None,
+        })
+    }
+
+    pub const NAMES: &'static str =
+        "String, Memo, Integer, BigInt, Double, Boolean, Decimal, Money, DateTime, Uniqueidentifier, Picklist, MultiSelectPicklist or {\"Lookup\": \"table\"}";
+
+    /// The value as this column stores it, widening where the platform would (an integer into a BigInt or
+    /// Double column); `None` when the value does not fit the type.
+    fn accept(&self, value: Value) -> Option<Value> {
+        Some(match (self, value) {
+            (_, Value::Null) => Value::Null,
+            (ColumnType::String | ColumnType::Memo, v @ Value::Text(_)) => v,
+            (ColumnType::Integer, v @ Value::Integer(_)) => v,
+            (ColumnType::BigInt, Value::Integer(n)) => Value::BigInt(n.into()),
+            (ColumnType::BigInt, v @ Value::BigInt(_)) => v,
+            (ColumnType::Double, Value::Integer(n)) => Value::Double(n.into()),
+            (ColumnType::Double, v @ Value::Double(_)) => v,
+            (ColumnType::Boolean, v @ Value::Boolean(_)) => v,
+            (ColumnType::Decimal, v @ Value::Decimal(_)) => v,
+            (ColumnType::Money, v @ Value::Money(_)) => v,
+            (ColumnType::DateTime, v @ Value::DateTime(_)) => v,
+            (ColumnType::Uniqueidentifier, v @ Value::Guid(_)) => v,
+            (ColumnType::Picklist, v @ Value::Choice(_)) => v,
+            (ColumnType::MultiSelectPicklist, v @ Value::Choices(_)) => v,
+            (ColumnType::Lookup(targets), Value::Lookup(r))
+                if targets.is_empty() || targets.iter().any(|t| *t == r.logical_name) =>
+            {
+                Value::Lookup(r)
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// Who owns a table's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    UserOwned,
+    OrganizationOwned,
+    BusinessOwned,
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub logical_name: String,
+    pub schema_name: String,
+    pub object_type_code: i32,
+    pub ownership: Ownership,
+    /// The primary key column: `<logicalname>id`, or `activityid` for activities.
+    pub primary_id: String,
+    pub primary_name: Option<String>,
+    pub columns: HashMap<String, ColumnType>,
+}
+
+impl Table {
+    pub fn new(logical_name: &str, schema_name: &str, object_type_code: i32, ownership: Ownership) -> Table {
+        let mut table = Table {
+            logical_name: logical_name.to_owned(),
+            schema_name: schema_name.to_owned(),
+            object_type_code,
+            ownership,
+            primary_id: format!("{logical_name}id"),
+            primary_name: None,
+            columns: HashMap::new(),
+        };
+        table.add_common_columns();
+        table
+    }
+
+    fn add_common_columns(&mut self) {
+        use ColumnType::*;
+        let user = || Lookup(vec!["systemuser".into()]);
+        self.columns.insert(self.primary_id.clone(), Uniqueidentifier);
+        for (name, ty) in [
+            ("createdon", DateTime),
+            ("modifiedon", DateTime),
+            ("createdby", user()),
+            ("modifiedby", user()),
+            ("createdonbehalfby", user()),
+            ("modifiedonbehalfby", user()),
+            ("statecode", Picklist),
+            ("statuscode", Picklist),
+            ("versionnumber", BigInt),
+        ] {
+            self.columns.insert(name.into(), ty);
+        }
+        match self.ownership {
+            Ownership::UserOwned => {
+                self.columns.insert("ownerid".into(), Lookup(vec!["systemuser".into(), "team".into()]));
+                self.columns.insert("owninguser".into(), user());
+                self.columns.insert("owningteam".into(), Lookup(vec!["team".into()]));
+                self.columns.insert("owningbusinessunit".into(), Lookup(vec!["businessunit".into()]));
+            }
+            Ownership::BusinessOwned => {
+                self.columns.insert("owningbusinessunit".into(), Lookup(vec!["businessunit".into()]));
+            }
+            Ownership::OrganizationOwned => {
+                self.columns.insert("organizationid".into(), Lookup(vec!["organization".into()]));
+            }
+        }
+    }
+
+    fn with(mut self, columns: &[(&str, ColumnType)]) -> Table {
+        for (name, ty) in columns {
+            self.columns.insert((*name).to_owned(), ty.clone());
+        }
+        self
+    }
+
+    fn primary(mut self, id: &str, name: &str) -> Table {
+        self.columns.remove(&self.primary_id);
+        self.primary_id = id.to_owned();
+        self.columns.insert(id.to_owned(), ColumnType::Uniqueidentifier);
+        self.primary_name = Some(name.to_owned());
+        self.columns.entry(name.to_owned()).or_insert(ColumnType::String);
+        self
+    }
+
+    /// Checks every column of `entity` against the table, as a write would (`0x80041103` for an unknown
+    /// column), and returns it with values widened to their columns' types.
+    pub fn check(&self, mut entity: Entity) -> Result<Entity, Fault> {
+        for (column, value) in std::mem::take(&mut entity.attributes) {
+            let Some(ty) = self.columns.get(&column) else {
+                return Err(Fault::new(
+                    codes::UNKNOWN_ATTRIBUTE,
+                    format!("'{}' entity doesn't contain attribute with Name = '{column}'", self.logical_name),
+                ));
+            };
+            let type_name = value.type_name();
+            let value = ty.accept(value).ok_or_else(|| {
+                Fault::new(
+                    codes::INVALID_ARGUMENT,
+                    format!("Incorrect type of attribute value for '{column}' of '{}': expected {ty:?}, found {type_name}", self.logical_name),
+                )
+            })?;
+            entity.attributes.insert(column, value);
+        }
+        Ok(entity)
+    }
+}
+
+/// The standard tables, with their common columns.
+pub fn standard() -> Vec<Table> {
+    use ColumnType::*;
+    use Ownership::*;
+    let lookup = |t: &[&str]| Lookup(t.iter().map(|s| (*s).to_owned()).collect());
+    let any = || Lookup(Vec::new());
+    let activity = |name: &str, schema: &str, code: i32, extra: &[(&str, ColumnType)]| {
+        Table::new(name, schema, code, UserOwned)
+            .primary("activityid", "subject")
+            .with(&[("description", Memo), ("regardingobjectid", any()), ("scheduledstart", DateTime), ("scheduledend", DateTime), ("prioritycode", Picklist), ("actualdurationminutes", Integer)])
+            .with(extra)
+    };
+    vec![
+        Table::new("account", "Account", 1, UserOwned).primary("accountid", "name").with(&[
+            ("accountnumber", String), ("revenue", Money), ("numberofemployees", Integer), ("creditlimit", Money),
+            ("telephone1", String), ("emailaddress1", String), ("websiteurl", String), ("description", Memo),
+            ("industrycode", Picklist), ("address1_city", String), ("address1_country", String),
+            ("primarycontactid", lookup(&["contact"])), ("parentaccountid", lookup(&["account"])),
+        ]),
+        Table::new("contact", "Contact", 2, UserOwned).primary("contactid", "fullname").with(&[
+            ("firstname", String), ("lastname", String), ("emailaddress1", String), ("telephone1", String),
+            ("jobtitle", String), ("birthdate", DateTime), ("description", Memo), ("address1_city", String),
+            ("parentcustomerid", lookup(&["account", "contact"])),
+        ]),
+        Table::new("lead", "Lead", 4, UserOwned).primary("leadid", "fullname").with(&[
+            ("subject", String), ("firstname", String), ("lastname", String), ("companyname", String),
+            ("emailaddress1", String), ("telephone1", String), ("leadsourcecode", Picklist), ("description", Memo),
+            ("parentaccountid", lookup(&["account"])), ("parentcontactid", lookup(&["contact"])),
+        ]),
+        Table::new("opportunity", "Opportunity", 3, UserOwned).primary("opportunityid", "name").with(&[
+            ("estimatedvalue", Money), ("actualvalue", Money), ("estimatedclosedate", DateTime), ("closeprobability", Integer),
+            ("description", Memo), ("customerid", lookup(&["account", "contact"])), ("parentaccountid", lookup(&["account"])),
+            ("parentcontactid", lookup(&["contact"])),
+        ]),
+        activity("task", "Task", 4212, &[("percentcomplete", Integer)]),
+        activity("email", "Email", 4202, &[("directioncode", Boolean), ("sender", String), ("torecipients", String)]),
+        Table::new("annotation", "Annotation", 5, UserOwned).primary("annotationid", "subject").with(&[
+            ("notetext", Memo), ("objectid", any()), ("filename", String), ("mimetype", String), ("documentbody", Memo),
+        ]),
+        Table::new("systemuser", "SystemUser", 8, BusinessOwned).primary("systemuserid", "fullname").with(&[
+            ("firstname", String), ("lastname", String), ("domainname", String), ("internalemailaddress", String),
+            ("businessunitid", lookup(&["businessunit"])), ("isdisabled", Boolean),
+            ("azureactivedirectoryobjectid", Uniqueidentifier), ("applicationid", Uniqueidentifier),
+        ]),
+        Table::new("team", "Team", 9, BusinessOwned).primary("teamid", "name").with(&[
+            ("businessunitid", lookup(&["businessunit"])), ("teamtype", Picklist), ("administratorid", lookup(&["systemuser"])),
+            ("description", Memo),
+        ]),
+        Table::new("businessunit", "BusinessUnit", 10, BusinessOwned)
+            .primary("businessunitid", "name")
+            .with(&[("parentbusinessunitid", lookup(&["businessunit"]))]),
+        Table::new("role", "Role", 1036, BusinessOwned)
+            .primary("roleid", "name")
+            .with(&[("businessunitid", lookup(&["businessunit"]))]),
+        Table::new("asyncoperation", "AsyncOperation", 4700, UserOwned).primary("asyncoperationid", "name").with(&[
+            ("operationtype", Picklist), ("message", Memo), ("friendlymessage", Memo), ("errorcode", Integer),
+            ("retrycount", Integer), ("correlationid", Uniqueidentifier), ("regardingobjectid", any()),
+            ("owningextensionid", lookup(&["sdkmessageprocessingstep"])), ("startedon", DateTime), ("completedon", DateTime),
+            ("depth", Integer), ("primaryentitytype", String), ("messagename", String), ("data", Memo),
+        ]),
+        Table::new("plugintracelog", "PluginTraceLog", 4619, OrganizationOwned).primary("plugintracelogid", "typename").with(&[
+            ("messagename", String), ("primaryentity", String), ("mode", Picklist), ("operationtype", Picklist),
+            ("depth", Integer), ("correlationid", Uniqueidentifier), ("requestid", Uniqueidentifier),
+            ("pluginstepid", Uniqueidentifier), ("configuration", Memo), ("secureconfiguration", Memo),
+            ("messageblock", Memo), ("exceptiondetails", Memo), ("performanceexecutionstarttime", DateTime),
+            ("performanceexecutionduration", Integer), ("issystemcreated", Boolean),
+        ]),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_to_a_missing_column_fails_as_the_platform_does() {
+        let account = standard().into_iter().find(|t| t.logical_name == "account").unwrap();
+        let mut e = Entity::new("account");
+        e.set("name", "Contoso").set("new_nothing", 1);
+        let fault = account.check(e).unwrap_err();
+        assert_eq!(fault.code, codes::UNKNOWN_ATTRIBUTE);
+        assert_eq!(fault.message, "'account' entity doesn't contain attribute with Name = 'new_nothing'");
+    }
+
+    #[test]
+    fn values_are_checked_and_widened_to_their_column_type() {
+        let account = standard().into_iter().find(|t| t.logical_name == "account").unwrap();
+        let mut e = Entity::new("account");
+        e.set("versionnumber", 3);
+        assert_eq!(account.check(e).unwrap().get("versionnumber"), Some(&Value::BigInt(3)));
+        let mut e = Entity::new("account");
+        e.set("revenue", "a lot");
+        assert_eq!(account.check(e).unwrap_err().code, codes::INVALID_ARGUMENT);
+    }
+}

@@ -1,0 +1,86 @@
+//! What happened in a case, in order: requests, the steps they ran and the service calls those made, each
+//! with the users it ran as; and the trace-log records of PIPE-13.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use xrm_model::{Fault, Uuid};
+
+/// One node of the execution tree; `depth` nests calls under the step that made them.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A request: the top-level one, or a service call from a plug-in (`via` is how the plug-in asked for
+    /// its service: `null`, `empty`, `UserId`, `InitiatingUserId` or `user`).
+    Request {
+        depth: i32,
+        message: String,
+        table: String,
+        caller: Uuid,
+        initiating: Uuid,
+        via: Option<&'static str>,
+        outcome: Option<Result<(), Fault>>,
+    },
+    /// A step's execution.
+    Step {
+        depth: i32,
+        stage: i32,
+        mode: i32,
+        name: String,
+        plugin: String,
+        user_id: Uuid,
+        initiating_user_id: Uuid,
+        in_transaction: bool,
+        outcome: Option<Result<(), Fault>>,
+        duration: Duration,
+    },
+}
+
+impl Event {
+    pub fn depth(&self) -> i32 {
+        match self {
+            Event::Request { depth, .. } | Event::Step { depth, .. } => *depth,
+        }
+    }
+
+    pub fn set_outcome(&mut self, result: Result<(), Fault>) {
+        match self {
+            Event::Request { outcome, .. } | Event::Step { outcome, .. } => *outcome = Some(result),
+        }
+    }
+}
+
+/// A `plugintracelog` record (PIPE-13).
+#[derive(Debug, Clone)]
+pub struct TraceRecord {
+    pub id: Uuid,
+    pub type_name: String,
+    pub step: String,
+    pub step_id: Uuid,
+    pub message: String,
+    pub primary_entity: String,
+    pub mode: i32,
+    pub stage: i32,
+    pub depth: i32,
+    pub correlation_id: Uuid,
+    pub request_id: Uuid,
+    pub configuration: Option<String>,
+    pub text: String,
+    pub exception: Option<String>,
+    pub started: DateTime<Utc>,
+    pub duration: Duration,
+    pub user_id: Uuid,
+    pub initiating_user_id: Uuid,
+}
+
+/// The trace text a trace-log record keeps: its last 10 KB (PIPE-13).
+pub const TRACE_TEXT_LIMIT: usize = 10 * 1024;
+
+/// The last `TRACE_TEXT_LIMIT` bytes of `text`, cut at a character boundary.
+pub fn keep_tail(text: &str) -> String {
+    if text.len() <= TRACE_TEXT_LIMIT {
+        return text.to_owned();
+    }
+    let from = text.len() - TRACE_TEXT_LIMIT;
+    let start = (from..text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
+    text[start..].to_owned()
+}

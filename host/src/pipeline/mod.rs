@@ -1,0 +1,540 @@
+//! The event pipeline: a request through PreValidation, PreOperation, the core operation and PostOperation,
+//! each registered step run in the sandbox as the right user, in the right transaction (PIPE-1..14,
+//! IMP-1..5).
+//!
+//! A case's mutable state ([`CaseState`]) has exactly one owner at a time: the session, or, while a plug-in
+//! runs, the [`StepHost`] inside the plug-in's store, whose service calls run child pipelines on it and
+//! which gives it back when the plug-in returns. No lock, no shared mutable state between cases.
+
+mod core;
+pub mod identity;
+pub mod log;
+pub mod query;
+pub mod registration;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use chrono::{DateTime, Utc};
+use xrm_model::{
+    ColumnSet, Entity, EntityReference, Fault, ParameterValue, Parameters, Query, Request, Response, Uuid, Value,
+    codes, messages,
+};
+
+use crate::context::ExecutionContext;
+use crate::org::{Organization, TraceLogSetting};
+use crate::sandbox::{Limits, LoadError, Plugin, PluginHost, Sandbox};
+use crate::store::{Store, Transactional};
+pub use log::{Event, TraceRecord};
+pub use registration::{Registrations, Step};
+
+/// What every case of a suite shares: the organization, the registrations and the loaded plug-ins.
+pub struct Pipeline {
+    org: Arc<Organization>,
+    registrations: Registrations,
+    plugins: HashMap<String, Arc<Plugin<StepHost>>>,
+    sandbox: &'static Sandbox<StepHost>,
+}
+
+impl Pipeline {
+    pub fn new(org: Arc<Organization>, registrations: Registrations, plugins: HashMap<String, Arc<Plugin<StepHost>>>) -> Result<Self, LoadError> {
+        Ok(Pipeline { org, registrations, plugins, sandbox: shared_sandbox()? })
+    }
+
+    pub fn org(&self) -> &Arc<Organization> {
+        &self.org
+    }
+
+    pub fn registrations(&self) -> &Registrations {
+        &self.registrations
+    }
+}
+
+fn shared_sandbox() -> Result<&'static Sandbox<StepHost>, LoadError> {
+    static SANDBOX: OnceLock<Result<Sandbox<StepHost>, String>> = OnceLock::new();
+    let sandbox = SANDBOX.get_or_init(|| Sandbox::new().map_err(|e| e.reason));
+    sandbox.as_ref().map_err(|reason| LoadError { plugin: String::new(), path: String::new(), reason: reason.clone() })
+}
+
+/// Loads a plug-in component, once per process for each file as it stands (BOX-4 checks included).
+pub fn load_plugin(name: &str, path: &Path) -> Result<Arc<Plugin<StepHost>>, LoadError> {
+    type Cache = Mutex<HashMap<(String, PathBuf), (Option<std::time::SystemTime>, Arc<Plugin<StepHost>>)>>;
+    static LOADED: OnceLock<Cache> = OnceLock::new();
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let key = (name.to_owned(), path.to_owned());
+    let cache = LOADED.get_or_init(Default::default);
+    if let Some((when, plugin)) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        if when == modified {
+            return Ok(plugin);
+        }
+    }
+    let plugin = shared_sandbox()?.load(name, path)?;
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, (modified, plugin.clone()));
+    }
+    Ok(plugin)
+}
+
+/// The mutable state of one case: its store, and what happened so far.
+#[derive(Default)]
+pub struct CaseState {
+    pub store: Transactional,
+    pub log: Vec<Event>,
+    pub traces: Vec<TraceRecord>,
+    /// Set when a call inside the running transaction failed: the transaction can only roll back (PIPE-10).
+    doomed: bool,
+}
+
+/// One case's view of a pipeline: requests run here see and change only this case's data.
+pub struct Session {
+    pipeline: Arc<Pipeline>,
+    state: CaseState,
+}
+
+impl Session {
+    /// A session starting from the organization's data (an O(1) copy-on-write clone).
+    pub fn new(pipeline: Arc<Pipeline>) -> Self {
+        let store = Transactional::new(pipeline.org.data.clone());
+        Session { pipeline, state: CaseState { store, ..CaseState::default() } }
+    }
+
+    /// Runs a top-level request as `caller`, with an optional `tag` (PIPE-7).
+    pub fn execute(&mut self, caller: Uuid, request: Request, tag: Option<String>) -> Result<Response, Fault> {
+        if caller == self.pipeline.org.system_user {
+            return Err(Fault::new(codes::INVALID_ARGUMENT, "SYSTEM cannot call from outside: it is reached only through CreateOrganizationService(null) (ORG-2)"));
+        }
+        let call = Call {
+            caller,
+            initiating: caller,
+            depth: 1,
+            correlation_id: Uuid::new_v4(),
+            parent: None,
+            in_transaction: false,
+            tag,
+            via: None,
+        };
+        run(&self.pipeline, &mut self.state, call, request)
+    }
+
+    pub fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
+
+    pub fn store(&self) -> &Store {
+        self.state.store.data()
+    }
+
+    pub fn log(&self) -> &[Event] {
+        &self.state.log
+    }
+
+    pub fn traces(&self) -> &[TraceRecord] {
+        &self.state.traces
+    }
+}
+
+/// Who runs a pipeline and where it sits (IMP-2, PIPE-9).
+struct Call {
+    /// The calling user of this pipeline.
+    caller: Uuid,
+    initiating: Uuid,
+    depth: i32,
+    correlation_id: Uuid,
+    parent: Option<Arc<ExecutionContext>>,
+    in_transaction: bool,
+    tag: Option<String>,
+    via: Option<&'static str>,
+}
+
+/// Runs the calls a plug-in makes: each is a child pipeline as the service's user (IMP-4, IMP-5).
+pub struct StepHost {
+    pipeline: Arc<Pipeline>,
+    state: CaseState,
+}
+
+impl PluginHost for StepHost {
+    fn call(&mut self, ctx: &ExecutionContext, arg: Option<Uuid>, request: Request) -> Result<Response, Fault> {
+        let caller = identity::service_user(&self.pipeline.org, arg, ctx.user_id);
+        let call = Call {
+            caller,
+            // IMP-2 [choice]: carried unchanged into every child pipeline.
+            initiating: ctx.initiating_user_id,
+            depth: ctx.depth + 1,
+            correlation_id: ctx.correlation_id,
+            parent: Some(Arc::new(ctx.clone())),
+            in_transaction: ctx.is_in_transaction,
+            tag: None,
+            via: Some(identity::factory_label(arg, ctx.user_id, ctx.initiating_user_id)),
+        };
+        let pipeline = self.pipeline.clone();
+        let result = run(&pipeline, &mut self.state, call, request);
+        if result.is_err() && ctx.is_in_transaction {
+            self.state.doomed = true;
+        }
+        result
+    }
+}
+
+fn run(pipeline: &Arc<Pipeline>, state: &mut CaseState, call: Call, request: Request) -> Result<Response, Fault> {
+    let event = state.log.len();
+    let target = request.target_reference();
+    state.log.push(Event::Request {
+        depth: call.depth,
+        message: request.message.clone(),
+        table: primary_table(&request),
+        caller: call.caller,
+        initiating: call.initiating,
+        via: call.via,
+        outcome: None,
+    });
+    let result = Frame::new(pipeline, call, request, target).run(state);
+    if let Some(e) = state.log.get_mut(event) {
+        e.set_outcome(result.as_ref().map(|_| ()).map_err(Clone::clone));
+    }
+    result
+}
+
+/// The table a request is about: its Target's, or its query's.
+fn primary_table(request: &Request) -> String {
+    if let Some(t) = request.target_reference() {
+        return t.logical_name;
+    }
+    match request.parameter(messages::QUERY) {
+        Some(ParameterValue::Query(Query::Expression(q))) => q.entity_name.clone(),
+        _ => "none".into(),
+    }
+}
+
+/// Create, Update and Delete run PreValidation in an outer context of their own (PIPE-7).
+fn has_outer_context(message: &str) -> bool {
+    matches!(message, messages::CREATE | messages::UPDATE | messages::DELETE)
+}
+
+/// One pipeline run: the request as the stages change it, and what they share.
+struct Frame<'p> {
+    pipeline: &'p Arc<Pipeline>,
+    call: Call,
+    table: String,
+    request: Request,
+    primary_id: Uuid,
+    request_id: Uuid,
+    operation_id: Uuid,
+    created_on: DateTime<Utc>,
+    /// PreValidation's shared variables, for messages with an outer context.
+    outer_shared: Parameters,
+    shared: Parameters,
+    /// The PreValidation context that later stages of Create, Update and Delete see as `ParentContext`.
+    outer_parent: Option<Arc<ExecutionContext>>,
+    output: Parameters,
+    pre_record: Option<Arc<Entity>>,
+    post_record: Option<Arc<Entity>>,
+}
+
+impl<'p> Frame<'p> {
+    fn new(pipeline: &'p Arc<Pipeline>, call: Call, request: Request, target: Option<EntityReference>) -> Self {
+        let mut shared = Parameters::new();
+        if let Some(tag) = &call.tag {
+            shared.insert("tag".into(), ParameterValue::Value(Value::Text(tag.clone())));
+        }
+        Frame {
+            pipeline,
+            table: primary_table(&request),
+            primary_id: target.map(|t| t.id).unwrap_or_default(),
+            request,
+            call,
+            request_id: Uuid::new_v4(),
+            operation_id: Uuid::new_v4(),
+            created_on: Utc::now(),
+            outer_shared: shared.clone(),
+            shared,
+            outer_parent: None,
+            output: Parameters::new(),
+            pre_record: None,
+            post_record: None,
+        }
+    }
+
+    fn org(&self) -> &'p Organization {
+        &self.pipeline.org
+    }
+
+    fn run(mut self, state: &mut CaseState) -> Result<Response, Fault> {
+        let org = self.org();
+        if self.call.depth > org.settings.max_depth {
+            return Err(Fault::new(
+                codes::INFINITE_LOOP,
+                "This workflow job was canceled because the workflow that started it included an infinite loop. Correct the workflow logic and try again.",
+            ));
+        }
+        identity::check_user(org, self.call.caller)?;
+        if matches!(self.request.message.as_str(), messages::UPDATE | messages::DELETE) {
+            self.pre_record = state.store.data().get(&self.table, self.primary_id).cloned();
+        }
+        self.run_stage(state, 10)?;
+        if has_outer_context(&self.request.message) {
+            self.outer_parent = Some(Arc::new(self.outer_context()));
+        }
+        // PIPE-10: a pipeline not already inside a transaction owns one from PreOperation on.
+        let owns_transaction = !self.call.in_transaction;
+        if owns_transaction {
+            state.store.begin();
+        }
+        let result = self.in_transaction(state);
+        if owns_transaction {
+            match result {
+                Ok(_) => state.store.commit(),
+                Err(_) => state.store.rollback(),
+            }
+            state.doomed = false;
+        }
+        result
+    }
+
+    fn in_transaction(&mut self, state: &mut CaseState) -> Result<Response, Fault> {
+        self.run_stage(state, 20)?;
+        self.core(state)?;
+        self.run_stage(state, 40)?;
+        Ok(Response { message: self.request.message.clone(), results: self.output.clone() })
+    }
+
+    fn run_stage(&mut self, state: &mut CaseState, stage: i32) -> Result<(), Fault> {
+        let pipeline = self.pipeline;
+        // PIPE-4: filtering attributes are read against the Target as it stands when the stage begins.
+        let target = self.request.target_entity();
+        let steps: Vec<&Step> = pipeline
+            .registrations
+            .matching(&self.request.message, &self.table, stage, 0)
+            .into_iter()
+            .filter(|s| s.filters_in(target))
+            .collect();
+        for step in steps {
+            self.run_step(state, step, stage)?;
+        }
+        Ok(())
+    }
+
+    fn run_step(&mut self, state: &mut CaseState, step: &Step, stage: i32) -> Result<(), Fault> {
+        let pipeline = self.pipeline;
+        let org = self.org();
+        let user_id = identity::step_user(step.impersonating_user, self.call.caller);
+        if step.impersonating_user.is_some() {
+            identity::check_user(org, user_id)?;
+        }
+        let in_transaction = stage != 10 || self.call.in_transaction;
+        let context = self.context(step, stage, user_id, in_transaction);
+        let plugin = pipeline.plugins.get(&step.plugin).ok_or_else(|| {
+            Fault::new(codes::PLUGIN_FAULT, format!("step `{}`: plug-in `{}` is not loaded", step.name, step.plugin))
+        })?;
+        let event = state.log.len();
+        state.log.push(Event::Step {
+            depth: self.call.depth,
+            stage,
+            mode: step.mode,
+            name: step.name.clone(),
+            plugin: step.plugin.clone(),
+            user_id,
+            initiating_user_id: self.call.initiating,
+            in_transaction,
+            outcome: None,
+            duration: Default::default(),
+        });
+        let limits = Limits {
+            timeout: step.timeout.unwrap_or(org.settings.timeout),
+            memory_bytes: step.memory_limit_bytes.unwrap_or(org.settings.memory_limit_bytes),
+            ..Limits::default()
+        };
+        let host = StepHost { pipeline: pipeline.clone(), state: std::mem::take(state) };
+        let started = Utc::now();
+        let config = (step.unsecure.clone(), step.secure.clone());
+        let out = pipeline.sandbox.execute(plugin, context, config, limits, host);
+        *state = out.host.state;
+        let result = match out.result {
+            Ok(()) if in_transaction && state.doomed => Err(Fault::new(
+                codes::NO_ACTIVE_TRANSACTION,
+                "There is no active transaction. This error is usually caused by custom plug-ins that ignore errors from service calls and continue processing.",
+            )),
+            Ok(()) => Ok(()),
+            Err(failure) => Err(failure.fault),
+        };
+        if let Some(Event::Step { outcome, duration, .. }) = state.log.get_mut(event) {
+            *outcome = Some(result.clone());
+            *duration = out.duration;
+        }
+        self.write_trace(state, step, &out.context, out.trace, &result, started, out.duration);
+        if result.is_ok() {
+            self.absorb(out.context, stage);
+        }
+        result
+    }
+
+    /// Takes back what a step changed in its context (PIPE-6, PIPE-7).
+    fn absorb(&mut self, context: ExecutionContext, stage: i32) {
+        if stage != 40 {
+            self.request.parameters = context.input_parameters;
+        } else {
+            self.output = context.output_parameters;
+        }
+        if stage == 10 && has_outer_context(&self.request.message) {
+            self.outer_shared = context.shared_variables;
+        } else {
+            self.shared = context.shared_variables;
+        }
+    }
+
+    fn context(&self, step: &Step, stage: i32, user_id: Uuid, in_transaction: bool) -> ExecutionContext {
+        let org = self.org();
+        let outer = stage == 10 && has_outer_context(&self.request.message);
+        let images = |pre: bool| {
+            let record = if pre { self.pre_record.as_deref() } else { self.post_record.as_deref() };
+            let wanted = step.images.iter().filter(|i| if pre { i.pre } else { i.post });
+            wanted.filter_map(|i| record.map(|r| (i.alias.clone(), i.of(r)))).collect()
+        };
+        ExecutionContext {
+            message_name: self.request.message.clone(),
+            primary_entity_name: self.table.clone(),
+            primary_entity_id: self.primary_id,
+            secondary_entity_name: "none".into(),
+            stage,
+            mode: step.mode,
+            depth: self.call.depth,
+            user_id,
+            initiating_user_id: self.call.initiating,
+            business_unit_id: org.business_unit_of(self.call.caller),
+            organization_id: org.id,
+            organization_name: org.name.clone(),
+            correlation_id: self.call.correlation_id,
+            request_id: Some(self.request_id),
+            operation_id: self.operation_id,
+            operation_created_on: self.created_on,
+            is_in_transaction: in_transaction,
+            owning_extension: EntityReference { logical_name: "sdkmessageprocessingstep".into(), id: step.id, name: Some(step.name.clone()) },
+            input_parameters: self.request.parameters.clone(),
+            output_parameters: if stage == 40 { self.output.clone() } else { Parameters::new() },
+            pre_entity_images: images(true),
+            post_entity_images: if stage == 40 { images(false) } else { Default::default() },
+            shared_variables: if outer { self.outer_shared.clone() } else { self.shared.clone() },
+            parent: if has_outer_context(&self.request.message) && stage != 10 { self.outer_parent.clone() } else { self.call.parent.clone() },
+        }
+    }
+
+    /// The PreValidation context of Create, Update and Delete, as later stages see it through ParentContext.
+    fn outer_context(&self) -> ExecutionContext {
+        let org = self.org();
+        ExecutionContext {
+            message_name: self.request.message.clone(),
+            primary_entity_name: self.table.clone(),
+            primary_entity_id: self.primary_id,
+            secondary_entity_name: "none".into(),
+            stage: 10,
+            mode: 0,
+            depth: self.call.depth,
+            user_id: self.call.caller,
+            initiating_user_id: self.call.initiating,
+            business_unit_id: org.business_unit_of(self.call.caller),
+            organization_id: org.id,
+            organization_name: org.name.clone(),
+            correlation_id: self.call.correlation_id,
+            request_id: Some(self.request_id),
+            operation_id: self.operation_id,
+            operation_created_on: self.created_on,
+            is_in_transaction: self.call.in_transaction,
+            owning_extension: EntityReference::new("sdkmessageprocessingstep", Uuid::nil()),
+            input_parameters: self.request.parameters.clone(),
+            output_parameters: Parameters::new(),
+            pre_entity_images: Default::default(),
+            post_entity_images: Default::default(),
+            shared_variables: self.outer_shared.clone(),
+            parent: self.call.parent.clone(),
+        }
+    }
+
+    /// The platform's own work for the message, as the pipeline's calling user.
+    fn core(&mut self, state: &mut CaseState) -> Result<(), Fault> {
+        let org = self.org();
+        let user = self.call.caller;
+        let store = state.store.data_mut();
+        let missing = |what: &str| Fault::new(codes::INVALID_ARGUMENT, format!("the {} request needs {what}", self.request.message));
+        match self.request.message.as_str() {
+            messages::CREATE => {
+                let target = self.request.target_entity().cloned().ok_or_else(|| missing("an entity Target"))?;
+                let id = core::create(org, store, user, target)?;
+                self.primary_id = id;
+                self.output.insert(messages::ID.into(), ParameterValue::Value(Value::Guid(id)));
+                self.post_record = store.get(&self.table, id).cloned();
+            }
+            messages::UPDATE => {
+                let target = self.request.target_entity().cloned().ok_or_else(|| missing("an entity Target with an id"))?;
+                core::update(org, store, user, target)?;
+                self.post_record = store.get(&self.table, self.primary_id).cloned();
+            }
+            messages::DELETE => {
+                let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
+                core::delete(org, store, &target)?;
+            }
+            messages::RETRIEVE => {
+                let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
+                let columns = match self.request.parameter(messages::COLUMN_SET) {
+                    Some(ParameterValue::ColumnSet(c)) => c.clone(),
+                    _ => ColumnSet::AllColumns,
+                };
+                let entity = core::retrieve(org, store, &target, &columns)?;
+                self.output.insert(messages::ENTITY.into(), ParameterValue::Entity(entity));
+            }
+            messages::RETRIEVE_MULTIPLE => {
+                let Some(ParameterValue::Query(q)) = self.request.parameter(messages::QUERY) else {
+                    return Err(missing("a Query"));
+                };
+                let caller = query::Caller { user, business_unit: org.business_unit_of(user) };
+                let found = query::retrieve_multiple(org, store, q, &caller)?;
+                self.output.insert(messages::ENTITY_COLLECTION.into(), ParameterValue::EntityCollection(found));
+            }
+            other => {
+                return Err(Fault::new(codes::INVALID_ARGUMENT, format!("the message `{other}` is not supported yet")));
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_trace(
+        &self,
+        state: &mut CaseState,
+        step: &Step,
+        context: &ExecutionContext,
+        text: String,
+        result: &Result<(), Fault>,
+        started: DateTime<Utc>,
+        duration: std::time::Duration,
+    ) {
+        let keep = match self.org().settings.trace_log {
+            TraceLogSetting::Off => false,
+            TraceLogSetting::Exception => result.is_err(),
+            TraceLogSetting::All => true,
+        };
+        if !keep {
+            return;
+        }
+        state.traces.push(TraceRecord {
+            id: Uuid::new_v4(),
+            type_name: step.plugin.clone(),
+            step: step.name.clone(),
+            step_id: step.id,
+            message: context.message_name.clone(),
+            primary_entity: context.primary_entity_name.clone(),
+            mode: context.mode,
+            stage: context.stage,
+            depth: context.depth,
+            correlation_id: context.correlation_id,
+            request_id: self.request_id,
+            configuration: step.unsecure.clone(),
+            text: log::keep_tail(&text),
+            exception: result.as_ref().err().map(ToString::to_string),
+            started,
+            duration,
+            user_id: context.user_id,
+            initiating_user_id: context.initiating_user_id,
+        });
+    }
+}
+

@@ -1,0 +1,283 @@
+//! Step registrations (`formats.md`, "Plug-ins and registrations") and the rules every one must pass when it
+//! is loaded (PIPE-2, PIPE-8): a broken registration is refused with the step and the rule, never run.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+use xrm_model::{Entity, Uuid, messages};
+
+use crate::input::{self, FileError};
+use crate::org::Organization;
+
+/// An entity image a step asks for (PIPE-8).
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub alias: String,
+    pub pre: bool,
+    pub post: bool,
+    /// None: every column.
+    pub columns: Option<Vec<String>>,
+}
+
+impl Image {
+    /// The image of `record` with this image's columns.
+    pub fn of(&self, record: &Entity) -> Entity {
+        let mut image = record.clone();
+        if let Some(cols) = &self.columns {
+            image.attributes.retain(|name, _| cols.iter().any(|c| c == name));
+        }
+        image
+    }
+}
+
+/// One registered step (`sdkmessageprocessingstep`).
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub id: Uuid,
+    pub name: String,
+    pub plugin: String,
+    pub message: String,
+    /// None: every table.
+    pub primary_entity: Option<String>,
+    pub stage: i32,
+    pub mode: i32,
+    pub rank: i32,
+    pub filtering_attributes: Option<Vec<String>>,
+    pub impersonating_user: Option<Uuid>,
+    pub unsecure: Option<String>,
+    pub secure: Option<String>,
+    pub enabled: bool,
+    pub async_auto_delete: bool,
+    pub images: Vec<Image>,
+    /// Per-step overrides of the organization's limits (BOX-3).
+    pub timeout: Option<Duration>,
+    pub memory_limit_bytes: Option<usize>,
+}
+
+impl Step {
+    /// Whether this step runs for an Update whose Target carries `columns` (PIPE-4).
+    pub fn filters_in(&self, target: Option<&Entity>) -> bool {
+        match (&self.filtering_attributes, target) {
+            (None, _) => true,
+            (Some(cols), Some(t)) if self.message == messages::UPDATE => cols.iter().any(|c| t.contains(c)),
+            (Some(_), _) => self.message != messages::UPDATE,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepFile {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    sdkmessageprocessingstepid: Option<Uuid>,
+    plugin: String,
+    message: String,
+    #[serde(default)]
+    primaryentity: Option<String>,
+    stage: i32,
+    #[serde(default)]
+    mode: i32,
+    #[serde(default = "one")]
+    rank: i32,
+    #[serde(default)]
+    filteringattributes: Option<String>,
+    #[serde(default)]
+    impersonatinguserid: Option<String>,
+    #[serde(default)]
+    configuration: Option<Json>,
+    #[serde(default)]
+    secureconfiguration: Option<Json>,
+    #[serde(default)]
+    statecode: i32,
+    #[serde(default)]
+    asyncautodelete: bool,
+    #[serde(default)]
+    images: Vec<ImageFile>,
+    #[serde(default)]
+    timeoutseconds: Option<f64>,
+    #[serde(default)]
+    memorylimitmb: Option<f64>,
+}
+
+fn one() -> i32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageFile {
+    entityalias: String,
+    imagetype: i32,
+    #[serde(default)]
+    attributes: Option<String>,
+}
+
+/// The steps in registration order.
+#[derive(Debug, Clone, Default)]
+pub struct Registrations {
+    steps: Vec<Step>,
+}
+
+impl Registrations {
+    /// Checks and resolves the `steps` of `file` (whose JSON is `json`, at `at`); `plugins` are the names
+    /// the file may use.
+    pub fn load(file: &Path, at: &str, json: Json, org: &Organization, plugins: &[String]) -> Result<Self, FileError> {
+        let raw: Vec<StepFile> = input::from_value(file, at, json)?;
+        let mut steps = Vec::with_capacity(raw.len());
+        for (i, s) in raw.into_iter().enumerate() {
+            steps.push(resolve(file, &format!("{at}[{i}]"), s, org, plugins)?);
+        }
+        Ok(Registrations { steps })
+    }
+
+    pub fn all(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// The enabled steps for a message, table, stage and mode, by rank and then registration order (PIPE-3).
+    pub fn matching(&self, message: &str, table: &str, stage: i32, mode: i32) -> Vec<&Step> {
+        let mut steps: Vec<&Step> = self
+            .steps
+            .iter()
+            .filter(|s| s.enabled && s.stage == stage && s.mode == mode && s.message == message)
+            .filter(|s| s.primary_entity.as_deref().is_none_or(|t| t == table))
+            .collect();
+        // A stable sort keeps registration order among equal ranks.
+        steps.sort_by_key(|s| s.rank);
+        steps
+    }
+}
+
+/// Messages whose pre-images and post-images the platform offers (PIPE-8).
+const PRE_IMAGE_MESSAGES: &[&str] = &[messages::UPDATE, messages::DELETE, messages::ASSIGN, messages::SET_STATE];
+const POST_IMAGE_MESSAGES: &[&str] = &[messages::CREATE, messages::UPDATE, messages::ASSIGN, messages::SET_STATE];
+
+fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[String]) -> Result<Step, FileError> {
+    let name = s.name.clone().unwrap_or_else(|| format!("{} of {} at {}", s.plugin, s.message, s.stage));
+    let fail = |key: &str, rule: &str| FileError::new(file, format!("{at}.{key}"), format!("step `{name}`: {rule}"));
+    if !plugins.contains(&s.plugin) {
+        return Err(fail("plugin", &format!("unknown plug-in `{}` (the `plugins` map names: {})", s.plugin, plugins.join(", "))));
+    }
+    match s.stage {
+        10 | 20 | 40 => {}
+        30 => return Err(fail("stage", "stage 30 (MainOperation) is only for custom messages, which this organization does not declare (PIPE-2)")),
+        other => return Err(fail("stage", &format!("stage {other} is not a stage: use 10 PreValidation, 20 PreOperation or 40 PostOperation (PIPE-2)"))),
+    }
+    match (s.mode, s.stage) {
+        (0, _) => {}
+        (1, 40) => return Err(fail("mode", "asynchronous steps (mode 1) are not supported yet")),
+        (1, _) => return Err(fail("mode", "asynchronous steps (mode 1) are allowed only at stage 40 (PIPE-2)")),
+        (other, _) => return Err(fail("mode", &format!("mode {other} is not a mode: use 0 synchronous or 1 asynchronous (PIPE-2)"))),
+    }
+    if !matches!(s.statecode, 0 | 1) {
+        return Err(fail("statecode", "statecode must be 0 (enabled) or 1 (disabled)"));
+    }
+    if let Some(table) = &s.primaryentity {
+        if org.table(table).is_none() {
+            return Err(fail("primaryentity", &format!("unknown table `{table}`")));
+        }
+    }
+    let impersonating_user = match s.impersonatinguserid.as_deref() {
+        None => None,
+        Some(text) => {
+            let id = guid(file, &format!("{at}.impersonatinguserid"), text, org)?;
+            // IMP-1: null or the empty GUID means the calling user's context.
+            (!id.is_nil()).then_some(id)
+        }
+    };
+    let mut images = Vec::new();
+    for (i, img) in s.images.iter().enumerate() {
+        images.push(image(&s, img).map_err(|rule| fail(&format!("images[{i}]"), &rule))?);
+    }
+    let unsecure = configuration(file, &format!("{at}.configuration"), s.configuration.as_ref(), org)?;
+    let secure = configuration(file, &format!("{at}.secureconfiguration"), s.secureconfiguration.as_ref(), org)?;
+    Ok(Step {
+        id: s.sdkmessageprocessingstepid.unwrap_or_else(|| Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("step:{at}:{name}").as_bytes())),
+        name,
+        plugin: s.plugin,
+        message: s.message,
+        primary_entity: s.primaryentity,
+        stage: s.stage,
+        mode: s.mode,
+        rank: s.rank,
+        filtering_attributes: s.filteringattributes.as_deref().map(split_columns),
+        impersonating_user,
+        unsecure,
+        secure,
+        enabled: s.statecode == 0,
+        async_auto_delete: s.asyncautodelete,
+        images,
+        timeout: s.timeoutseconds.filter(|t| *t > 0.0).map(Duration::from_secs_f64),
+        // INVARIANT: the filter keeps positive sizes; `as` saturates a huge one.
+        memory_limit_bytes: s.memorylimitmb.filter(|m| *m > 0.0).map(|m| (m * 1024.0 * 1024.0) as usize),
+    })
+}
+
+fn image(s: &StepFile, img: &ImageFile) -> Result<Image, String> {
+    let (pre, post) = match img.imagetype {
+        0 => (true, false),
+        1 => (false, true),
+        2 => (true, true),
+        other => return Err(format!("imagetype {other} is not 0 (pre), 1 (post) or 2 (both)")),
+    };
+    if pre && !PRE_IMAGE_MESSAGES.contains(&s.message.as_str()) {
+        return Err(format!("a pre-image is not available on {} (PIPE-8: only Update, Delete, Assign and SetState)", s.message));
+    }
+    if post && !POST_IMAGE_MESSAGES.contains(&s.message.as_str()) {
+        return Err(format!("a post-image is not available on {} (PIPE-8: only Create, Update, Assign and SetState)", s.message));
+    }
+    if post && s.stage != 40 {
+        return Err(format!("a post-image is available only at stage 40, not {} (PIPE-8)", s.stage));
+    }
+    Ok(Image { alias: img.entityalias.clone(), pre, post, columns: img.attributes.as_deref().map(split_columns) })
+}
+
+fn split_columns(text: &str) -> Vec<String> {
+    text.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect()
+}
+
+fn guid(file: &Path, at: &str, text: &str, org: &Organization) -> Result<Uuid, FileError> {
+    let resolve = |a: &str| org.alias(a);
+    xrm_model::json::Reader::new(&resolve)
+        .guid_text(text, &xrm_model::json::Path::Root(at))
+        .map_err(|e| FileError::json(file, e))
+}
+
+/// A configuration string as it is, or a JSON value as its text with every `@alias` string replaced by the
+/// GUID it stands for.
+fn configuration(file: &Path, at: &str, value: Option<&Json>, org: &Organization) -> Result<Option<String>, FileError> {
+    match value {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) => Ok(Some(s.clone())),
+        Some(v) => {
+            let mut v = v.clone();
+            replace_aliases(&mut v, org, file, at)?;
+            Ok(Some(v.to_string()))
+        }
+    }
+}
+
+fn replace_aliases(v: &mut Json, org: &Organization, file: &Path, at: &str) -> Result<(), FileError> {
+    match v {
+        Json::String(s) => {
+            if let Some(alias) = s.strip_prefix('@').filter(|a| is_alias_name(a)) {
+                let id = org.alias(alias).ok_or_else(|| {
+                    FileError::new(file, at, format!("unknown alias `{s}` (a configuration may use the organization's aliases)"))
+                })?;
+                *s = id.to_string();
+            }
+            Ok(())
+        }
+        Json::Array(items) => items.iter_mut().enumerate().try_for_each(|(i, item)| replace_aliases(item, org, file, &format!("{at}[{i}]"))),
+        Json::Object(obj) => obj.iter_mut().try_for_each(|(k, item)| replace_aliases(item, org, file, &format!("{at}.{k}"))),
+        _ => Ok(()),
+    }
+}
+
+fn is_alias_name(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}

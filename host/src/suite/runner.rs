@@ -1,0 +1,201 @@
+//! Running cases: each on a fresh session of its suite's pipeline, many at once on a thread pool, each
+//! result sent to the caller's callback as it finishes.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use xrm_model::json::{Path as JsonPath, Reader};
+use xrm_model::{ParameterValue, Response, Uuid, Value, messages};
+
+use super::check::{self, Aliases};
+use super::{Action, Case, RequestAction, Suite, report};
+use crate::pipeline::Session;
+
+/// Threads' stack: nested plug-ins run on the thread that runs the case, each with up to 1 MiB of wasm stack,
+/// so a deep pipeline needs far more than the default 2 MiB (the pages are only reserved until touched).
+const CASE_STACK: usize = 256 << 20;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Cases run at once; default: the number of cores.
+    pub jobs: usize,
+    /// Runs only cases whose `suite::case` name contains this text (a rule id such as `IMP-4` works).
+    pub filter: Option<String>,
+    /// Stops starting cases after the first failure.
+    pub fail_fast: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        let jobs = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        RunOptions { jobs, filter: None, fail_fast: false }
+    }
+}
+
+/// The outcome of one case.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub suite: String,
+    pub case: String,
+    pub passed: bool,
+    /// Each way the case failed: what was expected and what came out.
+    pub failures: Vec<String>,
+    pub duration: Duration,
+    /// The execution tree: requests, steps and service calls with the users they ran as.
+    pub tree: String,
+    /// The trace text of the steps that ran.
+    pub traces: String,
+}
+
+impl CaseResult {
+    pub fn id(&self) -> String {
+        format!("{}::{}", self.suite, self.case)
+    }
+}
+
+pub enum Event {
+    CaseFinished(CaseResult),
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RunStats {
+    pub passed: usize,
+    pub failed: usize,
+    /// Cases not run: filtered out, or after a failure with `fail_fast`.
+    pub skipped: usize,
+}
+
+/// Runs every selected case of `suites` and returns the counts; `on_event` sees each result as it comes.
+pub fn run(suites: Vec<Suite>, options: &RunOptions, mut on_event: impl FnMut(Event)) -> RunStats {
+    let suites = Arc::new(suites);
+    let mut stats = RunStats::default();
+    let mut selected = Vec::new();
+    for (s, suite) in suites.iter().enumerate() {
+        for (c, case) in suite.cases.iter().enumerate() {
+            let id = format!("{}::{}", suite.name, case.name);
+            match &options.filter {
+                Some(f) if !id.contains(f.as_str()) => stats.skipped += 1,
+                _ => selected.push((s, c)),
+            }
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(options.jobs.max(1))
+        .thread_stack_size(CASE_STACK)
+        .thread_name("xrm-sandbox-case")
+        .build();
+    let runtime = match runtime {
+        Ok(rt) => rt,
+        Err(e) => {
+            // Without a pool, run on this thread's own stack-sized helper.
+            tracing::warn!("cannot start the case pool ({e}); running cases one at a time");
+            return run_serially(&suites, &selected, options, stats, on_event);
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    for &(s, c) in &selected {
+        let (suites, stop, tx) = (suites.clone(), stop.clone(), tx.clone());
+        runtime.spawn_blocking(move || {
+            let result = (!stop.load(Ordering::Relaxed)).then(|| run_case(&suites[s], &suites[s].cases[c]));
+            let _ = tx.send(result);
+        });
+    }
+    drop(tx);
+    for result in rx {
+        match result {
+            Some(r) => {
+                if r.passed {
+                    stats.passed += 1;
+                } else {
+                    stats.failed += 1;
+                    if options.fail_fast {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                on_event(Event::CaseFinished(r));
+            }
+            None => stats.skipped += 1,
+        }
+    }
+    stats
+}
+
+fn run_serially(suites: &[Suite], selected: &[(usize, usize)], options: &RunOptions, mut stats: RunStats, mut on_event: impl FnMut(Event)) -> RunStats {
+    for &(s, c) in selected {
+        if options.fail_fast && stats.failed > 0 {
+            stats.skipped += 1;
+            continue;
+        }
+        let r = run_case(&suites[s], &suites[s].cases[c]);
+        if r.passed { stats.passed += 1 } else { stats.failed += 1 }
+        on_event(Event::CaseFinished(r));
+    }
+    stats
+}
+
+/// Runs one case on a fresh session; a panic of the host becomes the case's failure, never the run's.
+pub fn run_case(suite: &Suite, case: &Case) -> CaseResult {
+    let started = Instant::now();
+    let mut session = Session::new(suite.pipeline.clone());
+    let org = suite.pipeline.org().clone();
+    let mut aliases = Aliases::new(&org);
+    let outcome = catch_unwind(AssertUnwindSafe(|| run_actions(case, &mut session, &mut aliases)));
+    let failures = outcome.unwrap_or_else(|panic| {
+        let what = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()));
+        vec![format!("the host panicked: {}", what.unwrap_or_default())]
+    });
+    CaseResult {
+        suite: suite.name.clone(),
+        case: case.name.clone(),
+        passed: failures.is_empty(),
+        failures,
+        duration: started.elapsed(),
+        tree: report::tree(session.log(), &aliases),
+        traces: report::traces(session.traces(), &aliases),
+    }
+}
+
+/// Runs the actions in order, stopping at the first that fails (later ones build on it).
+fn run_actions(case: &Case, session: &mut Session, aliases: &mut Aliases) -> Vec<String> {
+    for (i, action) in case.actions.iter().enumerate() {
+        let failures = match action {
+            Action::Request(r) => request(r, session, aliases),
+            Action::Assert(a) => check::assert(a, session, aliases),
+        };
+        if !failures.is_empty() {
+            return failures.into_iter().map(|f| format!("action {i}: {f}")).collect();
+        }
+    }
+    Vec::new()
+}
+
+fn request(r: &RequestAction, session: &mut Session, aliases: &mut Aliases) -> Vec<String> {
+    let resolve = |a: &str| aliases.resolve(a);
+    let reader = Reader::new(&resolve);
+    let parsed = reader
+        .guid_text(&r.as_user, &JsonPath::Root("as"))
+        .and_then(|caller| Ok((caller, reader.request(&r.request, &JsonPath::Root("request"))?)));
+    let (caller, request) = match parsed {
+        Ok(p) => p,
+        Err(e) => return vec![format!("cannot read the request: {e}")],
+    };
+    let target = request.target_reference().map(|t| t.id);
+    let result = session.execute(caller, request, r.tag.clone());
+    if let (Some(name), Ok(response)) = (&r.save, &result) {
+        if let Some(id) = created_id(response).or(target) {
+            aliases.saved.insert(name.clone(), id);
+        }
+    }
+    check::response(&r.expect, &result, aliases)
+}
+
+fn created_id(response: &Response) -> Option<Uuid> {
+    match response.results.get(messages::ID) {
+        Some(ParameterValue::Value(Value::Guid(id))) => Some(*id),
+        _ => None,
+    }
+}
