@@ -300,16 +300,12 @@ impl<'p> Frame<'p> {
 
     fn run_stage(&mut self, state: &mut CaseState, stage: i32) -> Result<(), Fault> {
         let pipeline = self.pipeline;
-        // PIPE-4: filtering attributes are read against the Target as it stands when the stage begins.
-        let target = self.request.target_entity();
-        let steps: Vec<&Step> = pipeline
-            .registrations
-            .matching(&self.request.message, &self.table, stage, 0)
-            .into_iter()
-            .filter(|s| s.filters_in(target))
-            .collect();
-        for step in steps {
-            self.run_step(state, step, stage)?;
+        for step in pipeline.registrations.matching(&self.request.message, &self.table, stage, 0) {
+            // PIPE-4 [choice]: filtering attributes are read against the Target as it stands when the step is
+            // about to run, so a column an earlier PreOperation step added can trigger a later step.
+            if step.filters_in(self.request.target_entity()) {
+                self.run_step(state, step, stage)?;
+            }
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::input::FileError;
 use crate::pipeline::Pipeline;
-pub use runner::{CaseResult, Event, RunOptions, RunStats, run};
+pub use runner::{CaseResult, Event, RunOptions, RunStats, run, run_case};
 
 /// A loaded suite, ready to run.
 pub struct Suite {

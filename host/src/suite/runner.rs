@@ -100,7 +100,7 @@ pub fn run(suites: Vec<Suite>, options: &RunOptions, mut on_event: impl FnMut(Ev
     for &(s, c) in &selected {
         let (suites, stop, tx) = (suites.clone(), stop.clone(), tx.clone());
         runtime.spawn_blocking(move || {
-            let result = (!stop.load(Ordering::Relaxed)).then(|| run_case(&suites[s], &suites[s].cases[c]));
+            let result = (!stop.load(Ordering::Relaxed)).then(|| run_case_here(&suites[s], &suites[s].cases[c]));
             let _ = tx.send(result);
         });
     }
@@ -137,8 +137,32 @@ fn run_serially(suites: &[Suite], selected: &[(usize, usize)], options: &RunOpti
     stats
 }
 
-/// Runs one case on a fresh session; a panic of the host becomes the case's failure, never the run's.
+/// Runs one case on a fresh session, on a thread of its own with room for nested plug-ins.
 pub fn run_case(suite: &Suite, case: &Case) -> CaseResult {
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new().name("xrm-sandbox-case".into()).stack_size(CASE_STACK);
+        match thread.spawn_scoped(scope, || run_case_here(suite, case)) {
+            Ok(handle) => handle.join().unwrap_or_else(|_| failed(suite, case, "the case thread panicked".into())),
+            Err(e) => failed(suite, case, format!("cannot start a thread for the case: {e}")),
+        }
+    })
+}
+
+fn failed(suite: &Suite, case: &Case, why: String) -> CaseResult {
+    CaseResult {
+        suite: suite.name.clone(),
+        case: case.name.clone(),
+        passed: false,
+        failures: vec![why],
+        duration: Duration::ZERO,
+        tree: String::new(),
+        traces: String::new(),
+    }
+}
+
+/// Runs one case on this thread, which must have a stack of `CASE_STACK`; a panic of the host becomes the
+/// case's failure, never the run's.
+fn run_case_here(suite: &Suite, case: &Case) -> CaseResult {
     let started = Instant::now();
     let mut session = Session::new(suite.pipeline.clone());
     let org = suite.pipeline.org().clone();

@@ -1,0 +1,167 @@
+//! The sandbox on its own: each fault class of PIPE-12 produced by the probe, each limit obeyed and violated
+//! (BOX-3), the host carrying on after every one, and components that do not fit refused at load (BOX-4).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use xrm_model::{EntityReference, Fault, Request, Response, Uuid, codes};
+use xrm_sandbox::context::ExecutionContext;
+use xrm_sandbox::sandbox::{FailureKind, Limits, Plugin, PluginHost, Sandbox};
+
+/// A host whose service refuses every call: these tests make none.
+struct NoCalls;
+
+impl PluginHost for NoCalls {
+    fn call(&mut self, _: &ExecutionContext, _: Option<Uuid>, _: Request) -> Result<Response, Fault> {
+        Err(Fault::new(codes::INVALID_ARGUMENT, "no service in this test"))
+    }
+}
+
+fn sandbox() -> &'static Sandbox<NoCalls> {
+    static SANDBOX: OnceLock<Sandbox<NoCalls>> = OnceLock::new();
+    SANDBOX.get_or_init(|| Sandbox::new().expect("the engine starts"))
+}
+
+fn probe_path() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/probe");
+        xrm_sandbox::build::plugin_crate(&dir).expect("the probe builds")
+    })
+    .clone()
+}
+
+fn probe() -> std::sync::Arc<Plugin<NoCalls>> {
+    sandbox().load("probe", &probe_path()).expect("the probe loads")
+}
+
+fn context() -> ExecutionContext {
+    ExecutionContext {
+        message_name: "Create".into(),
+        primary_entity_name: "account".into(),
+        primary_entity_id: Uuid::nil(),
+        secondary_entity_name: "none".into(),
+        stage: 20,
+        mode: 0,
+        depth: 1,
+        user_id: Uuid::from_u128(1),
+        initiating_user_id: Uuid::from_u128(1),
+        business_unit_id: Uuid::from_u128(2),
+        organization_id: Uuid::from_u128(3),
+        organization_name: "test".into(),
+        correlation_id: Uuid::from_u128(4),
+        request_id: None,
+        operation_id: Uuid::from_u128(5),
+        operation_created_on: chrono::Utc::now(),
+        is_in_transaction: true,
+        owning_extension: EntityReference::new("sdkmessageprocessingstep", Uuid::from_u128(6)),
+        input_parameters: Default::default(),
+        output_parameters: Default::default(),
+        pre_entity_images: Default::default(),
+        post_entity_images: Default::default(),
+        shared_variables: Default::default(),
+        parent: None,
+    }
+}
+
+fn run(ops: &str, limits: Limits) -> xrm_sandbox::sandbox::Outcome<NoCalls> {
+    let config = format!("{{\"ops\": {ops}}}");
+    sandbox().execute(&probe(), context(), (Some(config), None), limits, NoCalls)
+}
+
+fn small_limits() -> Limits {
+    Limits { timeout: Duration::from_millis(300), memory_bytes: 16 << 20, ..Limits::default() }
+}
+
+/// After any failure the same sandbox runs the next execution normally (PIPE-12: the host keeps running).
+fn carries_on() {
+    let out = run(r#"[{"trace": "still here at depth {Depth}"}]"#, small_limits());
+    assert!(out.result.is_ok(), "{:?}", out.result.err());
+    assert_eq!(out.trace.trim(), "still here at depth 1");
+}
+
+#[test]
+fn pipe_12_a_panic_is_a_plugin_fault_with_its_message_in_the_trace() {
+    let out = run(r#"[{"panic": "gave up"}]"#, small_limits());
+    let failure = out.result.expect_err("a panic fails the execution");
+    assert_eq!(failure.kind, FailureKind::Fault);
+    assert_eq!(failure.fault.code, codes::PLUGIN_FAULT);
+    assert!(out.trace.contains("gave up"), "trace: {}", out.trace);
+    carries_on();
+}
+
+#[test]
+fn pipe_12_box_3_time_limit_violated_then_obeyed() {
+    let out = run(r#"[{"spin": true}]"#, small_limits());
+    let failure = out.result.expect_err("an endless loop is stopped");
+    assert_eq!(failure.kind, FailureKind::Timeout);
+    assert_eq!(failure.fault.code, codes::PLUGIN_TIMEOUT);
+    carries_on();
+}
+
+#[test]
+fn pipe_12_box_3_memory_limit_violated_then_obeyed() {
+    let out = run(r#"[{"allocate": 67108864}]"#, small_limits());
+    let failure = out.result.expect_err("64 MiB does not fit in 16 MiB");
+    assert_eq!(failure.kind, FailureKind::Memory);
+    assert_eq!(failure.fault.code, codes::SANDBOX_WORKER_NOT_AVAILABLE);
+    let out = run(r#"[{"allocate": 1048576}]"#, small_limits());
+    assert!(out.result.is_ok(), "1 MiB fits: {:?}", out.result.err());
+    carries_on();
+}
+
+#[test]
+fn pipe_12_invalid_plugin_execution_is_0x80040265_with_the_plugins_message() {
+    let out = run(r#"[{"throw": "not today"}]"#, small_limits());
+    let failure = out.result.expect_err("throw fails");
+    assert_eq!(failure.kind, FailureKind::Aborted);
+    assert_eq!(failure.fault, Fault::new(codes::PLUGIN_ABORTED, "not today"));
+    let out = run(r#"[{"retry": "later"}]"#, small_limits());
+    assert_eq!(out.result.expect_err("retry fails").kind, FailureKind::Retry);
+}
+
+#[test]
+fn box_1_the_plugin_changes_only_its_own_context() {
+    let out = run(r#"[{"setshared": {"k": "v"}}, {"setoutput": {"o": 1}}]"#, small_limits());
+    assert!(out.result.is_ok(), "{:?}", out.result.err());
+    assert!(out.context.shared_variables.contains_key("k"));
+    assert!(out.context.output_parameters.contains_key("o"));
+}
+
+fn load_bytes(name: &str, bytes: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("xrm-sandbox-box4-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(format!("{name}.wasm"));
+    std::fs::write(&path, bytes).expect("write component");
+    match sandbox().load(name, &path) {
+        Ok(_) => panic!("`{name}` loaded but does not implement the interface"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn box_4_components_that_do_not_fit_are_refused_at_load_naming_the_plugin_and_the_problem() {
+    let core = wat::parse_str("(module)").expect("wat");
+    let err = load_bytes("core-module", &core);
+    assert!(err.contains("plug-in `core-module`") && err.contains("core WebAssembly module, not a component"), "{err}");
+
+    let err = load_bytes("random-bytes", b"this is not wasm at all");
+    assert!(err.contains("plug-in `random-bytes`") && err.contains("not a WebAssembly file"), "{err}");
+
+    let probe = std::fs::read(probe_path()).expect("probe bytes");
+    let err = load_bytes("truncated", &probe[..probe.len() / 2]);
+    assert!(err.contains("plug-in `truncated`") && err.contains("not a valid component"), "{err}");
+
+    let empty = wat::parse_str("(component)").expect("wat");
+    let err = load_bytes("no-export", &empty);
+    assert!(err.contains("plug-in `no-export`") && err.contains("xrm:plugin/plugin@0.1.0"), "{err}");
+
+    let other_version = wat::parse_str(r#"(component (import "xrm:plugin/tracing-service@0.2.0" (instance (export "trace" (func (param "message" string))))))"#).expect("wat");
+    let err = load_bytes("wrong-version", &other_version);
+    assert!(err.contains("plug-in `wrong-version`") && err.contains("xrm:plugin/tracing-service@0.2.0"), "{err}");
+
+    let unknown = wat::parse_str(r#"(component (import "acme:net/socket" (instance (export "connect" (func)))))"#).expect("wat");
+    let err = load_bytes("unknown-import", &unknown);
+    assert!(err.contains("plug-in `unknown-import`") && err.contains("acme:net/socket"), "{err}");
+}
