@@ -1,6 +1,9 @@
 //! The `xrm-sandbox` binary as users run it: exit codes 0/1/2, and bad input reported as one clear message
 //! naming the file and the JSON path, with nothing run.
 
+// Test code: a broken expectation is a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -75,7 +78,12 @@ fn refused(name: &str, files: &[(&str, &str)], file: &str, expected: &[&str]) {
 
 #[test]
 fn a_syntax_error_in_a_suite_is_refused() {
-    refused("syntax", &[("suite.json", r#"{ "name": "x", "org": "org.json", "cases": [ }"#)], "suite.json", &["invalid JSON", "line 1"]);
+    refused(
+        "syntax",
+        &[("suite.json", r#"{ "name": "x", "org": "org.json", "cases": [ }"#)],
+        "suite.json",
+        &["invalid JSON", "line 1"],
+    );
 }
 
 #[test]
@@ -97,7 +105,12 @@ fn an_unknown_alias_in_the_organization_is_refused_with_its_path() {
     let org = r#"{ "name": "o", "businessunits": [ { "@alias": "root", "name": "R" } ],
                    "users": [ { "@alias": "u", "businessunit": "@nowhere" } ] }"#;
     let suite = r#"{ "name": "x", "org": "bad-org.json", "cases": [] }"#;
-    refused("org-alias", &[("bad-org.json", org), ("suite.json", suite)], "bad-org.json", &["users[0].businessunit", "unknown alias `@nowhere`"]);
+    refused(
+        "org-alias",
+        &[("bad-org.json", org), ("suite.json", suite)],
+        "bad-org.json",
+        &["users[0].businessunit", "unknown alias `@nowhere`"],
+    );
 }
 
 #[test]
@@ -123,12 +136,24 @@ fn pipe_2_pipe_8_registrations_breaking_the_rules_are_refused() {
     let cases = [
         (r#"{ "plugin": "probe", "message": "Create", "stage": 20, "mode": 1 }"#, "only at stage 40"),
         (r#"{ "plugin": "probe", "message": "Create", "stage": 30 }"#, "custom messages"),
-        (r#"{ "plugin": "probe", "message": "Create", "stage": 40, "images": [ { "entityalias": "pre", "imagetype": 0 } ] }"#, "pre-image is not available on Create"),
-        (r#"{ "plugin": "probe", "message": "Delete", "stage": 40, "images": [ { "entityalias": "post", "imagetype": 1 } ] }"#, "post-image is not available on Delete"),
-        (r#"{ "plugin": "probe", "message": "Update", "stage": 20, "images": [ { "entityalias": "post", "imagetype": 1 } ] }"#, "only at stage 40"),
+        (
+            r#"{ "plugin": "probe", "message": "Create", "stage": 40, "images": [ { "entityalias": "pre", "imagetype": 0 } ] }"#,
+            "pre-image is not available on Create",
+        ),
+        (
+            r#"{ "plugin": "probe", "message": "Delete", "stage": 40, "images": [ { "entityalias": "post", "imagetype": 1 } ] }"#,
+            "post-image is not available on Delete",
+        ),
+        (
+            r#"{ "plugin": "probe", "message": "Update", "stage": 20, "images": [ { "entityalias": "post", "imagetype": 1 } ] }"#,
+            "only at stage 40",
+        ),
     ];
     for (i, (step, rule)) in cases.iter().enumerate() {
-        let suite = format!(r#"{{ "name": "x", "org": "org.json", "plugins": {}, "steps": [ {step} ], "cases": [] }}"#, probe_plugins());
+        let suite = format!(
+            r#"{{ "name": "x", "org": "org.json", "plugins": {}, "steps": [ {step} ], "cases": [] }}"#,
+            probe_plugins()
+        );
         refused(&format!("rule-{i}"), &[("suite.json", &suite)], "suite.json", &["steps[0]", rule]);
     }
 }

@@ -1,5 +1,8 @@
-//! Runs every suite under `tests/conformance/` through the same runner as `xrm-sandbox test`, one test per
+//! Runs every suite under `tests/conformance/` and `examples/` through the same runner as `xrm-sandbox test`, one test per
 //! case, named `suite::case` (each case's name carries the rule ids it checks).
+
+// Test code: a broken expectation is a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,8 +12,9 @@ use xrm_sandbox::suite::{self, Suite};
 
 fn main() {
     let args = Arguments::from_args();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance");
-    let files = match suite::discover(&[dir]) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    // The bundled example is the README's first command: it must keep passing too.
+    let files = match suite::discover(&[root.join("tests/conformance"), root.join("examples")]) {
         Ok(files) => files,
         Err(e) => panic!("{e}"),
     };
@@ -32,7 +36,9 @@ fn main() {
                 let result = suite::run_case(&suite, &suite.cases[index]);
                 match result.passed {
                     true => Ok(()),
-                    false => Err(Failed::from(format!("{}\n{}\n{}", result.failures.join("\n"), result.tree, result.traces))),
+                    false => {
+                        Err(Failed::from(format!("{}\n{}\n{}", result.failures.join("\n"), result.tree, result.traces)))
+                    }
                 }
             }));
         }

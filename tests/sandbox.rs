@@ -1,6 +1,9 @@
 //! The sandbox on its own: each fault class of PIPE-12 produced by the probe, each limit obeyed and violated
 //! (BOX-3), the host carrying on after every one, and components that do not fit refused at load (BOX-4).
 
+// Test code: a broken expectation is a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -161,7 +164,8 @@ fn box_4_components_that_do_not_fit_are_refused_at_load_naming_the_plugin_and_th
     let err = load_bytes("wrong-version", &other_version);
     assert!(err.contains("plug-in `wrong-version`") && err.contains("xrm:plugin/tracing-service@0.2.0"), "{err}");
 
-    let unknown = wat::parse_str(r#"(component (import "acme:net/socket" (instance (export "connect" (func)))))"#).expect("wat");
+    let unknown =
+        wat::parse_str(r#"(component (import "acme:net/socket" (instance (export "connect" (func)))))"#).expect("wat");
     let err = load_bytes("unknown-import", &unknown);
     assert!(err.contains("plug-in `unknown-import`") && err.contains("acme:net/socket"), "{err}");
 }

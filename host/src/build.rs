@@ -51,7 +51,8 @@ fn cargo_build(dir: &Path) -> Result<PathBuf, String> {
         };
         return Err(format!("cargo build failed:\n{}{hint}", tail.into_iter().rev().collect::<Vec<_>>().join("\n")));
     }
-    component_of(&stdout, &manifest).ok_or_else(|| format!("cargo built `{}` but produced no .wasm component: is it a cdylib?", dir.display()))
+    component_of(&stdout, &manifest)
+        .ok_or_else(|| format!("cargo built `{}` but produced no .wasm component: is it a cdylib?", dir.display()))
 }
 
 /// The `.wasm` that cargo reported for the crate's own cdylib target.

@@ -41,7 +41,8 @@ impl std::error::Error for FileError {}
 
 /// Reads and parses a JSON file into `T`, reporting the JSON path of a mismatch.
 pub fn read_json<T: DeserializeOwned>(file: &Path) -> Result<T, FileError> {
-    let text = std::fs::read_to_string(file).map_err(|e| FileError::new(file, "", format!("cannot read the file: {e}")))?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| FileError::new(file, "", format!("cannot read the file: {e}")))?;
     parse_json(file, &text)
 }
 

@@ -15,7 +15,11 @@ mod exit {
 }
 
 #[derive(Parser)]
-#[command(name = "xrm-sandbox", version, about = "Run Dataverse plug-ins, compiled to WebAssembly, in a local sandboxed pipeline")]
+#[command(
+    name = "xrm-sandbox",
+    version,
+    about = "Run Dataverse plug-ins, compiled to WebAssembly, in a local sandboxed pipeline"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,7 +61,8 @@ fn main() -> ExitCode {
 
 fn test(paths: &[PathBuf], options: &RunOptions, verbose: bool) -> u8 {
     // Every file is loaded and checked before any case runs.
-    let loaded = suite::discover(paths).and_then(|files| files.iter().map(|f| Suite::load(f)).collect::<Result<Vec<_>, _>>());
+    let loaded =
+        suite::discover(paths).and_then(|files| files.iter().map(|f| Suite::load(f)).collect::<Result<Vec<_>, _>>());
     let suites = match loaded {
         Ok(suites) if suites.is_empty() => {
             eprintln!("error: no suite found in the paths given");

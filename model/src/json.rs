@@ -10,12 +10,10 @@ use serde_json::{Map, Value as Json, json};
 use uuid::Uuid;
 
 use crate::query::{
-    ColumnSet, ConditionExpression, ConditionOperator, FilterExpression, JoinOperator, LinkEntity,
-    LogicalOperator, OrderExpression, PagingInfo, Query, QueryExpression,
+    ColumnSet, ConditionExpression, ConditionOperator, FilterExpression, JoinOperator, LinkEntity, LogicalOperator,
+    OrderExpression, PagingInfo, Query, QueryExpression,
 };
-use crate::request::{
-    EntityCollection, ParameterValue, PrincipalAccess, Request, Response, access_rights, messages,
-};
+use crate::request::{EntityCollection, ParameterValue, PrincipalAccess, Request, Response, access_rights, messages};
 use crate::value::{Entity, EntityReference, Value};
 
 /// Where a JSON value sits in its document; rendered only when an error is reported.
@@ -110,8 +108,7 @@ impl<'r> Reader<'r> {
 
     pub fn guid_text(&self, text: &str, path: &Path<'_>) -> Result<Uuid> {
         if let Some(alias) = text.strip_prefix('@') {
-            return (self.resolve)(alias)
-                .ok_or_else(|| JsonError::new(path, format!("unknown alias `{text}`")));
+            return (self.resolve)(alias).ok_or_else(|| JsonError::new(path, format!("unknown alias `{text}`")));
         }
         Uuid::parse_str(text).map_err(|_| JsonError::new(path, format!("`{text}` is not a GUID or an `@alias`")))
     }
@@ -157,9 +154,9 @@ impl<'r> Reader<'r> {
             }
             "@datetime" => {
                 let text = inner.as_str().ok_or_else(|| expected(&inner_path, "an RFC 3339 date and time", inner))?;
-                parse_datetime(text).map(Value::DateTime).ok_or_else(|| {
-                    JsonError::new(&inner_path, format!("`{text}` is not an RFC 3339 date and time"))
-                })
+                parse_datetime(text)
+                    .map(Value::DateTime)
+                    .ok_or_else(|| JsonError::new(&inner_path, format!("`{text}` is not an RFC 3339 date and time")))
             }
             "@guid" => self.guid(inner, &inner_path).map(Value::Guid),
             "@option" => int32(inner, &inner_path).map(Value::Choice),
@@ -170,7 +167,9 @@ impl<'r> Reader<'r> {
             }
             _ => Err(JsonError::new(
                 path,
-                format!("unknown value type `{tag}` (expected @decimal, @money, @datetime, @guid, @option, @options or @ref)"),
+                format!(
+                    "unknown value type `{tag}` (expected @decimal, @money, @datetime, @guid, @option, @options or @ref)"
+                ),
             )),
         }
     }
@@ -185,7 +184,10 @@ impl<'r> Reader<'r> {
                 "@logicalname" => {}
                 "@id" => entity.id = Some(self.guid(item, &path.key(key))?),
                 k if k.starts_with('@') => {
-                    return Err(JsonError::new(&path.key(key), "unknown key (expected `@logicalname`, `@id` or a column)"));
+                    return Err(JsonError::new(
+                        &path.key(key),
+                        "unknown key (expected `@logicalname`, `@id` or a column)",
+                    ));
                 }
                 column => {
                     let value = self.value(item, &path.key(key))?;
@@ -236,7 +238,10 @@ impl<'r> Reader<'r> {
             return Err(JsonError::new(path, format!("a {message} request needs `target`")));
         }
         if let Some(cols) = obj.get("columns") {
-            params.insert(messages::COLUMN_SET.into(), ParameterValue::ColumnSet(column_set(cols, &path.key("columns"))?));
+            params.insert(
+                messages::COLUMN_SET.into(),
+                ParameterValue::ColumnSet(column_set(cols, &path.key("columns"))?),
+            );
         } else if message == messages::RETRIEVE {
             params.insert(messages::COLUMN_SET.into(), ParameterValue::ColumnSet(ColumnSet::AllColumns));
         }
@@ -252,7 +257,9 @@ impl<'r> Reader<'r> {
         if let Some(related) = obj.get("related") {
             let rpath = path.key("related");
             let items = match related {
-                Json::Array(items) => items.iter().enumerate().map(|(i, r)| self.reference(r, &rpath.index(i))).collect::<Result<_>>()?,
+                Json::Array(items) => {
+                    items.iter().enumerate().map(|(i, r)| self.reference(r, &rpath.index(i))).collect::<Result<_>>()?
+                }
                 single => vec![self.reference(single, &rpath)?],
             };
             params.insert(messages::RELATED_ENTITIES.into(), ParameterValue::EntityReferences(items));
@@ -273,7 +280,10 @@ impl<'r> Reader<'r> {
                 Some(m) => access_mask(m, &path.key("accessmask"))?,
                 None => return Err(JsonError::new(path, "`principal` needs `accessmask`")),
             };
-            params.insert(messages::PRINCIPAL_ACCESS.into(), ParameterValue::PrincipalAccess(PrincipalAccess { principal, access_mask: mask }));
+            params.insert(
+                messages::PRINCIPAL_ACCESS.into(),
+                ParameterValue::PrincipalAccess(PrincipalAccess { principal, access_mask: mask }),
+            );
         }
         if let Some(extra) = obj.get("parameters") {
             let ppath = path.key("parameters");
@@ -293,7 +303,11 @@ impl<'r> Reader<'r> {
             let text = fetch.as_str().ok_or_else(|| expected(&path.key("fetchxml"), "FetchXML text", fetch))?;
             return Ok(Query::FetchXml(text.to_owned()));
         }
-        check_keys(obj, &["entityname", "columns", "criteria", "orders", "top", "pageinfo", "linkentities", "distinct"], path)?;
+        check_keys(
+            obj,
+            &["entityname", "columns", "criteria", "orders", "top", "pageinfo", "linkentities", "distinct"],
+            path,
+        )?;
         let mut q = QueryExpression::new(required_str(obj, "entityname", path)?);
         if let Some(cols) = obj.get("columns") {
             q.column_set = column_set(cols, &path.key("columns"))?;
@@ -302,7 +316,7 @@ impl<'r> Reader<'r> {
             q.criteria = self.filter(c, &path.key("criteria"))?;
         }
         if let Some(orders) = obj.get("orders") {
-            q.orders = list(orders, &path.key("orders"), |o, p| order(o, p))?;
+            q.orders = list(orders, &path.key("orders"), order)?;
         }
         if let Some(top) = obj.get("top") {
             q.top_count = Some(uint32(top, &path.key("top"))?);
@@ -368,13 +382,27 @@ impl<'r> Reader<'r> {
         let obj = v.as_object().ok_or_else(|| expected(path, "a link-entity", v))?;
         check_keys(
             obj,
-            &["linkfromattributename", "linktoentityname", "linktoattributename", "joinoperator", "entityalias", "columns", "linkcriteria", "linkentities"],
+            &[
+                "linkfromattributename",
+                "linktoentityname",
+                "linktoattributename",
+                "joinoperator",
+                "entityalias",
+                "columns",
+                "linkcriteria",
+                "linkentities",
+            ],
             path,
         )?;
         let join_operator = match optional_str(obj, "joinoperator", path)? {
             None | Some("inner" | "Inner") => JoinOperator::Inner,
             Some("outer" | "leftouter" | "LeftOuter") => JoinOperator::LeftOuter,
-            Some(other) => return Err(JsonError::new(&path.key("joinoperator"), format!("unknown join operator `{other}` (expected `inner` or `leftouter`)"))),
+            Some(other) => {
+                return Err(JsonError::new(
+                    &path.key("joinoperator"),
+                    format!("unknown join operator `{other}` (expected `inner` or `leftouter`)"),
+                ));
+            }
         };
         Ok(LinkEntity {
             link_from_attribute_name: required_str(obj, "linkfromattributename", path)?.to_owned(),
@@ -399,15 +427,34 @@ impl<'r> Reader<'r> {
 }
 
 const REQUEST_KEYS: &[&str] = &[
-    "message", "target", "columns", "query", "relationship", "related", "assignee", "state", "status",
-    "principal", "accessmask", "revokee", "parameters",
+    "message",
+    "target",
+    "columns",
+    "query",
+    "relationship",
+    "related",
+    "assignee",
+    "state",
+    "status",
+    "principal",
+    "accessmask",
+    "revokee",
+    "parameters",
 ];
 
 /// Messages whose request must carry a `target`.
 const TARGETED: &[&str] = &[
-    messages::CREATE, messages::UPDATE, messages::DELETE, messages::RETRIEVE, messages::ASSOCIATE,
-    messages::DISASSOCIATE, messages::ASSIGN, messages::SET_STATE, messages::GRANT_ACCESS,
-    messages::MODIFY_ACCESS, messages::REVOKE_ACCESS,
+    messages::CREATE,
+    messages::UPDATE,
+    messages::DELETE,
+    messages::RETRIEVE,
+    messages::ASSOCIATE,
+    messages::DISASSOCIATE,
+    messages::ASSIGN,
+    messages::SET_STATE,
+    messages::GRANT_ACCESS,
+    messages::MODIFY_ACCESS,
+    messages::REVOKE_ACCESS,
 ];
 
 impl From<QueryExpression> for Query {
@@ -444,10 +491,10 @@ fn paging(v: &Json, path: &Path<'_>) -> Result<PagingInfo> {
 pub fn column_set(v: &Json, path: &Path<'_>) -> Result<ColumnSet> {
     match v {
         Json::String(s) if s == "all" => Ok(ColumnSet::AllColumns),
-        Json::Array(_) => list(v, path, |c, p| {
-            c.as_str().map(str::to_owned).ok_or_else(|| expected(p, "a column name", c))
-        })
-        .map(ColumnSet::Columns),
+        Json::Array(_) => {
+            list(v, path, |c, p| c.as_str().map(str::to_owned).ok_or_else(|| expected(p, "a column name", c)))
+                .map(ColumnSet::Columns)
+        }
         _ => Err(expected(path, "a list of column names or \"all\"", v)),
     }
 }
@@ -653,7 +700,8 @@ mod tests {
         assert!(err.message.contains("unknown alias `@nobody`"), "{err}");
         let err = reader.value(&json!({"@money": "12,50"}), &root).unwrap_err();
         assert_eq!(err.path, "suite.json.@money");
-        let err = reader.request(&json!({"message": "Update", "target": {"@logicalname": "account"}}), &root).unwrap_err();
+        let err =
+            reader.request(&json!({"message": "Update", "target": {"@logicalname": "account"}}), &root).unwrap_err();
         assert!(err.message.contains("needs `@id`"), "{err}");
         let err = reader.request(&json!({"message": "Create", "targte": {}}), &root).unwrap_err();
         assert_eq!(err.path, "suite.json.targte");
@@ -664,15 +712,23 @@ mod tests {
         let reader = Reader::new(&resolve);
         let root = Path::Root("r");
         let r = reader
-            .request(&json!({"message": "Retrieve", "target": {"@ref": "account", "id": "@alice"}, "columns": ["name"]}), &root)
+            .request(
+                &json!({"message": "Retrieve", "target": {"@ref": "account", "id": "@alice"}, "columns": ["name"]}),
+                &root,
+            )
             .unwrap();
         assert_eq!(r.target_reference().map(|t| t.id), Some(Uuid::from_u128(7)));
-        assert_eq!(r.parameter(messages::COLUMN_SET), Some(&ParameterValue::ColumnSet(ColumnSet::Columns(vec!["name".into()]))));
+        assert_eq!(
+            r.parameter(messages::COLUMN_SET),
+            Some(&ParameterValue::ColumnSet(ColumnSet::Columns(vec!["name".into()])))
+        );
         let r = reader
             .request(&json!({"message": "GrantAccess", "target": {"@ref": "account", "id": "@alice"},
                              "principal": {"@ref": "systemuser", "id": "@alice"}, "accessmask": "ReadAccess|WriteAccess"}), &root)
             .unwrap();
-        let Some(ParameterValue::PrincipalAccess(pa)) = r.parameter(messages::PRINCIPAL_ACCESS) else { panic!("no access") };
+        let Some(ParameterValue::PrincipalAccess(pa)) = r.parameter(messages::PRINCIPAL_ACCESS) else {
+            panic!("no access")
+        };
         assert_eq!(pa.access_mask, access_rights::READ | access_rights::WRITE);
         let q = reader
             .query(&json!({"entityname": "account", "columns": ["name"], "criteria": {"filteroperator": "or",

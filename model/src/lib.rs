@@ -12,12 +12,11 @@ mod value;
 
 pub use fault::{Fault, codes};
 pub use query::{
-    ColumnSet, ConditionExpression, ConditionOperator, FilterExpression, JoinOperator, LinkEntity,
-    LogicalOperator, OrderExpression, PagingInfo, Query, QueryExpression,
+    ColumnSet, ConditionExpression, ConditionOperator, FilterExpression, JoinOperator, LinkEntity, LogicalOperator,
+    OrderExpression, PagingInfo, Query, QueryExpression,
 };
 pub use request::{
-    EntityCollection, ParameterValue, Parameters, PrincipalAccess, Request, Response, access_rights,
-    messages,
+    EntityCollection, ParameterValue, Parameters, PrincipalAccess, Request, Response, access_rights, messages,
 };
 pub use uuid::Uuid;
 pub use value::{Entity, EntityReference, Value};

@@ -247,7 +247,11 @@ impl<'f> Builder<'f> {
     fn new(path: &'f Path, file: &OrgFile) -> Result<Self, FileError> {
         let s = &file.settings;
         if s.max_depth < 1 || s.timeout_seconds <= 0.0 || s.memory_limit_mb <= 0.0 {
-            return Err(FileError::new(path, "settings", "maxDepth, timeoutSeconds and memoryLimitMb must be positive"));
+            return Err(FileError::new(
+                path,
+                "settings",
+                "maxDepth, timeoutSeconds and memoryLimitMb must be positive",
+            ));
         }
         let settings = Settings {
             max_depth: s.max_depth,
@@ -263,22 +267,34 @@ impl<'f> Builder<'f> {
             None => Ok(()),
         };
         for (i, bu) in file.businessunits.iter().enumerate() {
-            add(format!("businessunits[{i}].@alias"), &bu.alias, bu.businessunitid.unwrap_or_else(|| generated_id("businessunit", &bu.alias)))?;
+            add(
+                format!("businessunits[{i}].@alias"),
+                &bu.alias,
+                bu.businessunitid.unwrap_or_else(|| generated_id("businessunit", &bu.alias)),
+            )?;
         }
         for (i, r) in file.roles.iter().enumerate() {
             add(format!("roles[{i}].@alias"), &r.alias, r.roleid.unwrap_or_else(|| generated_id("role", &r.alias)))?;
         }
         for (i, u) in file.users.iter().enumerate() {
-            add(format!("users[{i}].@alias"), &u.alias, u.systemuserid.unwrap_or_else(|| generated_id("systemuser", &u.alias)))?;
+            add(
+                format!("users[{i}].@alias"),
+                &u.alias,
+                u.systemuserid.unwrap_or_else(|| generated_id("systemuser", &u.alias)),
+            )?;
         }
         for (i, t) in file.teams.iter().enumerate() {
             add(format!("teams[{i}].@alias"), &t.alias, t.teamid.unwrap_or_else(|| generated_id("team", &t.alias)))?;
         }
         for (i, r) in file.records.iter().enumerate() {
             if let Some(alias) = r.get("@alias") {
-                let alias = alias.as_str().ok_or_else(|| FileError::new(path, format!("records[{i}].@alias"), "expected a string"))?;
+                let alias = alias
+                    .as_str()
+                    .ok_or_else(|| FileError::new(path, format!("records[{i}].@alias"), "expected a string"))?;
                 let id = match r.get("@id").and_then(Json::as_str) {
-                    Some(text) => Uuid::parse_str(text).map_err(|_| FileError::new(path, format!("records[{i}].@id"), format!("`{text}` is not a GUID")))?,
+                    Some(text) => Uuid::parse_str(text).map_err(|_| {
+                        FileError::new(path, format!("records[{i}].@id"), format!("`{text}` is not a GUID"))
+                    })?,
                     None => generated_id("record", alias),
                 };
                 add(format!("records[{i}].@alias"), alias, id)?;
@@ -389,7 +405,11 @@ impl<'f> Builder<'f> {
             };
             let roles = self.role_list(&format!("teams[{i}].roles"), &t.roles)?;
             if team_type == TeamType::Access && !roles.is_empty() {
-                return Err(FileError::new(self.path, format!("teams[{i}].roles"), "an access team holds no security roles (ORG-4, 0x80048331)"));
+                return Err(FileError::new(
+                    self.path,
+                    format!("teams[{i}].roles"),
+                    "an access team holds no security roles (ORG-4, 0x80048331)",
+                ));
             }
             let mut members = Vec::new();
             for (j, m) in t.members.iter().enumerate() {
@@ -426,7 +446,11 @@ impl<'f> Builder<'f> {
             for (column, ty) in &t.columns {
                 let ty = match ty {
                     ColumnFile::Plain(name) => ColumnType::parse(name).ok_or_else(|| {
-                        FileError::new(self.path, format!("tables[{i}].columns.{column}"), format!("unknown column type `{name}` (expected {})", ColumnType::NAMES))
+                        FileError::new(
+                            self.path,
+                            format!("tables[{i}].columns.{column}"),
+                            format!("unknown column type `{name}` (expected {})", ColumnType::NAMES),
+                        )
                     })?,
                     ColumnFile::Lookup { lookup: LookupTargets::One(t) } => ColumnType::Lookup(vec![t.clone()]),
                     ColumnFile::Lookup { lookup: LookupTargets::Many(ts) } => ColumnType::Lookup(ts.clone()),
@@ -456,7 +480,11 @@ impl<'f> Builder<'f> {
                 });
             }
             let table = self.org.table(&entity.logical_name).ok_or_else(|| {
-                FileError::new(self.path, format!("{at}.@logicalname"), format!("unknown table `{}`", entity.logical_name))
+                FileError::new(
+                    self.path,
+                    format!("{at}.@logicalname"),
+                    format!("unknown table `{}`", entity.logical_name),
+                )
             })?;
             let entity = table.check(entity).map_err(|f| FileError::new(self.path, at.clone(), f.message))?;
             rows.push(entity);
@@ -528,7 +556,9 @@ impl<'f> Builder<'f> {
         let system = Value::Lookup(EntityReference::new("systemuser", org.system_user));
         let now = Value::DateTime(Utc::now());
         e.attributes.insert(table.primary_id.clone(), Value::Guid(id));
-        for (column, value) in [("createdby", &system), ("modifiedby", &system), ("createdon", &now), ("modifiedon", &now)] {
+        for (column, value) in
+            [("createdby", &system), ("modifiedby", &system), ("createdon", &now), ("modifiedon", &now)]
+        {
             e.attributes.entry(column.into()).or_insert_with(|| value.clone());
         }
         e.attributes.entry("statecode".into()).or_insert(Value::Choice(0));
@@ -539,7 +569,8 @@ impl<'f> Builder<'f> {
                     "team" => org.teams.get(&owner.id).map_or(org.root_business_unit, |t| t.business_unit),
                     _ => org.business_unit_of(owner.id),
                 };
-                e.attributes.insert("owningbusinessunit".into(), Value::Lookup(EntityReference::new("businessunit", bu)));
+                e.attributes
+                    .insert("owningbusinessunit".into(), Value::Lookup(EntityReference::new("businessunit", bu)));
             }
         }
         e

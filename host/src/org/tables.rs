@@ -44,8 +44,7 @@ impl ColumnType {
         })
     }
 
-    pub const NAMES: &'static str =
-        "String, Memo, Integer, BigInt, Double, Boolean, Decimal, Money, DateTime, Uniqueidentifier, Picklist, MultiSelectPicklist or {\"Lookup\": \"table\"}";
+    pub const NAMES: &'static str = "String, Memo, Integer, BigInt, Double, Boolean, Decimal, Money, DateTime, Uniqueidentifier, Picklist, MultiSelectPicklist or {\"Lookup\": \"table\"}";
 
     /// The value as this column stores it, widening where the platform would (an integer into a BigInt or
     /// Double column); `None` when the value does not fit the type.
@@ -66,7 +65,7 @@ impl ColumnType {
             (ColumnType::Picklist, v @ Value::Choice(_)) => v,
             (ColumnType::MultiSelectPicklist, v @ Value::Choices(_)) => v,
             (ColumnType::Lookup(targets), Value::Lookup(r))
-                if targets.is_empty() || targets.iter().any(|t| *t == r.logical_name) =>
+                if targets.is_empty() || targets.contains(&r.logical_name) =>
             {
                 Value::Lookup(r)
             }
@@ -173,7 +172,10 @@ impl Table {
             let value = ty.accept(value).ok_or_else(|| {
                 Fault::new(
                     codes::INVALID_ARGUMENT,
-                    format!("Incorrect type of attribute value for '{column}' of '{}': expected {ty:?}, found {type_name}", self.logical_name),
+                    format!(
+                        "Incorrect type of attribute value for '{column}' of '{}': expected {ty:?}, found {type_name}",
+                        self.logical_name
+                    ),
                 )
             })?;
             entity.attributes.insert(column, value);
@@ -191,43 +193,88 @@ pub fn standard() -> Vec<Table> {
     let activity = |name: &str, schema: &str, code: i32, extra: &[(&str, ColumnType)]| {
         Table::new(name, schema, code, UserOwned)
             .primary("activityid", "subject")
-            .with(&[("description", Memo), ("regardingobjectid", any()), ("scheduledstart", DateTime), ("scheduledend", DateTime), ("prioritycode", Picklist), ("actualdurationminutes", Integer)])
+            .with(&[
+                ("description", Memo),
+                ("regardingobjectid", any()),
+                ("scheduledstart", DateTime),
+                ("scheduledend", DateTime),
+                ("prioritycode", Picklist),
+                ("actualdurationminutes", Integer),
+            ])
             .with(extra)
     };
     vec![
         Table::new("account", "Account", 1, UserOwned).primary("accountid", "name").with(&[
-            ("accountnumber", String), ("revenue", Money), ("numberofemployees", Integer), ("creditlimit", Money),
-            ("telephone1", String), ("emailaddress1", String), ("websiteurl", String), ("description", Memo),
-            ("industrycode", Picklist), ("address1_city", String), ("address1_country", String),
-            ("primarycontactid", lookup(&["contact"])), ("parentaccountid", lookup(&["account"])),
+            ("accountnumber", String),
+            ("revenue", Money),
+            ("numberofemployees", Integer),
+            ("creditlimit", Money),
+            ("telephone1", String),
+            ("emailaddress1", String),
+            ("websiteurl", String),
+            ("description", Memo),
+            ("industrycode", Picklist),
+            ("address1_city", String),
+            ("address1_country", String),
+            ("primarycontactid", lookup(&["contact"])),
+            ("parentaccountid", lookup(&["account"])),
         ]),
         Table::new("contact", "Contact", 2, UserOwned).primary("contactid", "fullname").with(&[
-            ("firstname", String), ("lastname", String), ("emailaddress1", String), ("telephone1", String),
-            ("jobtitle", String), ("birthdate", DateTime), ("description", Memo), ("address1_city", String),
+            ("firstname", String),
+            ("lastname", String),
+            ("emailaddress1", String),
+            ("telephone1", String),
+            ("jobtitle", String),
+            ("birthdate", DateTime),
+            ("description", Memo),
+            ("address1_city", String),
             ("parentcustomerid", lookup(&["account", "contact"])),
         ]),
         Table::new("lead", "Lead", 4, UserOwned).primary("leadid", "fullname").with(&[
-            ("subject", String), ("firstname", String), ("lastname", String), ("companyname", String),
-            ("emailaddress1", String), ("telephone1", String), ("leadsourcecode", Picklist), ("description", Memo),
-            ("parentaccountid", lookup(&["account"])), ("parentcontactid", lookup(&["contact"])),
+            ("subject", String),
+            ("firstname", String),
+            ("lastname", String),
+            ("companyname", String),
+            ("emailaddress1", String),
+            ("telephone1", String),
+            ("leadsourcecode", Picklist),
+            ("description", Memo),
+            ("parentaccountid", lookup(&["account"])),
+            ("parentcontactid", lookup(&["contact"])),
         ]),
         Table::new("opportunity", "Opportunity", 3, UserOwned).primary("opportunityid", "name").with(&[
-            ("estimatedvalue", Money), ("actualvalue", Money), ("estimatedclosedate", DateTime), ("closeprobability", Integer),
-            ("description", Memo), ("customerid", lookup(&["account", "contact"])), ("parentaccountid", lookup(&["account"])),
+            ("estimatedvalue", Money),
+            ("actualvalue", Money),
+            ("estimatedclosedate", DateTime),
+            ("closeprobability", Integer),
+            ("description", Memo),
+            ("customerid", lookup(&["account", "contact"])),
+            ("parentaccountid", lookup(&["account"])),
             ("parentcontactid", lookup(&["contact"])),
         ]),
         activity("task", "Task", 4212, &[("percentcomplete", Integer)]),
         activity("email", "Email", 4202, &[("directioncode", Boolean), ("sender", String), ("torecipients", String)]),
         Table::new("annotation", "Annotation", 5, UserOwned).primary("annotationid", "subject").with(&[
-            ("notetext", Memo), ("objectid", any()), ("filename", String), ("mimetype", String), ("documentbody", Memo),
+            ("notetext", Memo),
+            ("objectid", any()),
+            ("filename", String),
+            ("mimetype", String),
+            ("documentbody", Memo),
         ]),
         Table::new("systemuser", "SystemUser", 8, BusinessOwned).primary("systemuserid", "fullname").with(&[
-            ("firstname", String), ("lastname", String), ("domainname", String), ("internalemailaddress", String),
-            ("businessunitid", lookup(&["businessunit"])), ("isdisabled", Boolean),
-            ("azureactivedirectoryobjectid", Uniqueidentifier), ("applicationid", Uniqueidentifier),
+            ("firstname", String),
+            ("lastname", String),
+            ("domainname", String),
+            ("internalemailaddress", String),
+            ("businessunitid", lookup(&["businessunit"])),
+            ("isdisabled", Boolean),
+            ("azureactivedirectoryobjectid", Uniqueidentifier),
+            ("applicationid", Uniqueidentifier),
         ]),
         Table::new("team", "Team", 9, BusinessOwned).primary("teamid", "name").with(&[
-            ("businessunitid", lookup(&["businessunit"])), ("teamtype", Picklist), ("administratorid", lookup(&["systemuser"])),
+            ("businessunitid", lookup(&["businessunit"])),
+            ("teamtype", Picklist),
+            ("administratorid", lookup(&["systemuser"])),
             ("description", Memo),
         ]),
         Table::new("businessunit", "BusinessUnit", 10, BusinessOwned)
@@ -237,18 +284,40 @@ pub fn standard() -> Vec<Table> {
             .primary("roleid", "name")
             .with(&[("businessunitid", lookup(&["businessunit"]))]),
         Table::new("asyncoperation", "AsyncOperation", 4700, UserOwned).primary("asyncoperationid", "name").with(&[
-            ("operationtype", Picklist), ("message", Memo), ("friendlymessage", Memo), ("errorcode", Integer),
-            ("retrycount", Integer), ("correlationid", Uniqueidentifier), ("regardingobjectid", any()),
-            ("owningextensionid", lookup(&["sdkmessageprocessingstep"])), ("startedon", DateTime), ("completedon", DateTime),
-            ("depth", Integer), ("primaryentitytype", String), ("messagename", String), ("data", Memo),
+            ("operationtype", Picklist),
+            ("message", Memo),
+            ("friendlymessage", Memo),
+            ("errorcode", Integer),
+            ("retrycount", Integer),
+            ("correlationid", Uniqueidentifier),
+            ("regardingobjectid", any()),
+            ("owningextensionid", lookup(&["sdkmessageprocessingstep"])),
+            ("startedon", DateTime),
+            ("completedon", DateTime),
+            ("depth", Integer),
+            ("primaryentitytype", String),
+            ("messagename", String),
+            ("data", Memo),
         ]),
-        Table::new("plugintracelog", "PluginTraceLog", 4619, OrganizationOwned).primary("plugintracelogid", "typename").with(&[
-            ("messagename", String), ("primaryentity", String), ("mode", Picklist), ("operationtype", Picklist),
-            ("depth", Integer), ("correlationid", Uniqueidentifier), ("requestid", Uniqueidentifier),
-            ("pluginstepid", Uniqueidentifier), ("configuration", Memo), ("secureconfiguration", Memo),
-            ("messageblock", Memo), ("exceptiondetails", Memo), ("performanceexecutionstarttime", DateTime),
-            ("performanceexecutionduration", Integer), ("issystemcreated", Boolean),
-        ]),
+        Table::new("plugintracelog", "PluginTraceLog", 4619, OrganizationOwned)
+            .primary("plugintracelogid", "typename")
+            .with(&[
+                ("messagename", String),
+                ("primaryentity", String),
+                ("mode", Picklist),
+                ("operationtype", Picklist),
+                ("depth", Integer),
+                ("correlationid", Uniqueidentifier),
+                ("requestid", Uniqueidentifier),
+                ("pluginstepid", Uniqueidentifier),
+                ("configuration", Memo),
+                ("secureconfiguration", Memo),
+                ("messageblock", Memo),
+                ("exceptiondetails", Memo),
+                ("performanceexecutionstarttime", DateTime),
+                ("performanceexecutionduration", Integer),
+                ("issystemcreated", Boolean),
+            ]),
     ]
 }
 

@@ -8,7 +8,10 @@ use crate::store::Store;
 
 pub fn table<'o>(org: &'o Organization, name: &str) -> Result<&'o Table, Fault> {
     org.table(name).ok_or_else(|| {
-        Fault::new(codes::INVALID_ARGUMENT, format!("The entity with a name = '{name}' was not found in the MetadataCache."))
+        Fault::new(
+            codes::INVALID_ARGUMENT,
+            format!("The entity with a name = '{name}' was not found in the MetadataCache."),
+        )
     })
 }
 
@@ -30,7 +33,10 @@ pub fn create(org: &Organization, store: &mut Store, user: Uuid, target: Entity)
         _ => Uuid::new_v4(),
     };
     if store.contains(&table.logical_name, id) {
-        return Err(Fault::new(codes::DUPLICATE_RECORD, format!("Cannot insert duplicate key: {} With Id = {id} already exists", table.logical_name)));
+        return Err(Fault::new(
+            codes::DUPLICATE_RECORD,
+            format!("Cannot insert duplicate key: {} With Id = {id} already exists", table.logical_name),
+        ));
     }
     let now = Value::DateTime(Utc::now());
     record.id = Some(id);
@@ -93,7 +99,12 @@ pub fn delete(org: &Organization, store: &mut Store, target: &EntityReference) -
     store.remove(&table.logical_name, target.id).map(|_| ()).ok_or_else(|| not_found(&table.logical_name, target.id))
 }
 
-pub fn retrieve(org: &Organization, store: &Store, target: &EntityReference, columns: &ColumnSet) -> Result<Entity, Fault> {
+pub fn retrieve(
+    org: &Organization,
+    store: &Store,
+    target: &EntityReference,
+    columns: &ColumnSet,
+) -> Result<Entity, Fault> {
     let table = table(org, &target.logical_name)?;
     check_columns(table, columns)?;
     let record = store.get(&table.logical_name, target.id).ok_or_else(|| not_found(&table.logical_name, target.id))?;

@@ -40,6 +40,7 @@ pub fn factory_label(arg: Option<Uuid>, user_id: Uuid, initiating: Uuid) -> &'st
     match arg {
         None => "null",
         Some(id) if id.is_nil() => "empty",
+        Some(id) if id == user_id && id == initiating => "UserId = InitiatingUserId",
         Some(id) if id == user_id => "UserId",
         Some(id) if id == initiating => "InitiatingUserId",
         Some(_) => "user",

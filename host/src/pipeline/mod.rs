@@ -38,7 +38,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(org: Arc<Organization>, registrations: Registrations, plugins: HashMap<String, Arc<Plugin<StepHost>>>) -> Result<Self, LoadError> {
+    pub fn new(
+        org: Arc<Organization>,
+        registrations: Registrations,
+        plugins: HashMap<String, Arc<Plugin<StepHost>>>,
+    ) -> Result<Self, LoadError> {
         Ok(Pipeline { org, registrations, plugins, sandbox: shared_sandbox()? })
     }
 
@@ -64,10 +68,10 @@ pub fn load_plugin(name: &str, path: &Path) -> Result<Arc<Plugin<StepHost>>, Loa
     let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let key = (name.to_owned(), path.to_owned());
     let cache = LOADED.get_or_init(Default::default);
-    if let Some((when, plugin)) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
-        if when == modified {
-            return Ok(plugin);
-        }
+    if let Some((when, plugin)) = cache.lock().ok().and_then(|c| c.get(&key).cloned())
+        && when == modified
+    {
+        return Ok(plugin);
     }
     let plugin = shared_sandbox()?.load(name, path)?;
     if let Ok(mut c) = cache.lock() {
@@ -102,7 +106,10 @@ impl Session {
     /// Runs a top-level request as `caller`, with an optional `tag` (PIPE-7).
     pub fn execute(&mut self, caller: Uuid, request: Request, tag: Option<String>) -> Result<Response, Fault> {
         if caller == self.pipeline.org.system_user {
-            return Err(Fault::new(codes::INVALID_ARGUMENT, "SYSTEM cannot call from outside: it is reached only through CreateOrganizationService(null) (ORG-2)"));
+            return Err(Fault::new(
+                codes::INVALID_ARGUMENT,
+                "SYSTEM cannot call from outside: it is reached only through CreateOrganizationService(null) (ORG-2)",
+            ));
         }
         let call = Call {
             caller,
@@ -404,13 +411,21 @@ impl<'p> Frame<'p> {
             operation_id: self.operation_id,
             operation_created_on: self.created_on,
             is_in_transaction: in_transaction,
-            owning_extension: EntityReference { logical_name: "sdkmessageprocessingstep".into(), id: step.id, name: Some(step.name.clone()) },
+            owning_extension: EntityReference {
+                logical_name: "sdkmessageprocessingstep".into(),
+                id: step.id,
+                name: Some(step.name.clone()),
+            },
             input_parameters: self.request.parameters.clone(),
             output_parameters: if stage == 40 { self.output.clone() } else { Parameters::new() },
             pre_entity_images: images(true),
             post_entity_images: if stage == 40 { images(false) } else { Default::default() },
             shared_variables: if outer { self.outer_shared.clone() } else { self.shared.clone() },
-            parent: if has_outer_context(&self.request.message) && stage != 10 { self.outer_parent.clone() } else { self.call.parent.clone() },
+            parent: if has_outer_context(&self.request.message) && stage != 10 {
+                self.outer_parent.clone()
+            } else {
+                self.call.parent.clone()
+            },
         }
     }
 
@@ -450,7 +465,9 @@ impl<'p> Frame<'p> {
         let org = self.org();
         let user = self.call.caller;
         let store = state.store.data_mut();
-        let missing = |what: &str| Fault::new(codes::INVALID_ARGUMENT, format!("the {} request needs {what}", self.request.message));
+        let missing = |what: &str| {
+            Fault::new(codes::INVALID_ARGUMENT, format!("the {} request needs {what}", self.request.message))
+        };
         match self.request.message.as_str() {
             messages::CREATE => {
                 let target = self.request.target_entity().cloned().ok_or_else(|| missing("an entity Target"))?;
@@ -460,7 +477,8 @@ impl<'p> Frame<'p> {
                 self.post_record = store.get(&self.table, id).cloned();
             }
             messages::UPDATE => {
-                let target = self.request.target_entity().cloned().ok_or_else(|| missing("an entity Target with an id"))?;
+                let target =
+                    self.request.target_entity().cloned().ok_or_else(|| missing("an entity Target with an id"))?;
                 core::update(org, store, user, target)?;
                 self.post_record = store.get(&self.table, self.primary_id).cloned();
             }
@@ -533,4 +551,3 @@ impl<'p> Frame<'p> {
         });
     }
 }
-

@@ -3,8 +3,8 @@
 use std::cmp::Ordering;
 
 use xrm_model::{
-    ConditionExpression, ConditionOperator as Op, Entity, EntityCollection, Fault, FilterExpression,
-    LogicalOperator, Query, QueryExpression, Uuid, Value, codes,
+    ConditionExpression, ConditionOperator as Op, Entity, EntityCollection, Fault, FilterExpression, LogicalOperator,
+    Query, QueryExpression, Uuid, Value, codes,
 };
 
 use super::core;
@@ -21,7 +21,12 @@ fn not_supported(what: &str) -> Fault {
     Fault::new(codes::INVALID_ARGUMENT, format!("{what} is not supported yet"))
 }
 
-pub fn retrieve_multiple(org: &Organization, store: &Store, query: &Query, caller: &Caller) -> Result<EntityCollection, Fault> {
+pub fn retrieve_multiple(
+    org: &Organization,
+    store: &Store,
+    query: &Query,
+    caller: &Caller,
+) -> Result<EntityCollection, Fault> {
     let q = match query {
         Query::Expression(q) => q,
         Query::FetchXml(_) => return Err(not_supported("FetchXML")),
@@ -64,7 +69,11 @@ fn check_filter(table: &Table, f: &FilterExpression) -> Result<(), Fault> {
 }
 
 fn matches_filter(row: &Entity, f: &FilterExpression, caller: &Caller) -> bool {
-    let mut results = f.conditions.iter().map(|c| matches_condition(row, c, caller)).chain(f.filters.iter().map(|child| matches_filter(row, child, caller)));
+    let mut results = f
+        .conditions
+        .iter()
+        .map(|c| matches_condition(row, c, caller))
+        .chain(f.filters.iter().map(|child| matches_filter(row, child, caller)));
     match f.filter_operator {
         LogicalOperator::And => results.all(|r| r),
         LogicalOperator::Or => f.is_empty() || results.any(|r| r),
@@ -78,7 +87,17 @@ fn matches_condition(row: &Entity, c: &ConditionExpression, caller: &Caller) -> 
     match c.operator {
         Op::Null => value.is_null(),
         Op::NotNull => !value.is_null(),
-        _ if value.is_null() => matches!(c.operator, Op::NotEqual | Op::NotIn | Op::NotLike | Op::NotBeginWith | Op::NotEndWith | Op::NotBetween | Op::NotEqualUserId | Op::NotEqualBusinessId),
+        _ if value.is_null() => matches!(
+            c.operator,
+            Op::NotEqual
+                | Op::NotIn
+                | Op::NotLike
+                | Op::NotBeginWith
+                | Op::NotEndWith
+                | Op::NotBetween
+                | Op::NotEqualUserId
+                | Op::NotEqualBusinessId
+        ),
         Op::Equal => cmp(first) == Some(Ordering::Equal),
         Op::NotEqual => cmp(first) != Some(Ordering::Equal),
         Op::GreaterThan => cmp(first) == Some(Ordering::Greater),
@@ -95,9 +114,12 @@ fn matches_condition(row: &Entity, c: &ConditionExpression, caller: &Caller) -> 
         Op::Like | Op::NotLike => like(value, first, |p| p.to_owned()) == (c.operator == Op::Like),
         Op::BeginsWith | Op::NotBeginWith => like(value, first, |p| format!("{p}%")) == (c.operator == Op::BeginsWith),
         Op::EndsWith | Op::NotEndWith => like(value, first, |p| format!("%{p}")) == (c.operator == Op::EndsWith),
-        Op::EqualUserId | Op::NotEqualUserId => (compare(value, &Value::Guid(caller.user)) == Some(Ordering::Equal)) == (c.operator == Op::EqualUserId),
+        Op::EqualUserId | Op::NotEqualUserId => {
+            (compare(value, &Value::Guid(caller.user)) == Some(Ordering::Equal)) == (c.operator == Op::EqualUserId)
+        }
         Op::EqualBusinessId | Op::NotEqualBusinessId => {
-            (compare(value, &Value::Guid(caller.business_unit)) == Some(Ordering::Equal)) == (c.operator == Op::EqualBusinessId)
+            (compare(value, &Value::Guid(caller.business_unit)) == Some(Ordering::Equal))
+                == (c.operator == Op::EqualBusinessId)
         }
     }
 }
@@ -155,7 +177,8 @@ fn sort(rows: &mut [&Entity], q: &QueryExpression) -> Result<(), Fault> {
     }
     rows.sort_by(|a, b| {
         for o in &q.orders {
-            let (va, vb) = (a.get(&o.attribute_name).unwrap_or(&Value::Null), b.get(&o.attribute_name).unwrap_or(&Value::Null));
+            let (va, vb) =
+                (a.get(&o.attribute_name).unwrap_or(&Value::Null), b.get(&o.attribute_name).unwrap_or(&Value::Null));
             // Nulls sort first, as in SQL Server.
             let ord = match (va.is_null(), vb.is_null()) {
                 (true, true) => Ordering::Equal,

@@ -160,26 +160,46 @@ fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[St
     let name = s.name.clone().unwrap_or_else(|| format!("{} of {} at {}", s.plugin, s.message, s.stage));
     let fail = |key: &str, rule: &str| FileError::new(file, format!("{at}.{key}"), format!("step `{name}`: {rule}"));
     if !plugins.contains(&s.plugin) {
-        return Err(fail("plugin", &format!("unknown plug-in `{}` (the `plugins` map names: {})", s.plugin, plugins.join(", "))));
+        return Err(fail(
+            "plugin",
+            &format!("unknown plug-in `{}` (the `plugins` map names: {})", s.plugin, plugins.join(", ")),
+        ));
     }
     match s.stage {
         10 | 20 | 40 => {}
-        30 => return Err(fail("stage", "stage 30 (MainOperation) is only for custom messages, which this organization does not declare (PIPE-2)")),
-        other => return Err(fail("stage", &format!("stage {other} is not a stage: use 10 PreValidation, 20 PreOperation or 40 PostOperation (PIPE-2)"))),
+        30 => {
+            return Err(fail(
+                "stage",
+                "stage 30 (MainOperation) is only for custom messages, which this organization does not declare (PIPE-2)",
+            ));
+        }
+        other => {
+            return Err(fail(
+                "stage",
+                &format!(
+                    "stage {other} is not a stage: use 10 PreValidation, 20 PreOperation or 40 PostOperation (PIPE-2)"
+                ),
+            ));
+        }
     }
     match (s.mode, s.stage) {
         (0, _) => {}
         (1, 40) => return Err(fail("mode", "asynchronous steps (mode 1) are not supported yet")),
         (1, _) => return Err(fail("mode", "asynchronous steps (mode 1) are allowed only at stage 40 (PIPE-2)")),
-        (other, _) => return Err(fail("mode", &format!("mode {other} is not a mode: use 0 synchronous or 1 asynchronous (PIPE-2)"))),
+        (other, _) => {
+            return Err(fail(
+                "mode",
+                &format!("mode {other} is not a mode: use 0 synchronous or 1 asynchronous (PIPE-2)"),
+            ));
+        }
     }
     if !matches!(s.statecode, 0 | 1) {
         return Err(fail("statecode", "statecode must be 0 (enabled) or 1 (disabled)"));
     }
-    if let Some(table) = &s.primaryentity {
-        if org.table(table).is_none() {
-            return Err(fail("primaryentity", &format!("unknown table `{table}`")));
-        }
+    if let Some(table) = &s.primaryentity
+        && org.table(table).is_none()
+    {
+        return Err(fail("primaryentity", &format!("unknown table `{table}`")));
     }
     let impersonating_user = match s.impersonatinguserid.as_deref() {
         None => None,
@@ -196,7 +216,9 @@ fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[St
     let unsecure = configuration(file, &format!("{at}.configuration"), s.configuration.as_ref(), org)?;
     let secure = configuration(file, &format!("{at}.secureconfiguration"), s.secureconfiguration.as_ref(), org)?;
     Ok(Step {
-        id: s.sdkmessageprocessingstepid.unwrap_or_else(|| Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("step:{at}:{name}").as_bytes())),
+        id: s
+            .sdkmessageprocessingstepid
+            .unwrap_or_else(|| Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("step:{at}:{name}").as_bytes())),
         name,
         plugin: s.plugin,
         message: s.message,
@@ -225,10 +247,16 @@ fn image(s: &StepFile, img: &ImageFile) -> Result<Image, String> {
         other => return Err(format!("imagetype {other} is not 0 (pre), 1 (post) or 2 (both)")),
     };
     if pre && !PRE_IMAGE_MESSAGES.contains(&s.message.as_str()) {
-        return Err(format!("a pre-image is not available on {} (PIPE-8: only Update, Delete, Assign and SetState)", s.message));
+        return Err(format!(
+            "a pre-image is not available on {} (PIPE-8: only Update, Delete, Assign and SetState)",
+            s.message
+        ));
     }
     if post && !POST_IMAGE_MESSAGES.contains(&s.message.as_str()) {
-        return Err(format!("a post-image is not available on {} (PIPE-8: only Create, Update, Assign and SetState)", s.message));
+        return Err(format!(
+            "a post-image is not available on {} (PIPE-8: only Create, Update, Assign and SetState)",
+            s.message
+        ));
     }
     if post && s.stage != 40 {
         return Err(format!("a post-image is available only at stage 40, not {} (PIPE-8)", s.stage));
@@ -266,14 +294,23 @@ fn replace_aliases(v: &mut Json, org: &Organization, file: &Path, at: &str) -> R
         Json::String(s) => {
             if let Some(alias) = s.strip_prefix('@').filter(|a| is_alias_name(a)) {
                 let id = org.alias(alias).ok_or_else(|| {
-                    FileError::new(file, at, format!("unknown alias `{s}` (a configuration may use the organization's aliases)"))
+                    FileError::new(
+                        file,
+                        at,
+                        format!("unknown alias `{s}` (a configuration may use the organization's aliases)"),
+                    )
                 })?;
                 *s = id.to_string();
             }
             Ok(())
         }
-        Json::Array(items) => items.iter_mut().enumerate().try_for_each(|(i, item)| replace_aliases(item, org, file, &format!("{at}[{i}]"))),
-        Json::Object(obj) => obj.iter_mut().try_for_each(|(k, item)| replace_aliases(item, org, file, &format!("{at}.{k}"))),
+        Json::Array(items) => items
+            .iter_mut()
+            .enumerate()
+            .try_for_each(|(i, item)| replace_aliases(item, org, file, &format!("{at}[{i}]"))),
+        Json::Object(obj) => {
+            obj.iter_mut().try_for_each(|(k, item)| replace_aliases(item, org, file, &format!("{at}.{k}")))
+        }
         _ => Ok(()),
     }
 }

@@ -24,7 +24,9 @@ pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, String> {
     let compiled = engine.precompile_component(bytes).map_err(|e| format!("not a valid component: {e:#}"))?;
     // Written aside and renamed, so a concurrent reader never sees half a file.
     let tmp = dir.join(format!("{}.{}.tmp", key(engine, bytes), std::process::id()));
-    let stored = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&tmp, &compiled)).and_then(|()| std::fs::rename(&tmp, &path));
+    let stored = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&tmp, &compiled))
+        .and_then(|()| std::fs::rename(&tmp, &path));
     match stored.ok().and_then(|()| deserialize(engine, &path)) {
         Some(component) => Ok(component),
         None => {
@@ -37,9 +39,9 @@ pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, String> {
 fn check_header(bytes: &[u8]) -> Result<(), String> {
     match bytes.get(..8) {
         Some(h) if h.starts_with(b"\0asm") && h[4..] == COMPONENT_LAYER => Ok(()),
-        Some(h) if h.starts_with(b"\0asm") => Err(
-            "a core WebAssembly module, not a component: build the plug-in for the wasm32-wasip2 target".into(),
-        ),
+        Some(h) if h.starts_with(b"\0asm") => {
+            Err("a core WebAssembly module, not a component: build the plug-in for the wasm32-wasip2 target".into())
+        }
         _ => Err("not a WebAssembly file (no `\\0asm` header): is the file truncated or of another kind?".into()),
     }
 }

@@ -70,11 +70,7 @@ pub fn entity(e: &m::Entity) -> w::Entity {
     w::Entity {
         logical_name: e.logical_name.clone(),
         id: e.id.map(guid),
-        attributes: e
-            .attributes
-            .iter()
-            .map(|(name, v)| w::Attribute { name: name.clone(), value: value(v) })
-            .collect(),
+        attributes: e.attributes.iter().map(|(name, v)| w::Attribute { name: name.clone(), value: value(v) }).collect(),
     }
 }
 
@@ -288,7 +284,11 @@ impl Flattener {
                 values: c.values.iter().map(value).collect(),
             })
             .collect();
-        self.filters.push(w::FilterExpression { filter_operator: logical(f.filter_operator), conditions, filters: children });
+        self.filters.push(w::FilterExpression {
+            filter_operator: logical(f.filter_operator),
+            conditions,
+            filters: children,
+        });
         index(self.filters.len() - 1)
     }
 

@@ -45,7 +45,8 @@ pub fn classify(err: RunError, memory_refused: bool, plugin: &str, trace: &mut S
     let (kind, fault) = match err {
         RunError::Plugin(export::PluginError::Fault(f)) => (FailureKind::PassedThrough, convert::from_fault(f)),
         RunError::Plugin(export::PluginError::InvalidPluginExecution(e)) => {
-            let kind = if e.status == export::OperationStatus::Retry { FailureKind::Retry } else { FailureKind::Aborted };
+            let kind =
+                if e.status == export::OperationStatus::Retry { FailureKind::Retry } else { FailureKind::Aborted };
             (kind, Fault::new(codes::PLUGIN_ABORTED, e.message))
         }
         RunError::Trap(trap) => {
@@ -58,7 +59,8 @@ pub fn classify(err: RunError, memory_refused: bool, plugin: &str, trace: &mut S
 }
 
 fn trap_failure(trap: &wasmtime::Error, memory_refused: bool, plugin: &str) -> (FailureKind, Fault) {
-    if trap.downcast_ref::<Trap>() == Some(&Trap::Interrupt) || trap.downcast_ref::<super::host::TimeLimit>().is_some() {
+    if trap.downcast_ref::<Trap>() == Some(&Trap::Interrupt) || trap.downcast_ref::<super::host::TimeLimit>().is_some()
+    {
         let message = format!("The plug-in execution failed because the plug-in `{plugin}` exceeded the time limit");
         return (FailureKind::Timeout, Fault::new(codes::PLUGIN_TIMEOUT, message));
     }

@@ -23,6 +23,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use xrm_model::{Fault, Request, Response, Uuid};
 
 use crate::context::ExecutionContext;
+pub use engine::shared as engine;
 pub use fault::{FailureKind, PluginFailure};
 
 use bindings::PluginWorldPre;
@@ -32,7 +33,12 @@ use bindings::exports::xrm::plugin::plugin as export;
 pub trait PluginHost: Send + 'static {
     /// Runs `request` for a service created with `service_user`, the factory argument exactly as the plug-in
     /// gave it (`None`, the empty GUID, or a user id): deciding who that is belongs to the caller (IMP-4).
-    fn call(&mut self, context: &ExecutionContext, service_user: Option<Uuid>, request: Request) -> Result<Response, Fault>;
+    fn call(
+        &mut self,
+        context: &ExecutionContext,
+        service_user: Option<Uuid>,
+        request: Request,
+    ) -> Result<Response, Fault>;
 }
 
 /// Limits of one execution (BOX-3).
@@ -146,7 +152,11 @@ impl<H: PluginHost> Sandbox<H> {
         let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
         let mut wasi = WasiCtx::builder();
         // Deny-all (BOX-1): no preopened directories, no environment, no arguments, no network.
-        wasi.stdout(stdout.clone()).stderr(stdout.clone()).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        wasi.stdout(stdout.clone())
+            .stderr(stdout.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
         let data = StoreData {
             host,
             context,
@@ -183,7 +193,8 @@ fn run<H: PluginHost>(
     (unsecure, secure): (Option<String>, Option<String>),
 ) -> Result<(), fault::RunError> {
     let instance = plugin.pre.instantiate(&mut *store).map_err(fault::RunError::Trap)?;
-    let context = store.data_mut().table.push(host::ContextHandle::current()).map_err(|e| fault::RunError::Trap(e.into()))?;
+    let context =
+        store.data_mut().table.push(host::ContextHandle::current()).map_err(|e| fault::RunError::Trap(e.into()))?;
     let config = export::StepConfiguration { unsecure, secure };
     let outcome = instance.xrm_plugin_plugin().call_execute(&mut *store, context, &config);
     match outcome {

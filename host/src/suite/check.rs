@@ -69,7 +69,12 @@ impl<'o> Aliases<'o> {
     /// Replaces the aliases in every GUID (and names in messages) of `text` the other way: for reports.
     pub fn humanize(&self, text: &str) -> String {
         let mut out = text.to_owned();
-        for (alias, id) in self.saved.iter().map(|(k, v)| (k.as_str(), *v)).chain(self.org.aliases.iter().map(|(k, v)| (k.as_str(), *v))) {
+        for (alias, id) in self
+            .saved
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .chain(self.org.aliases.iter().map(|(k, v)| (k.as_str(), *v)))
+        {
             out = out.replace(&id.to_string(), &format!("@{alias}"));
         }
         out
@@ -80,18 +85,27 @@ impl<'o> Aliases<'o> {
 pub fn response(expect: &Expect, result: &Result<Response, Fault>, aliases: &Aliases) -> Vec<String> {
     let mut failures = Vec::new();
     match (&expect.error, result) {
-        (None, Err(f)) => failures.push(format!("expected success, got error {}: {}", f.code_hex(), aliases.humanize(&f.message))),
+        (None, Err(f)) => {
+            failures.push(format!("expected success, got error {}: {}", f.code_hex(), aliases.humanize(&f.message)))
+        }
         (Some(want), Ok(_)) => failures.push(format!("expected an error{}, got success", describe_error(want))),
         (Some(want), Err(f)) => {
-            if let Some(code) = want.code.as_deref().and_then(parse_code) {
-                if code != f.code {
-                    failures.push(format!("expected error {code:#010x}, got {}: {}", f.code_hex(), aliases.humanize(&f.message)));
-                }
+            if let Some(code) = want.code.as_deref().and_then(parse_code)
+                && code != f.code
+            {
+                failures.push(format!(
+                    "expected error {code:#010x}, got {}: {}",
+                    f.code_hex(),
+                    aliases.humanize(&f.message)
+                ));
             }
-            if let Some(text) = &want.contains {
-                if !f.message.contains(&aliases.substitute(text)) {
-                    failures.push(format!("expected the error message to contain {text:?}, got {:?}", aliases.humanize(&f.message)));
-                }
+            if let Some(text) = &want.contains
+                && !f.message.contains(&aliases.substitute(text))
+            {
+                failures.push(format!(
+                    "expected the error message to contain {text:?}, got {:?}",
+                    aliases.humanize(&f.message)
+                ));
             }
         }
         (None, Ok(_)) => {}
@@ -138,10 +152,10 @@ fn records(r: &RecordAssert, session: &Session, aliases: &Aliases) -> Vec<String
         .collect();
     let what = format!("{} where {}", r.table, Json::Object(r.filter.clone()));
     let mut failures = Vec::new();
-    if let Some(count) = r.count {
-        if rows.len() != count {
-            failures.push(format!("records {what}: expected {count}, found {}", rows.len()));
-        }
+    if let Some(count) = r.count
+        && rows.len() != count
+    {
+        failures.push(format!("records {what}: expected {count}, found {}", rows.len()));
     }
     if let Some(columns) = &r.columns {
         if rows.is_empty() && r.count.is_none() {
@@ -151,7 +165,10 @@ fn records(r: &RecordAssert, session: &Session, aliases: &Aliases) -> Vec<String
             for (col, want) in columns {
                 let got = row.get(col).unwrap_or(&Json::Null);
                 if !matches(want, got, aliases) {
-                    failures.push(format!("records {what}: column `{col}` expected {want}, got {}", aliases.humanize(&got.to_string())));
+                    failures.push(format!(
+                        "records {what}: column `{col}` expected {want}, got {}",
+                        aliases.humanize(&got.to_string())
+                    ));
                 }
             }
         }
@@ -167,7 +184,11 @@ fn traces(t: &TraceAssert, session: &Session, aliases: &Aliases) -> Vec<String> 
         .filter(|r| t.step.as_ref().is_none_or(|s| *s == r.step))
         .filter(|r| needle.as_ref().is_none_or(|n| r.text.contains(n.as_str())))
         .count();
-    let what = format!("a trace{}{}", t.step.as_ref().map(|s| format!(" of step {s:?}")).unwrap_or_default(), t.contains.as_ref().map(|c| format!(" containing {c:?}")).unwrap_or_default());
+    let what = format!(
+        "a trace{}{}",
+        t.step.as_ref().map(|s| format!(" of step {s:?}")).unwrap_or_default(),
+        t.contains.as_ref().map(|c| format!(" containing {c:?}")).unwrap_or_default()
+    );
     match (t.absent, t.count) {
         (true, _) if found > 0 => vec![format!("expected no {what}, found {found}")],
         (false, Some(n)) if found != n => vec![format!("expected {n} of {what}, found {found}")],
@@ -181,8 +202,12 @@ fn traces(t: &TraceAssert, session: &Session, aliases: &Aliases) -> Vec<String> 
 pub fn matches(want: &Json, got: &Json, aliases: &Aliases) -> bool {
     match (want, got) {
         (Json::Null, got) => got.is_null(),
-        (Json::Object(w), _) if is_typed(w) => typed(want, aliases).zip(typed(got, aliases)).is_some_and(|(a, b)| same_value(&a, &b)),
-        (Json::Object(w), Json::Object(g)) => w.iter().all(|(k, v)| matches(v, g.get(k).unwrap_or(&Json::Null), aliases)),
+        (Json::Object(w), _) if is_typed(w) => {
+            typed(want, aliases).zip(typed(got, aliases)).is_some_and(|(a, b)| same_value(&a, &b))
+        }
+        (Json::Object(w), Json::Object(g)) => {
+            w.iter().all(|(k, v)| matches(v, g.get(k).unwrap_or(&Json::Null), aliases))
+        }
         (Json::Array(w), Json::Array(g)) => w.len() == g.len() && w.iter().zip(g).all(|(a, b)| matches(a, b, aliases)),
         (Json::String(s), Json::Object(_)) => {
             let want = Reader::new(&|a| aliases.resolve(a)).guid_text(s, &JsonPath::Root(""));
@@ -193,7 +218,9 @@ pub fn matches(want: &Json, got: &Json, aliases: &Aliases) -> bool {
             }
         }
         (Json::String(s), Json::String(g)) => aliases.substitute(s).eq_ignore_ascii_case(g) || s == g,
-        (Json::Number(_), Json::Object(_)) => typed(got, aliases).is_some_and(|v| same_value(&Value::Double(want.as_f64().unwrap_or(f64::NAN)), &v)),
+        (Json::Number(_), Json::Object(_)) => {
+            typed(got, aliases).is_some_and(|v| same_value(&Value::Double(want.as_f64().unwrap_or(f64::NAN)), &v))
+        }
         (Json::Number(a), Json::Number(b)) => a.as_f64() == b.as_f64(),
         _ => want == got,
     }

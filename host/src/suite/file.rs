@@ -55,7 +55,8 @@ pub fn load(path: &Path) -> Result<Suite, FileError> {
     let org = Arc::new(load_org(path, dir, file.org)?);
     let (plugins_file, plugins_json) = part(path, dir, "plugins", file.plugins, Json::Object(Map::new()))?;
     let (steps_file, steps_json) = part(path, dir, "steps", file.steps, Json::Array(Vec::new()))?;
-    let sources: BTreeMap<String, PluginSource> = input::from_value(&plugins_file.file, &plugins_file.at, plugins_json)?;
+    let sources: BTreeMap<String, PluginSource> =
+        input::from_value(&plugins_file.file, &plugins_file.at, plugins_json)?;
     let names: Vec<String> = sources.keys().cloned().collect();
     let registrations = Registrations::load(&steps_file.file, &steps_file.at, steps_json, &org, &names)?;
     let mut plugins = HashMap::new();
@@ -65,16 +66,22 @@ pub fn load(path: &Path) -> Result<Suite, FileError> {
         if registrations.all().iter().any(|s| s.plugin == name) {
             let at = format!("{}{}{name}", plugins_file.at, if plugins_file.at.is_empty() { "" } else { "." });
             let component = component_path(&plugins_file.file, &at, &plugin_dir, &source)?;
-            let plugin = pipeline::load_plugin(&name, &component).map_err(|e| FileError::new(&plugins_file.file, at, e.to_string()))?;
+            let plugin = pipeline::load_plugin(&name, &component)
+                .map_err(|e| FileError::new(&plugins_file.file, at, e.to_string()))?;
             plugins.insert(name, plugin);
         }
     }
-    let pipeline = Pipeline::new(org.clone(), registrations, plugins).map_err(|e| FileError::new(path, "", e.reason))?;
+    let pipeline =
+        Pipeline::new(org.clone(), registrations, plugins).map_err(|e| FileError::new(path, "", e.reason))?;
     let mut cases = Vec::with_capacity(file.cases.len());
     let mut names = HashSet::new();
     for (i, case) in file.cases.into_iter().enumerate() {
         if !names.insert(case.name.clone()) {
-            return Err(FileError::new(path, format!("cases[{i}].name"), format!("the case name `{}` is used twice", case.name)));
+            return Err(FileError::new(
+                path,
+                format!("cases[{i}].name"),
+                format!("the case name `{}` is used twice", case.name),
+            ));
         }
         cases.push(load_case(path, &org, i, case)?);
     }
@@ -85,7 +92,11 @@ fn load_org(path: &Path, dir: &Path, json: Json) -> Result<Organization, FileErr
     match json {
         Json::String(rel) => Organization::load(&dir.join(rel)),
         inline @ Json::Object(_) => Organization::from_json(path, inline),
-        other => Err(FileError::new(path, "org", format!("expected a path or an organization, found {}", xrm_model::json::kind(&other)))),
+        other => Err(FileError::new(
+            path,
+            "org",
+            format!("expected a path or an organization, found {}", xrm_model::json::kind(&other)),
+        )),
     }
 }
 
@@ -128,10 +139,10 @@ fn load_case(path: &Path, org: &Organization, index: usize, case: CaseFile) -> R
     for (i, json) in case.actions.into_iter().enumerate() {
         let at = format!("{at}.actions[{i}]");
         let action = load_action(path, &at, org, &saved, json)?;
-        if let Action::Request(r) = &action {
-            if let Some(name) = &r.save {
-                saved.insert(name.clone());
-            }
+        if let Action::Request(r) = &action
+            && let Some(name) = &r.save
+        {
+            saved.insert(name.clone());
         }
         actions.push(action);
     }
@@ -180,9 +191,19 @@ struct AssertFile {
     jobs: Vec<Json>,
 }
 
-fn load_action(path: &Path, at: &str, org: &Organization, saved: &HashSet<String>, json: Json) -> Result<Action, FileError> {
+fn load_action(
+    path: &Path,
+    at: &str,
+    org: &Organization,
+    saved: &HashSet<String>,
+    json: Json,
+) -> Result<Action, FileError> {
     let Some(obj) = json.as_object() else {
-        return Err(FileError::new(path, at, "expected an action: a request, `{\"runasync\": true}` or `{\"assert\": …}`"));
+        return Err(FileError::new(
+            path,
+            at,
+            "expected an action: a request, `{\"runasync\": true}` or `{\"assert\": …}`",
+        ));
     };
     if obj.contains_key("runasync") {
         return Err(FileError::new(path, format!("{at}.runasync"), "asynchronous steps are not supported yet"));
@@ -199,12 +220,20 @@ fn load_action(path: &Path, at: &str, org: &Organization, saved: &HashSet<String
     let r: RequestFile = input::from_value(path, at, json)?;
     let known = |alias: &str| org.alias(alias).or_else(|| saved.contains(alias).then(Uuid::nil));
     let reader = Reader::new(&known);
-    let user = |key: &str, text: &str| reader.guid_text(text, &JsonPath::Root(&format!("{at}.{key}"))).map_err(|e| FileError::json(path, e));
+    let user = |key: &str, text: &str| {
+        reader.guid_text(text, &JsonPath::Root(&format!("{at}.{key}"))).map_err(|e| FileError::json(path, e))
+    };
     let caller = user("as", &r.as_user)?;
     if caller == org.system_user {
-        return Err(FileError::new(path, format!("{at}.as"), "SYSTEM cannot be a calling user (ORG-2): it is reached only through CreateOrganizationService(null)"));
+        return Err(FileError::new(
+            path,
+            format!("{at}.as"),
+            "SYSTEM cannot be a calling user (ORG-2): it is reached only through CreateOrganizationService(null)",
+        ));
     }
-    for (key, value) in [("callerid", &r.callerid), ("callerobjectid", &r.callerobjectid), ("mscrmcallerid", &r.mscrmcallerid)] {
+    for (key, value) in
+        [("callerid", &r.callerid), ("callerobjectid", &r.callerobjectid), ("mscrmcallerid", &r.mscrmcallerid)]
+    {
         if value.is_some() {
             return Err(FileError::new(path, format!("{at}.{key}"), "external impersonation is not supported yet"));
         }
@@ -216,24 +245,48 @@ fn load_action(path: &Path, at: &str, org: &Organization, saved: &HashSet<String
         None => Expect::default(),
         Some(e) => {
             if e.ok == Some(true) && e.error.is_some() {
-                return Err(FileError::new(path, format!("{at}.expect"), "`ok: true` and `error` contradict each other"));
+                return Err(FileError::new(
+                    path,
+                    format!("{at}.expect"),
+                    "`ok: true` and `error` contradict each other",
+                ));
             }
             Expect { error: e.error.or_else(|| (e.ok == Some(false)).then(ExpectedError::default)), output: e.output }
         }
     };
-    if let Some(code) = expect.error.as_ref().and_then(|e| e.code.as_ref()) {
-        if super::check::parse_code(code).is_none() {
-            return Err(FileError::new(path, format!("{at}.expect.error.code"), format!("`{code}` is not an error code such as \"0x80040220\"")));
-        }
+    if let Some(code) = expect.error.as_ref().and_then(|e| e.code.as_ref())
+        && super::check::parse_code(code).is_none()
+    {
+        return Err(FileError::new(
+            path,
+            format!("{at}.expect.error.code"),
+            format!("`{code}` is not an error code such as \"0x80040220\""),
+        ));
     }
-    Ok(Action::Request(RequestAction { as_user: r.as_user, tag: r.tag, request: r.request, save: r.save, expect }))
+    Ok(Action::Request(Box::new(RequestAction {
+        as_user: r.as_user,
+        tag: r.tag,
+        request: r.request,
+        save: r.save,
+        expect,
+    })))
 }
 
 /// Aliases in expected values must be known too: a typo is an input error, not a failed case.
-fn check_assert_aliases(path: &Path, at: &str, org: &Organization, saved: &HashSet<String>, a: &AssertFile) -> Result<(), FileError> {
+fn check_assert_aliases(
+    path: &Path,
+    at: &str,
+    org: &Organization,
+    saved: &HashSet<String>,
+    a: &AssertFile,
+) -> Result<(), FileError> {
     for (i, r) in a.records.iter().enumerate() {
         if org.table(&r.table).is_none() {
-            return Err(FileError::new(path, format!("{at}.records[{i}].@logicalname"), format!("unknown table `{}`", r.table)));
+            return Err(FileError::new(
+                path,
+                format!("{at}.records[{i}].@logicalname"),
+                format!("unknown table `{}`", r.table),
+            ));
         }
         for (key, value) in r.filter.iter().chain(r.columns.iter().flatten()) {
             check_aliases_in(path, &format!("{at}.records[{i}].{key}"), org, saved, value)?;
@@ -242,10 +295,18 @@ fn check_assert_aliases(path: &Path, at: &str, org: &Organization, saved: &HashS
     Ok(())
 }
 
-fn check_aliases_in(path: &Path, at: &str, org: &Organization, saved: &HashSet<String>, value: &Json) -> Result<(), FileError> {
+fn check_aliases_in(
+    path: &Path,
+    at: &str,
+    org: &Organization,
+    saved: &HashSet<String>,
+    value: &Json,
+) -> Result<(), FileError> {
     match value {
         Json::String(s) => match s.strip_prefix('@') {
-            Some(alias) if alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') && !alias.is_empty() => {
+            Some(alias)
+                if alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') && !alias.is_empty() =>
+            {
                 match org.alias(alias).is_some() || saved.contains(alias) {
                     true => Ok(()),
                     false => Err(FileError::new(path, at, format!("unknown alias `{s}`"))),

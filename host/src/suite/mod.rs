@@ -38,7 +38,7 @@ pub struct Case {
 }
 
 enum Action {
-    Request(RequestAction),
+    Request(Box<RequestAction>),
     Assert(Assert),
 }
 
@@ -115,7 +115,8 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FileError> {
 }
 
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), FileError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| FileError::new(dir, "", format!("cannot read the folder: {e}")))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| FileError::new(dir, "", format!("cannot read the folder: {e}")))?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {

@@ -44,7 +44,18 @@ pub fn tree(events: &[Event], aliases: &Aliases) -> String {
                     outcome(o, aliases)
                 );
             }
-            Event::Step { depth, stage, mode, name, plugin, user_id, initiating_user_id, in_transaction, outcome: o, duration } => {
+            Event::Step {
+                depth,
+                stage,
+                mode,
+                name,
+                plugin,
+                user_id,
+                initiating_user_id,
+                in_transaction,
+                outcome: o,
+                duration,
+            } => {
                 let indent = "  ".repeat((2 * (*depth - 1) + 1).max(0) as usize);
                 let _ = writeln!(
                     out,

@@ -124,14 +124,24 @@ pub fn run(suites: Vec<Suite>, options: &RunOptions, mut on_event: impl FnMut(Ev
     stats
 }
 
-fn run_serially(suites: &[Suite], selected: &[(usize, usize)], options: &RunOptions, mut stats: RunStats, mut on_event: impl FnMut(Event)) -> RunStats {
+fn run_serially(
+    suites: &[Suite],
+    selected: &[(usize, usize)],
+    options: &RunOptions,
+    mut stats: RunStats,
+    mut on_event: impl FnMut(Event),
+) -> RunStats {
     for &(s, c) in selected {
         if options.fail_fast && stats.failed > 0 {
             stats.skipped += 1;
             continue;
         }
         let r = run_case(&suites[s], &suites[s].cases[c]);
-        if r.passed { stats.passed += 1 } else { stats.failed += 1 }
+        if r.passed {
+            stats.passed += 1
+        } else {
+            stats.failed += 1
+        }
         on_event(Event::CaseFinished(r));
     }
     stats
@@ -169,7 +179,8 @@ fn run_case_here(suite: &Suite, case: &Case) -> CaseResult {
     let mut aliases = Aliases::new(&org);
     let outcome = catch_unwind(AssertUnwindSafe(|| run_actions(case, &mut session, &mut aliases)));
     let failures = outcome.unwrap_or_else(|panic| {
-        let what = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()));
+        let what =
+            panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()));
         vec![format!("the host panicked: {}", what.unwrap_or_default())]
     });
     CaseResult {
@@ -209,10 +220,10 @@ fn request(r: &RequestAction, session: &mut Session, aliases: &mut Aliases) -> V
     };
     let target = request.target_reference().map(|t| t.id);
     let result = session.execute(caller, request, r.tag.clone());
-    if let (Some(name), Ok(response)) = (&r.save, &result) {
-        if let Some(id) = created_id(response).or(target) {
-            aliases.saved.insert(name.clone(), id);
-        }
+    if let (Some(name), Ok(response)) = (&r.save, &result)
+        && let Some(id) = created_id(response).or(target)
+    {
+        aliases.saved.insert(name.clone(), id);
     }
     check::response(&r.expect, &result, aliases)
 }

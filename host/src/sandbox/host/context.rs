@@ -77,7 +77,12 @@ impl<H: PluginHost> HostContext for StoreData<H> {
         Ok(convert::parameters(&self.context_at(&this)?.output_parameters))
     }
 
-    fn set_output_parameter(&mut self, this: Resource<ContextHandle>, name: String, value: w::ParameterValue) -> Change {
+    fn set_output_parameter(
+        &mut self,
+        this: Resource<ContextHandle>,
+        name: String,
+        value: w::ParameterValue,
+    ) -> Change {
         Ok(self.own_parameters(&this, |c| &mut c.output_parameters)?.map(|ps| {
             ps.insert(name, convert::from_parameter_value(value));
         }))
@@ -97,7 +102,10 @@ impl<H: PluginHost> HostContext for StoreData<H> {
 
     fn set_shared_variable(&mut self, this: Resource<ContextHandle>, name: String, value: w::ParameterValue) -> Change {
         if name == TAG {
-            let fault = Fault::new(codes::INVALID_ARGUMENT, "the shared variable `tag` is set by the request and cannot be changed");
+            let fault = Fault::new(
+                codes::INVALID_ARGUMENT,
+                "the shared variable `tag` is set by the request and cannot be changed",
+            );
             return Ok(Err(convert::fault(&fault)));
         }
         Ok(self.own_parameters(&this, |c| &mut c.shared_variables)?.map(|ps| {

@@ -12,7 +12,11 @@ type CallResult<T> = wasmtime::Result<Result<T, w::Fault>>;
 
 impl<H: PluginHost> StoreData<H> {
     /// Every service method comes here: one request through the host, as the service's user.
-    fn call(&mut self, service: &Resource<ServiceHandle>, request: Request) -> wasmtime::Result<Result<Response, w::Fault>> {
+    fn call(
+        &mut self,
+        service: &Resource<ServiceHandle>,
+        request: Request,
+    ) -> wasmtime::Result<Result<Response, w::Fault>> {
         if Instant::now() > self.deadline {
             return Err(TimeLimit.into());
         }
@@ -53,9 +57,17 @@ impl<H: PluginHost> HostOrganizationService for StoreData<H> {
         })
     }
 
-    fn retrieve(&mut self, this: Resource<ServiceHandle>, entity_name: String, id: w::Guid, columns: w::ColumnSet) -> CallResult<w::Entity> {
+    fn retrieve(
+        &mut self,
+        this: Resource<ServiceHandle>,
+        entity_name: String,
+        id: w::Guid,
+        columns: w::ColumnSet,
+    ) -> CallResult<w::Entity> {
         let request = Request::retrieve(target(entity_name, id), convert::from_column_set(columns));
-        self.call_for(&this, request, |r| r.results.get(messages::ENTITY).and_then(ParameterValue::as_entity).map(convert::entity))
+        self.call_for(&this, request, |r| {
+            r.results.get(messages::ENTITY).and_then(ParameterValue::as_entity).map(convert::entity)
+        })
     }
 
     fn update(&mut self, this: Resource<ServiceHandle>, entity: w::Entity) -> CallResult<()> {
@@ -108,11 +120,19 @@ impl<H: PluginHost> HostOrganizationService for StoreData<H> {
     }
 }
 
-fn relate(message: &str, target: xrm_model::EntityReference, relationship: w::Relationship, related: Vec<w::EntityReference>) -> Request {
+fn relate(
+    message: &str,
+    target: xrm_model::EntityReference,
+    relationship: w::Relationship,
+    related: Vec<w::EntityReference>,
+) -> Request {
     Request::new(message)
         .with(messages::TARGET, target)
         .with(messages::RELATIONSHIP, ParameterValue::Relationship(relationship.schema_name))
-        .with(messages::RELATED_ENTITIES, ParameterValue::EntityReferences(related.into_iter().map(convert::from_reference).collect()))
+        .with(
+            messages::RELATED_ENTITIES,
+            ParameterValue::EntityReferences(related.into_iter().map(convert::from_reference).collect()),
+        )
 }
 
 impl<H: PluginHost> Host for StoreData<H> {}

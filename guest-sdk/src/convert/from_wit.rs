@@ -1,0 +1,248 @@
+//! WIT → model. Takes the WIT values by value so strings move instead of being copied.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use xrm_model::{
+    ColumnSet, ConditionExpression, ConditionOperator, Entity, EntityCollection, EntityReference, Fault,
+    FilterExpression, JoinOperator, LinkEntity, LogicalOperator, OrderExpression, PagingInfo, ParameterValue,
+    Parameters, PrincipalAccess, Query, QueryExpression, Response, Uuid, Value,
+};
+
+use crate::bindings::xrm::plugin::execution_context as wit_context;
+use crate::bindings::xrm::plugin::types as wit;
+use crate::context::ContextInfo;
+
+pub(crate) fn uuid(g: wit::Guid) -> Uuid {
+    Uuid::from_u64_pair(g.high, g.low)
+}
+
+/// A time outside chrono's range (which no host sends) falls back to the Unix epoch rather than failing.
+pub(crate) fn datetime(d: wit::Datetime) -> DateTime<Utc> {
+    DateTime::from_timestamp(d.seconds, d.nanoseconds).unwrap_or_default()
+}
+
+pub(crate) fn reference(r: wit::EntityReference) -> EntityReference {
+    EntityReference { logical_name: r.logical_name, id: uuid(r.id), name: r.name }
+}
+
+pub(crate) fn value(v: wit::Value) -> Value {
+    match v {
+        wit::Value::Null => Value::Null,
+        wit::Value::Text(s) => Value::Text(s),
+        wit::Value::Integer(n) => Value::Integer(n),
+        wit::Value::Bigint(n) => Value::BigInt(n),
+        wit::Value::Double(n) => Value::Double(n),
+        wit::Value::Boolean(b) => Value::Boolean(b),
+        wit::Value::Decimal(s) => Value::Decimal(s),
+        wit::Value::Money(s) => Value::Money(s),
+        wit::Value::Datetime(t) => Value::DateTime(datetime(t)),
+        wit::Value::Guid(g) => Value::Guid(uuid(g)),
+        wit::Value::Choice(n) => Value::Choice(n),
+        wit::Value::Choices(ns) => Value::Choices(ns),
+        wit::Value::Lookup(r) => Value::Lookup(reference(r)),
+    }
+}
+
+/// A column listed twice keeps its last value, as a `Dictionary` assignment would.
+pub(crate) fn entity(e: wit::Entity) -> Entity {
+    let attributes = e.attributes.into_iter().map(|a| (a.name, value(a.value))).collect();
+    Entity { logical_name: e.logical_name, id: e.id.map(uuid), attributes }
+}
+
+pub(crate) fn collection(c: wit::EntityCollection) -> EntityCollection {
+    EntityCollection {
+        entity_name: c.entity_name,
+        entities: c.entities.into_iter().map(entity).collect(),
+        more_records: c.more_records,
+        paging_cookie: c.paging_cookie,
+    }
+}
+
+pub(crate) fn column_set(c: wit::ColumnSet) -> ColumnSet {
+    match c {
+        wit::ColumnSet::AllColumns => ColumnSet::AllColumns,
+        wit::ColumnSet::Columns(cols) => ColumnSet::Columns(cols),
+    }
+}
+
+pub(crate) fn query(q: wit::Query) -> Query {
+    match q {
+        wit::Query::Expression(e) => Query::Expression(query_expression(e)),
+        wit::Query::FetchXml(x) => Query::FetchXml(x),
+    }
+}
+
+/// Rebuilds the nested query from the WIT arena. Each arena slot is taken at most once, so an index that is
+/// out of range, repeated or part of a cycle is dropped instead of looping or failing.
+pub(crate) fn query_expression(q: wit::QueryExpression) -> QueryExpression {
+    let parents: Vec<Option<u32>> = q.link_entities.iter().map(|l| l.parent).collect();
+    let mut tree = Tree {
+        filters: q.filters.into_iter().map(Some).collect(),
+        links: q.link_entities.into_iter().map(Some).collect(),
+        parents,
+    };
+    let criteria = q.criteria.and_then(|at| tree.filter(at)).unwrap_or_default();
+    let link_entities = tree.children(None);
+    QueryExpression {
+        entity_name: q.entity_name,
+        column_set: column_set(q.column_set),
+        criteria,
+        link_entities,
+        orders: q.orders.into_iter().map(order).collect(),
+        top_count: q.top_count,
+        page_info: q.page_info.map(|p| PagingInfo {
+            page_number: p.page_number,
+            count: p.count,
+            paging_cookie: p.paging_cookie,
+        }),
+        distinct: q.distinct,
+    }
+}
+
+struct Tree {
+    filters: Vec<Option<wit::FilterExpression>>,
+    links: Vec<Option<wit::LinkEntity>>,
+    parents: Vec<Option<u32>>,
+}
+
+impl Tree {
+    fn filter(&mut self, at: u32) -> Option<FilterExpression> {
+        let f = self.filters.get_mut(usize::try_from(at).ok()?)?.take()?;
+        Some(FilterExpression {
+            filter_operator: match f.filter_operator {
+                wit::LogicalOperator::And => LogicalOperator::And,
+                wit::LogicalOperator::Or => LogicalOperator::Or,
+            },
+            conditions: f.conditions.into_iter().map(condition).collect(),
+            filters: f.filters.into_iter().filter_map(|child| self.filter(child)).collect(),
+        })
+    }
+
+    /// The link-entities whose parent is `parent`, in arena order.
+    fn children(&mut self, parent: Option<u32>) -> Vec<LinkEntity> {
+        let positions: Vec<usize> = (0..self.parents.len()).filter(|&i| self.parents.get(i) == Some(&parent)).collect();
+        positions.into_iter().filter_map(|at| self.link(at)).collect()
+    }
+
+    fn link(&mut self, at: usize) -> Option<LinkEntity> {
+        let l = self.links.get_mut(at)?.take()?;
+        let link_criteria = l.criteria.and_then(|c| self.filter(c)).unwrap_or_default();
+        Some(LinkEntity {
+            link_from_attribute_name: l.link_from_attribute_name,
+            link_to_entity_name: l.link_to_entity_name,
+            link_to_attribute_name: l.link_to_attribute_name,
+            join_operator: match l.join_operator {
+                wit::JoinOperator::Inner => JoinOperator::Inner,
+                wit::JoinOperator::LeftOuter => JoinOperator::LeftOuter,
+            },
+            entity_alias: l.entity_alias,
+            columns: column_set(l.columns),
+            link_criteria,
+            link_entities: self.children(Some(super::index(at))),
+        })
+    }
+}
+
+fn condition(c: wit::ConditionExpression) -> ConditionExpression {
+    ConditionExpression {
+        entity_name: c.entity_name,
+        attribute_name: c.attribute_name,
+        operator: condition_operator(c.operator),
+        values: c.values.into_iter().map(value).collect(),
+    }
+}
+
+fn order(o: wit::OrderExpression) -> OrderExpression {
+    OrderExpression { attribute_name: o.attribute_name, descending: o.descending, entity_name: o.entity_name }
+}
+
+pub(crate) fn condition_operator(op: wit::ConditionOperator) -> ConditionOperator {
+    use ConditionOperator as M;
+    use wit::ConditionOperator as W;
+    match op {
+        W::Equal => M::Equal,
+        W::NotEqual => M::NotEqual,
+        W::GreaterThan => M::GreaterThan,
+        W::GreaterEqual => M::GreaterEqual,
+        W::LessThan => M::LessThan,
+        W::LessEqual => M::LessEqual,
+        W::Like => M::Like,
+        W::NotLike => M::NotLike,
+        W::In => M::In,
+        W::NotIn => M::NotIn,
+        W::Null => M::Null,
+        W::NotNull => M::NotNull,
+        W::BeginsWith => M::BeginsWith,
+        W::NotBeginWith => M::NotBeginWith,
+        W::EndsWith => M::EndsWith,
+        W::NotEndWith => M::NotEndWith,
+        W::Between => M::Between,
+        W::NotBetween => M::NotBetween,
+        W::EqualUserId => M::EqualUserId,
+        W::NotEqualUserId => M::NotEqualUserId,
+        W::EqualBusinessId => M::EqualBusinessId,
+        W::NotEqualBusinessId => M::NotEqualBusinessId,
+    }
+}
+
+pub(crate) fn parameter_value(p: wit::ParameterValue) -> ParameterValue {
+    match p {
+        wit::ParameterValue::Value(v) => ParameterValue::Value(value(v)),
+        wit::ParameterValue::Entity(e) => ParameterValue::Entity(entity(e)),
+        wit::ParameterValue::EntityCollection(c) => ParameterValue::EntityCollection(collection(c)),
+        wit::ParameterValue::EntityReferences(refs) => {
+            ParameterValue::EntityReferences(refs.into_iter().map(reference).collect())
+        }
+        wit::ParameterValue::ColumnSet(c) => ParameterValue::ColumnSet(column_set(c)),
+        wit::ParameterValue::Query(q) => ParameterValue::Query(query(q)),
+        wit::ParameterValue::Relationship(r) => ParameterValue::Relationship(r.schema_name),
+        wit::ParameterValue::PrincipalAccess(pa) => ParameterValue::PrincipalAccess(PrincipalAccess {
+            principal: reference(pa.principal),
+            access_mask: pa.access_mask,
+        }),
+    }
+}
+
+/// A parameter listed twice keeps its last value.
+pub(crate) fn parameters(params: Vec<wit::Parameter>) -> Parameters {
+    params.into_iter().map(|p| (p.name, parameter_value(p.value))).collect()
+}
+
+pub(crate) fn response(r: wit::Response) -> Response {
+    Response { message: r.message_name, results: parameters(r.results) }
+}
+
+pub(crate) fn fault(f: wit::Fault) -> Fault {
+    Fault { code: f.code, message: f.message }
+}
+
+/// Images by alias.
+pub(crate) fn images(images: Vec<wit_context::EntityImage>) -> BTreeMap<String, Entity> {
+    images.into_iter().map(|i| (i.alias, entity(i.entity))).collect()
+}
+
+pub(crate) fn context_info(i: wit_context::ContextInfo) -> ContextInfo {
+    ContextInfo {
+        message_name: i.message_name,
+        primary_entity_name: i.primary_entity_name,
+        primary_entity_id: uuid(i.primary_entity_id),
+        secondary_entity_name: i.secondary_entity_name,
+        stage: i.stage,
+        mode: i.mode,
+        depth: i.depth,
+        user_id: uuid(i.user_id),
+        initiating_user_id: uuid(i.initiating_user_id),
+        business_unit_id: uuid(i.business_unit_id),
+        organization_id: uuid(i.organization_id),
+        organization_name: i.organization_name,
+        correlation_id: uuid(i.correlation_id),
+        request_id: i.request_id.map(uuid),
+        operation_id: uuid(i.operation_id),
+        operation_created_on: datetime(i.operation_created_on),
+        is_in_transaction: i.is_in_transaction,
+        is_executing_offline: i.is_executing_offline,
+        isolation_mode: i.isolation_mode,
+        owning_extension: reference(i.owning_extension),
+    }
+}

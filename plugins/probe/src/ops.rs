@@ -1,0 +1,508 @@
+//! The probe's ops: checked when the configuration is read, filled in and run one by one.
+
+use serde_json::{Map, Value as Json};
+use xrm_sandbox_guest::json::{self, JsonError, Path, Reader};
+use xrm_sandbox_guest::{ColumnSet, Entity, OrganizationService, PluginContext, PluginError, Request, Uuid, trace};
+
+use crate::placeholders::{NONE, Saved, Scope, parameter_text};
+
+/// Each op's name and the other keys it accepts.
+const OPS: &[(&str, &[&str])] = &[
+    ("trace", &[]),
+    ("create", &["as", "save"]),
+    ("update", &["as"]),
+    ("delete", &["as"]),
+    ("retrieve", &["columns", "as", "trace"]),
+    ("retrievemultiple", &["as", "trace"]),
+    ("execute", &["as", "trace"]),
+    ("settarget", &[]),
+    ("setoutput", &[]),
+    ("setshared", &[]),
+    ("throw", &[]),
+    ("retry", &[]),
+    ("catch", &[]),
+    ("panic", &[]),
+    ("spin", &[]),
+    ("allocate", &[]),
+    ("recurse", &[]),
+    ("when", &["ops"]),
+];
+
+/// One op of the configuration, as written.
+#[derive(Debug)]
+pub struct Op {
+    /// Where the op sits, such as `ops[2]` or `ops[1].catch[0]`, for error messages.
+    path: String,
+    name: &'static str,
+    body: Map<String, Json>,
+    /// The ops of `catch` and `when`.
+    nested: Vec<Op>,
+}
+
+/// Reads `{"ops": [...]}`, checking every op's name and keys before anything runs.
+pub fn parse_configuration(text: Option<&str>) -> Result<Vec<Op>, PluginError> {
+    let text = text.ok_or_else(|| config_error("missing; expected {\"ops\": [...]}"))?;
+    let json: Json = serde_json::from_str(text).map_err(|e| config_error(format!("not valid JSON: {e}")))?;
+    let obj = json.as_object().ok_or_else(|| config_error("expected an object {\"ops\": [...]}"))?;
+    json::check_keys(obj, &["ops"], &Path::Root("configuration")).map_err(json_error)?;
+    let ops = obj.get("ops").ok_or_else(|| config_error("missing `ops`"))?;
+    parse_list(ops, "ops")
+}
+
+fn parse_list(json: &Json, path: &str) -> Result<Vec<Op>, PluginError> {
+    let items = json.as_array().ok_or_else(|| config_error(format!("{path}: expected a list of ops")))?;
+    items.iter().enumerate().map(|(i, item)| parse_op(item, format!("{path}[{i}]"))).collect()
+}
+
+fn parse_op(json: &Json, path: String) -> Result<Op, PluginError> {
+    let body = json.as_object().ok_or_else(|| config_error(format!("{path}: expected an op object")))?;
+    // `trace` is an op and also a key of other ops: an op name that is another present op's key is that key.
+    let present: Vec<&(&str, &[&str])> = OPS.iter().filter(|(name, _)| body.contains_key(*name)).collect();
+    let is_key = |name: &str| present.iter().any(|(_, extra)| extra.contains(&name));
+    let mut names = present.iter().filter(|(name, _)| !is_key(name));
+    let (name, extra) = match (names.next(), names.next()) {
+        (Some(op), None) => **op,
+        (Some((a, _)), Some((b, _))) => {
+            return Err(config_error(format!("{path}: one op per object, found both `{a}` and `{b}`")));
+        }
+        (None, _) => {
+            let known: Vec<&str> = OPS.iter().map(|(name, _)| *name).collect();
+            return Err(config_error(format!("{path}: unknown op (expected one of: {})", known.join(", "))));
+        }
+    };
+    if let Some(key) = body.keys().find(|k| k.as_str() != name && !extra.contains(&k.as_str())) {
+        let allowed = if extra.is_empty() { "no other keys".to_owned() } else { extra.join(", ") };
+        return Err(config_error(format!("{path}: unknown key `{key}` for `{name}` (allowed: {allowed})")));
+    }
+    let nested = match name {
+        "catch" => parse_list(body.get(name).unwrap_or(&Json::Null), &format!("{path}.catch"))?,
+        "when" => {
+            let ops = body.get("ops").ok_or_else(|| config_error(format!("{path}: `when` needs `ops`")))?;
+            parse_list(ops, &format!("{path}.ops"))?
+        }
+        _ => Vec::new(),
+    };
+    Ok(Op { path, name, body: body.clone(), nested })
+}
+
+fn config_error(what: impl std::fmt::Display) -> PluginError {
+    PluginError::invalid(format!("probe configuration: {what}"))
+}
+
+fn json_error(error: JsonError) -> PluginError {
+    config_error(error)
+}
+
+/// Whose service an op calls through: the `as` key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    /// `"null"`: `CreateOrganizationService(null)`, SYSTEM.
+    System,
+    /// `"empty"`: the empty GUID, which the platform reads as `UserId`.
+    Empty,
+    /// `"user"` (the default): `context.UserId`.
+    User,
+    /// `"initiating"`: `context.InitiatingUserId`.
+    Initiating,
+    /// A user's GUID (aliases were replaced by the host).
+    Id(Uuid),
+}
+
+impl Who {
+    fn parse(json: Option<&Json>, path: &str) -> Result<Who, PluginError> {
+        Ok(match json {
+            None => Who::User,
+            Some(Json::Null) => Who::System,
+            Some(Json::String(s)) => match s.as_str() {
+                "null" => Who::System,
+                "empty" => Who::Empty,
+                "user" => Who::User,
+                "initiating" => Who::Initiating,
+                other => Who::Id(Uuid::parse_str(other).map_err(|_| {
+                    config_error(format!("{path}.as: `{other}` is not null, empty, user, initiating or a user's GUID"))
+                })?),
+            },
+            Some(other) => {
+                return Err(config_error(format!("{path}.as: expected a string, found {}", json::kind(other))));
+            }
+        })
+    }
+
+    fn user_id(self, context: &PluginContext) -> Option<Uuid> {
+        match self {
+            Who::System => None,
+            Who::Empty => Some(Uuid::nil()),
+            Who::User => Some(context.user_id()),
+            Who::Initiating => Some(context.initiating_user_id()),
+            Who::Id(id) => Some(id),
+        }
+    }
+}
+
+/// Runs ops against one execution, keeping the ids they save.
+pub struct Runner<'c, 'a> {
+    context: &'c PluginContext<'a>,
+    saved: Saved,
+}
+
+impl<'c, 'a> Runner<'c, 'a> {
+    pub fn new(context: &'c PluginContext<'a>) -> Self {
+        Runner { context, saved: Saved::new() }
+    }
+
+    /// Runs the ops in order; the first error ends the run.
+    pub fn run_all(&mut self, ops: &[Op]) -> Result<(), PluginError> {
+        ops.iter().try_for_each(|op| self.run(op))
+    }
+
+    fn scope(&self) -> Scope<'_, 'a> {
+        Scope { context: self.context, saved: &self.saved }
+    }
+
+    fn run(&mut self, op: &Op) -> Result<(), PluginError> {
+        // Nested ops are filled in when they run, so they see what the ops before them saved.
+        let body = self.scope().expand_object(&op.body, &["catch", "ops"]);
+        let step = Step { op, body: &body };
+        match op.name {
+            "trace" => step.trace(),
+            "create" => self.create(&step),
+            "update" => step.update(self.context),
+            "delete" => step.delete(self.context),
+            "retrieve" => step.retrieve(self.context),
+            "retrievemultiple" => step.retrieve_multiple(self.context),
+            "execute" => step.execute(self.context),
+            "settarget" => step.set_target(self.context),
+            "setoutput" => step.set_parameters(|name, value| self.context.set_output_parameter(name, value)),
+            "setshared" => step.set_parameters(|name, value| self.context.set_shared_variable(name, value)),
+            "throw" => Err(PluginError::invalid(step.text()?)),
+            "retry" => Err(PluginError::retry(step.text()?)),
+            "catch" => self.catch(&op.nested),
+            "panic" => panic(&step.text()?),
+            "spin" => step.spin(),
+            "allocate" => step.allocate(),
+            "recurse" => step.recurse(),
+            "when" => self.when(&step),
+            other => Err(config_error(format!("{}: unknown op `{other}`", op.path))),
+        }
+    }
+
+    fn create(&mut self, step: &Step) -> Result<(), PluginError> {
+        let entity = step.reader(|r, v, p| r.entity(v, p))?;
+        let id = step.service(self.context)?.create(&entity)?;
+        if let Some(name) = step.body.get("save") {
+            let name = name.as_str().ok_or_else(|| step.error("`save` must be a string"))?;
+            self.saved.insert(name.to_owned(), id);
+        }
+        Ok(())
+    }
+
+    /// Runs the nested ops and swallows their error, tracing it, as a plug-in's `catch` block would.
+    fn catch(&mut self, ops: &[Op]) -> Result<(), PluginError> {
+        if let Err(error) = self.run_all(ops) {
+            trace!("caught: {error}");
+        }
+        Ok(())
+    }
+
+    fn when(&mut self, step: &Step) -> Result<(), PluginError> {
+        let conditions = step.object()?;
+        for (name, expected) in conditions {
+            let name = name.trim_start_matches('{').trim_end_matches('}');
+            let expected = match expected {
+                Json::String(s) => s.clone(),
+                Json::Number(_) | Json::Bool(_) => expected.to_string(),
+                Json::Null => NONE.to_owned(),
+                other => {
+                    return Err(step.error(format!("`{name}` must be text, found {}", json::kind(other))));
+                }
+            };
+            let actual =
+                self.scope().render(name).ok_or_else(|| step.error(format!("unknown placeholder `{name}`")))?;
+            if actual != expected {
+                return Ok(());
+            }
+        }
+        self.run_all(&step.op.nested)
+    }
+}
+
+/// One op with its placeholders filled in.
+struct Step<'o> {
+    op: &'o Op,
+    body: &'o Map<String, Json>,
+}
+
+impl Step<'_> {
+    /// The op's own value (under its name).
+    fn value(&self) -> &Json {
+        self.body.get(self.op.name).unwrap_or(&Json::Null)
+    }
+
+    fn error(&self, what: impl std::fmt::Display) -> PluginError {
+        config_error(format!("{}.{}: {what}", self.op.path, self.op.name))
+    }
+
+    fn text(&self) -> Result<String, PluginError> {
+        self.value().as_str().map(str::to_owned).ok_or_else(|| self.error("expected text"))
+    }
+
+    fn trace(&self) -> Result<(), PluginError> {
+        trace!("{}", self.text()?);
+        Ok(())
+    }
+
+    fn object(&self) -> Result<&Map<String, Json>, PluginError> {
+        self.value()
+            .as_object()
+            .ok_or_else(|| self.error(format!("expected an object, found {}", json::kind(self.value()))))
+    }
+
+    fn count(&self) -> Result<u64, PluginError> {
+        self.value().as_u64().ok_or_else(|| self.error("expected a non-negative whole number"))
+    }
+
+    fn flag(&self, key: &str) -> Result<bool, PluginError> {
+        match self.body.get(key) {
+            None => Ok(false),
+            Some(v) => {
+                v.as_bool().ok_or_else(|| config_error(format!("{}.{key}: expected true or false", self.op.path)))
+            }
+        }
+    }
+
+    /// Reads the op's value with the model's JSON reader, reporting errors at `ops[i].name…`.
+    fn reader<T>(&self, read: impl Fn(&Reader, &Json, &Path) -> json::Result<T>) -> Result<T, PluginError> {
+        let root = format!("{}.{}", self.op.path, self.op.name);
+        read(&Reader::default(), self.value(), &Path::Root(&root)).map_err(json_error)
+    }
+
+    fn service(&self, context: &PluginContext) -> Result<OrganizationService, PluginError> {
+        let who = Who::parse(self.body.get("as"), &self.op.path)?;
+        Ok(context.service_factory().create_organization_service(who.user_id(context)))
+    }
+
+    fn update(&self, context: &PluginContext) -> Result<(), PluginError> {
+        let entity = self.reader(|r, v, p| r.entity(v, p))?;
+        if entity.id.is_none() {
+            return Err(self.error("an update needs `@id`"));
+        }
+        Ok(self.service(context)?.update(&entity)?)
+    }
+
+    fn delete(&self, context: &PluginContext) -> Result<(), PluginError> {
+        let target = self.reader(|r, v, p| r.reference(v, p))?;
+        Ok(self.service(context)?.delete(&target.logical_name, target.id)?)
+    }
+
+    /// Traces `retrieved <table> <id>: column=value, …` (the listed columns in order, else all it read).
+    fn retrieve(&self, context: &PluginContext) -> Result<(), PluginError> {
+        let target = self.reader(|r, v, p| r.reference(v, p))?;
+        let columns = match self.body.get("columns") {
+            Some(c) => json::column_set(c, &Path::Root(&format!("{}.columns", self.op.path))).map_err(json_error)?,
+            None => ColumnSet::AllColumns,
+        };
+        let entity = self.service(context)?.retrieve(&target.logical_name, target.id, &columns)?;
+        if self.flag("trace")? {
+            trace!("retrieved {} {}: {}", target.logical_name, target.id, describe(&entity, &columns));
+        }
+        Ok(())
+    }
+
+    /// Traces `retrievemultiple <table>: count=<rows>`.
+    fn retrieve_multiple(&self, context: &PluginContext) -> Result<(), PluginError> {
+        let query = self.reader(|r, v, p| r.query(v, p))?;
+        let rows = self.service(context)?.retrieve_multiple(query)?;
+        if self.flag("trace")? {
+            trace!("retrievemultiple {}: count={}", rows.entity_name, rows.entities.len());
+        }
+        Ok(())
+    }
+
+    /// Traces `executed <message>: name=value, …` with the response's results.
+    fn execute(&self, context: &PluginContext) -> Result<(), PluginError> {
+        let request: Request = self.reader(|r, v, p| r.request(v, p))?;
+        let response = self.service(context)?.execute(&request)?;
+        if self.flag("trace")? {
+            let results: Vec<String> =
+                response.results.iter().map(|(name, value)| format!("{name}={}", parameter_text(value))).collect();
+            trace!("executed {}: {}", request.message, results.join(", "));
+        }
+        Ok(())
+    }
+
+    fn set_target(&self, context: &PluginContext) -> Result<(), PluginError> {
+        let mut target =
+            context.target_entity().ok_or_else(|| self.error("the Target input parameter is not an entity"))?;
+        let root = format!("{}.settarget", self.op.path);
+        let path = Path::Root(&root);
+        for (column, value) in self.object()? {
+            let value = Reader::default().value(value, &path.key(column)).map_err(json_error)?;
+            target.attributes.insert(column.clone(), value);
+        }
+        Ok(context.set_target(target)?)
+    }
+
+    fn set_parameters(
+        &self,
+        set: impl Fn(&str, xrm_sandbox_guest::ParameterValue) -> Result<(), xrm_sandbox_guest::Fault>,
+    ) -> Result<(), PluginError> {
+        let root = format!("{}.{}", self.op.path, self.op.name);
+        let path = Path::Root(&root);
+        for (name, value) in self.object()? {
+            let value = Reader::default().parameter_value(value, &path.key(name)).map_err(json_error)?;
+            set(name, value)?;
+        }
+        Ok(())
+    }
+
+    fn spin(&self) -> Result<(), PluginError> {
+        match self.value() {
+            Json::Bool(true) => spin_forever(),
+            Json::Bool(false) => Ok(()),
+            _ => Err(self.error("expected true or false")),
+        }
+    }
+
+    fn allocate(&self) -> Result<(), PluginError> {
+        trace!("allocated {} bytes", allocate(self.count()?));
+        Ok(())
+    }
+
+    fn recurse(&self) -> Result<(), PluginError> {
+        let levels = self.count()?;
+        std::hint::black_box(recurse(levels));
+        trace!("recursed {levels} levels");
+        Ok(())
+    }
+}
+
+/// `column=value, …`: the listed columns in their order (absent ones as `<none>`), else every column read.
+fn describe(entity: &Entity, columns: &ColumnSet) -> String {
+    let pairs: Vec<String> = match columns {
+        ColumnSet::Columns(cols) => cols
+            .iter()
+            .map(|c| format!("{c}={}", entity.get(c).map_or_else(|| NONE.to_owned(), ToString::to_string)))
+            .collect(),
+        ColumnSet::AllColumns => entity.attributes.iter().map(|(c, v)| format!("{c}={v}")).collect(),
+    };
+    pairs.join(", ")
+}
+
+/// A plug-in fault on purpose: the host must report it as `0x80040224` and keep running.
+#[allow(clippy::panic)] // the `panic` op exists to panic
+fn panic(message: &str) -> Result<(), PluginError> {
+    panic!("{message}")
+}
+
+/// Loops until the host's time limit stops it; `black_box` keeps the optimiser from removing the loop.
+fn spin_forever() -> ! {
+    let mut turns: u64 = 0;
+    loop {
+        turns = std::hint::black_box(turns.wrapping_add(1));
+    }
+}
+
+/// Allocates `bytes` and writes every one of them, so the memory is really used, not just reserved. Chunks
+/// keep any count meaningful, even past the address space: the allocator fails when memory cannot grow, which
+/// aborts the plug-in as a memory limit should.
+fn allocate(bytes: u64) -> u64 {
+    const CHUNK: usize = 16 << 20;
+    let mut blocks = Vec::new();
+    let mut left = bytes;
+    while left > 0 {
+        let size = usize::try_from(left).map_or(CHUNK, |left| left.min(CHUNK));
+        blocks.push(vec![0xA5_u8; size]);
+        left -= size as u64;
+    }
+    std::hint::black_box(&blocks);
+    bytes
+}
+
+/// Recurses `levels` deep, each frame holding 1 KiB on the stack: deep enough, it overflows the stack.
+#[inline(never)]
+fn recurse(levels: u64) -> u64 {
+    let mut frame = [0_u8; 1024];
+    std::hint::black_box(&mut frame);
+    if levels == 0 {
+        return 0;
+    }
+    let below = recurse(levels - 1);
+    // Using the frame after the call keeps it alive across it (no tail call, no frame reuse).
+    below.wrapping_add(u64::from(std::hint::black_box(&frame)[0]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(config: &str) -> String {
+        parse_configuration(Some(config)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn reads_every_op() {
+        let config = r#"{"ops": [
+            {"trace": "x"}, {"create": {"@logicalname": "task"}, "as": "null", "save": "t"},
+            {"update": {"@logicalname": "task", "@id": "{saved.t}"}}, {"delete": {"@ref": "task", "id": "{saved.t}"}},
+            {"retrieve": {"@ref": "task", "id": "{saved.t}"}, "columns": ["subject"], "trace": true},
+            {"retrievemultiple": {"entityname": "task"}, "trace": true},
+            {"execute": {"message": "WhoAmI"}, "as": "initiating"},
+            {"settarget": {"name": "x"}}, {"setoutput": {"o": 1}}, {"setshared": {"s": true}},
+            {"throw": "no"}, {"retry": "later"}, {"catch": [{"throw": "inner"}]}, {"panic": "boom"},
+            {"spin": true}, {"allocate": 1024}, {"recurse": 3},
+            {"when": {"Depth": "1"}, "ops": [{"trace": "deep"}]}
+        ]}"#;
+        let ops = parse_configuration(Some(config)).unwrap();
+        assert_eq!(ops.len(), 18);
+        assert_eq!(ops[12].nested[0].path, "ops[12].catch[0]");
+        assert_eq!(ops[17].nested[0].path, "ops[17].ops[0]");
+    }
+
+    #[test]
+    fn malformed_configurations_name_the_op_and_the_problem() {
+        assert!(error_of("nope").starts_with("probe configuration: not valid JSON"));
+        assert_eq!(
+            error_of(r#"{"opz": []}"#),
+            "probe configuration: at `configuration.opz`: unknown key `opz` (expected one of: ops)"
+        );
+        assert!(
+            error_of(r#"{"ops": [{"trace": "a"}, {"frobnicate": 1}]}"#)
+                .starts_with("probe configuration: ops[1]: unknown op")
+        );
+        assert_eq!(
+            error_of(r#"{"ops": [{"create": {}, "sav": "x"}]}"#),
+            "probe configuration: ops[0]: unknown key `sav` for `create` (allowed: as, save)"
+        );
+        assert_eq!(
+            error_of(r#"{"ops": [{"catch": [{"throw": "a", "retry": "b"}]}]}"#),
+            "probe configuration: ops[0].catch[0]: one op per object, found both `throw` and `retry`"
+        );
+        assert_eq!(error_of(r#"{"ops": [{"when": {}}]}"#), "probe configuration: ops[0]: `when` needs `ops`");
+        assert!(parse_configuration(None).is_err());
+    }
+
+    #[test]
+    fn who_reads_every_form() {
+        let id = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
+        let read = |j: Json| Who::parse(Some(&j), "ops[0]");
+        assert_eq!(Who::parse(None, "ops[0]").unwrap(), Who::User);
+        assert_eq!(read(Json::Null).unwrap(), Who::System);
+        assert_eq!(read("null".into()).unwrap(), Who::System);
+        assert_eq!(read("empty".into()).unwrap(), Who::Empty);
+        assert_eq!(read("initiating".into()).unwrap(), Who::Initiating);
+        assert_eq!(read(id.into()).unwrap(), Who::Id(Uuid::parse_str(id).unwrap()));
+        let err = read("@bob".into()).unwrap_err().to_string();
+        assert_eq!(err, "probe configuration: ops[0].as: `@bob` is not null, empty, user, initiating or a user's GUID");
+    }
+
+    #[test]
+    fn describes_what_was_read() {
+        let mut e = Entity::new("account");
+        e.set("name", "X").set("revenue", xrm_sandbox_guest::Value::Money("1.50".into()));
+        assert_eq!(describe(&e, &ColumnSet::Columns(vec!["name".into(), "fax".into()])), "name=X, fax=<none>");
+        assert_eq!(describe(&e, &ColumnSet::AllColumns), "name=X, revenue=1.50");
+        assert_eq!(allocate(4096), 4096);
+        assert_eq!(allocate((16 << 20) + 1), (16 << 20) + 1);
+        assert_eq!(recurse(10), 0);
+    }
+}
