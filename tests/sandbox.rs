@@ -169,3 +169,24 @@ fn box_4_components_that_do_not_fit_are_refused_at_load_naming_the_plugin_and_th
     let err = load_bytes("unknown-import", &unknown);
     assert!(err.contains("plug-in `unknown-import`") && err.contains("acme:net/socket"), "{err}");
 }
+
+#[test]
+fn a_compiled_component_is_cached_on_disk_and_loaded_from_there_the_second_time() {
+    let dir = std::env::temp_dir().join(format!("xrm-sandbox-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut sandbox = Sandbox::<NoCalls>::new().expect("sandbox");
+    sandbox.set_cache_dir(Some(dir.clone()));
+    sandbox.load("probe", &probe_path()).expect("first load compiles");
+    let cached: Vec<_> = std::fs::read_dir(&dir).expect("cache dir").filter_map(Result::ok).map(|e| e.path()).collect();
+    assert_eq!(cached.len(), 1, "one compiled file: {cached:?}");
+    assert_eq!(cached[0].extension().and_then(|e| e.to_str()), Some("cwasm"));
+    let written = std::fs::metadata(&cached[0]).and_then(|m| m.modified()).expect("mtime");
+    sandbox.load("probe", &probe_path()).expect("second load uses the cache");
+    let again = std::fs::metadata(&cached[0]).and_then(|m| m.modified()).expect("mtime");
+    assert_eq!(written, again, "the cached file was not written again");
+    // A corrupt cache file is compiled again, not trusted.
+    std::fs::write(&cached[0], b"garbage").expect("corrupt the cache");
+    let out_of_cache = sandbox.load("probe", &probe_path()).expect("a corrupt cache entry is replaced");
+    let out = sandbox.execute(&out_of_cache, context(), (Some(r#"{"ops": []}"#.into()), None), small_limits(), NoCalls);
+    assert!(out.result.is_ok(), "{:?}", out.result.err());
+}

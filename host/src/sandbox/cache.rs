@@ -11,10 +11,11 @@ use wasmtime::component::Component;
 /// The component-model layer in a WebAssembly header; core modules have layer 0.
 const COMPONENT_LAYER: [u8; 4] = [0x0d, 0x00, 0x01, 0x00];
 
-/// Compiles `bytes`, or loads the compiled form from the cache. Errors are one line for the user.
-pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, String> {
+/// Compiles `bytes`, or loads the compiled form from the cache in `dir` (none: no cache). Errors are one line
+/// for the user.
+pub fn compile(engine: &Engine, bytes: &[u8], dir: Option<&Path>) -> Result<Component, String> {
     check_header(bytes)?;
-    let Some(dir) = cache_dir() else {
+    let Some(dir) = dir else {
         return Component::new(engine, bytes).map_err(|e| format!("not a valid component: {e:#}"));
     };
     let path = dir.join(format!("{}.cwasm", key(engine, bytes)));
@@ -24,7 +25,7 @@ pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, String> {
     let compiled = engine.precompile_component(bytes).map_err(|e| format!("not a valid component: {e:#}"))?;
     // Written aside and renamed, so a concurrent reader never sees half a file.
     let tmp = dir.join(format!("{}.{}.tmp", key(engine, bytes), std::process::id()));
-    let stored = std::fs::create_dir_all(&dir)
+    let stored = std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(&tmp, &compiled))
         .and_then(|()| std::fs::rename(&tmp, &path));
     match stored.ok().and_then(|()| deserialize(engine, &path)) {
@@ -68,7 +69,7 @@ fn key(engine: &Engine, bytes: &[u8]) -> String {
 }
 
 /// `XRM_SANDBOX_CACHE_DIR`, else the user's cache directory; `None` disables the cache.
-fn cache_dir() -> Option<PathBuf> {
+pub fn default_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("XRM_SANDBOX_CACHE_DIR") {
         return (!dir.is_empty()).then(|| PathBuf::from(dir));
     }

@@ -12,7 +12,7 @@ mod engine;
 mod fault;
 mod host;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -109,6 +109,7 @@ pub struct Outcome<H> {
 /// Runs plug-ins for one kind of host.
 pub struct Sandbox<H: PluginHost> {
     linker: Linker<StoreData<H>>,
+    cache_dir: Option<PathBuf>,
 }
 
 /// Output a plug-in may write to stdout and stderr before writes fail.
@@ -125,7 +126,14 @@ impl<H: PluginHost> Sandbox<H> {
         let linked = bindings::PluginWorld::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |d| d)
             .and_then(|()| wasmtime_wasi::p2::add_to_linker_sync(&mut linker));
         linked.map_err(|e| LoadError { plugin: String::new(), path: String::new(), reason: e.to_string() })?;
-        Ok(Sandbox { linker })
+        Ok(Sandbox { linker, cache_dir: cache::default_dir() })
+    }
+
+    /// Where compiled components are cached; `None` compiles every time. Default: `XRM_SANDBOX_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/xrm-sandbox`, else `~/.cache/xrm-sandbox`.
+    pub fn set_cache_dir(&mut self, dir: Option<PathBuf>) -> &mut Self {
+        self.cache_dir = dir;
+        self
     }
 
     /// Loads a component from a file, compiling it or taking it from the disk cache, and checks that it
@@ -133,7 +141,7 @@ impl<H: PluginHost> Sandbox<H> {
     pub fn load(&self, name: &str, path: &Path) -> Result<Arc<Plugin<H>>, LoadError> {
         let fail = |reason: String| LoadError { plugin: name.to_owned(), path: path.display().to_string(), reason };
         let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
-        let component = cache::compile(self.linker.engine(), &bytes).map_err(fail)?;
+        let component = cache::compile(self.linker.engine(), &bytes, self.cache_dir.as_deref()).map_err(fail)?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| fail(fault::describe_link_error(&e)))?;
         let pre = PluginWorldPre::new(pre).map_err(|e| fail(fault::describe_link_error(&e)))?;
         Ok(Arc::new(Plugin { name: name.to_owned(), pre }))
