@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use xrm_model::{EntityReference, Fault, Request, Response, Uuid, codes};
+use xrm_model::{Fault, Request, Response, Uuid, codes};
 use xrm_sandbox::context::ExecutionContext;
 use xrm_sandbox::sandbox::{FailureKind, Limits, Plugin, PluginHost, Sandbox};
 
@@ -40,32 +40,7 @@ fn probe() -> std::sync::Arc<Plugin<NoCalls>> {
 }
 
 fn context() -> ExecutionContext {
-    ExecutionContext {
-        message_name: "Create".into(),
-        primary_entity_name: "account".into(),
-        primary_entity_id: Uuid::nil(),
-        secondary_entity_name: "none".into(),
-        stage: 20,
-        mode: 0,
-        depth: 1,
-        user_id: Uuid::from_u128(1),
-        initiating_user_id: Uuid::from_u128(1),
-        business_unit_id: Uuid::from_u128(2),
-        organization_id: Uuid::from_u128(3),
-        organization_name: "test".into(),
-        correlation_id: Uuid::from_u128(4),
-        request_id: None,
-        operation_id: Uuid::from_u128(5),
-        operation_created_on: chrono::Utc::now(),
-        is_in_transaction: true,
-        owning_extension: EntityReference::new("sdkmessageprocessingstep", Uuid::from_u128(6)),
-        input_parameters: Default::default(),
-        output_parameters: Default::default(),
-        pre_entity_images: Default::default(),
-        post_entity_images: Default::default(),
-        shared_variables: Default::default(),
-        parent: None,
-    }
+    ExecutionContext::new("Create", "account", Uuid::from_u128(1))
 }
 
 fn run(ops: &str, limits: Limits) -> xrm_sandbox::sandbox::Outcome<NoCalls> {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::Store;
 use wasmtime::component::{Component, Linker};
-use xrm_model::{Entity, EntityReference, Fault, Request, Response, Uuid, codes};
+use xrm_model::{Entity, Fault, Request, Response, Uuid, codes};
 use xrm_sandbox::context::ExecutionContext;
 use xrm_sandbox::pipeline::Session;
 use xrm_sandbox::sandbox::{self, Limits, PluginHost, Sandbox};
@@ -65,32 +65,7 @@ fn bare_wasmtime() {
 }
 
 fn context() -> ExecutionContext {
-    ExecutionContext {
-        message_name: "Create".into(),
-        primary_entity_name: "account".into(),
-        primary_entity_id: Uuid::nil(),
-        secondary_entity_name: "none".into(),
-        stage: 20,
-        mode: 0,
-        depth: 1,
-        user_id: Uuid::from_u128(1),
-        initiating_user_id: Uuid::from_u128(1),
-        business_unit_id: Uuid::from_u128(2),
-        organization_id: Uuid::from_u128(3),
-        organization_name: "bench".into(),
-        correlation_id: Uuid::from_u128(4),
-        request_id: None,
-        operation_id: Uuid::from_u128(5),
-        operation_created_on: chrono::Utc::now(),
-        is_in_transaction: true,
-        owning_extension: EntityReference::new("sdkmessageprocessingstep", Uuid::from_u128(6)),
-        input_parameters: Default::default(),
-        output_parameters: Default::default(),
-        pre_entity_images: Default::default(),
-        post_entity_images: Default::default(),
-        shared_variables: Default::default(),
-        parent: None,
-    }
+    ExecutionContext::new("Create", "account", Uuid::from_u128(1))
 }
 
 fn probe_one_trace(root: &Path) {

@@ -45,6 +45,37 @@ impl ExecutionContext {
     /// `IsolationMode`: 2, sandbox.
     pub const ISOLATION_MODE: i32 = 2;
 
+    /// A context for `message` on `table` run by `user`, every other field empty or zero: for running a plug-in
+    /// in the sandbox outside a pipeline (tests, benchmarks).
+    pub fn new(message: &str, table: &str, user: Uuid) -> Self {
+        ExecutionContext {
+            message_name: message.to_owned(),
+            primary_entity_name: table.to_owned(),
+            primary_entity_id: Uuid::nil(),
+            secondary_entity_name: "none".into(),
+            stage: 20,
+            mode: 0,
+            depth: 1,
+            user_id: user,
+            initiating_user_id: user,
+            business_unit_id: Uuid::nil(),
+            organization_id: Uuid::nil(),
+            organization_name: String::new(),
+            correlation_id: Uuid::new_v4(),
+            request_id: None,
+            operation_id: Uuid::new_v4(),
+            operation_created_on: Utc::now(),
+            is_in_transaction: true,
+            owning_extension: EntityReference::new("sdkmessageprocessingstep", Uuid::nil()),
+            input_parameters: Parameters::new(),
+            output_parameters: Parameters::new(),
+            pre_entity_images: BTreeMap::new(),
+            post_entity_images: BTreeMap::new(),
+            shared_variables: Parameters::new(),
+            parent: None,
+        }
+    }
+
     /// The ancestor `level` steps up (0 is this context).
     pub fn ancestor(&self, level: usize) -> Option<&ExecutionContext> {
         let mut ctx = self;

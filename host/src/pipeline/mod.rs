@@ -385,21 +385,48 @@ impl<'p> Frame<'p> {
         }
     }
 
+    /// The context of `step` at `stage`, running as `user_id` (PIPE-14).
     fn context(&self, step: &Step, stage: i32, user_id: Uuid, in_transaction: bool) -> ExecutionContext {
-        let org = self.org();
-        let outer = stage == 10 && has_outer_context(&self.request.message);
+        let outer = has_outer_context(&self.request.message);
         let images = |pre: bool| {
             let record = if pre { self.pre_record.as_deref() } else { self.post_record.as_deref() };
             let wanted = step.images.iter().filter(|i| if pre { i.pre } else { i.post });
             wanted.filter_map(|i| record.map(|r| (i.alias.clone(), i.of(r)))).collect()
         };
+        let mut context = self.base_context(stage, user_id, in_transaction);
+        context.mode = step.mode;
+        context.owning_extension = EntityReference {
+            logical_name: "sdkmessageprocessingstep".into(),
+            id: step.id,
+            name: Some(step.name.clone()),
+        };
+        context.pre_entity_images = images(true);
+        if stage == 40 {
+            context.output_parameters = self.output.clone();
+            context.post_entity_images = images(false);
+        }
+        if outer && stage != 10 {
+            context.parent = self.outer_parent.clone();
+        }
+        context
+    }
+
+    /// The PreValidation context of Create, Update and Delete, as later stages see it through ParentContext.
+    fn outer_context(&self) -> ExecutionContext {
+        self.base_context(10, self.call.caller, self.call.in_transaction)
+    }
+
+    /// What every context of this pipeline shares; shared variables and parent as PreValidation sees them.
+    fn base_context(&self, stage: i32, user_id: Uuid, in_transaction: bool) -> ExecutionContext {
+        let org = self.org();
+        let outer = stage == 10 && has_outer_context(&self.request.message);
         ExecutionContext {
             message_name: self.request.message.clone(),
             primary_entity_name: self.table.clone(),
             primary_entity_id: self.primary_id,
             secondary_entity_name: "none".into(),
             stage,
-            mode: step.mode,
+            mode: 0,
             depth: self.call.depth,
             user_id,
             initiating_user_id: self.call.initiating,
@@ -411,51 +438,12 @@ impl<'p> Frame<'p> {
             operation_id: self.operation_id,
             operation_created_on: self.created_on,
             is_in_transaction: in_transaction,
-            owning_extension: EntityReference {
-                logical_name: "sdkmessageprocessingstep".into(),
-                id: step.id,
-                name: Some(step.name.clone()),
-            },
-            input_parameters: self.request.parameters.clone(),
-            output_parameters: if stage == 40 { self.output.clone() } else { Parameters::new() },
-            pre_entity_images: images(true),
-            post_entity_images: if stage == 40 { images(false) } else { Default::default() },
-            shared_variables: if outer { self.outer_shared.clone() } else { self.shared.clone() },
-            parent: if has_outer_context(&self.request.message) && stage != 10 {
-                self.outer_parent.clone()
-            } else {
-                self.call.parent.clone()
-            },
-        }
-    }
-
-    /// The PreValidation context of Create, Update and Delete, as later stages see it through ParentContext.
-    fn outer_context(&self) -> ExecutionContext {
-        let org = self.org();
-        ExecutionContext {
-            message_name: self.request.message.clone(),
-            primary_entity_name: self.table.clone(),
-            primary_entity_id: self.primary_id,
-            secondary_entity_name: "none".into(),
-            stage: 10,
-            mode: 0,
-            depth: self.call.depth,
-            user_id: self.call.caller,
-            initiating_user_id: self.call.initiating,
-            business_unit_id: org.business_unit_of(self.call.caller),
-            organization_id: org.id,
-            organization_name: org.name.clone(),
-            correlation_id: self.call.correlation_id,
-            request_id: Some(self.request_id),
-            operation_id: self.operation_id,
-            operation_created_on: self.created_on,
-            is_in_transaction: self.call.in_transaction,
             owning_extension: EntityReference::new("sdkmessageprocessingstep", Uuid::nil()),
             input_parameters: self.request.parameters.clone(),
             output_parameters: Parameters::new(),
             pre_entity_images: Default::default(),
             post_entity_images: Default::default(),
-            shared_variables: self.outer_shared.clone(),
+            shared_variables: if outer { self.outer_shared.clone() } else { self.shared.clone() },
             parent: self.call.parent.clone(),
         }
     }
