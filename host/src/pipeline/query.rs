@@ -11,10 +11,12 @@ use super::core;
 use crate::org::{Organization, Table};
 use crate::store::Store;
 
-/// Who runs the query: the user `eq-userid` and `eq-businessid` stand for.
-pub struct Caller {
+/// Who runs the query: the user `eq-userid` and `eq-businessid` stand for, and which rows they may read.
+pub struct Caller<'a> {
     pub user: Uuid,
     pub business_unit: Uuid,
+    /// Whether the caller may read a row (SEC-6): rows it may not read are left out, never an error.
+    pub readable: &'a dyn Fn(&Entity) -> bool,
 }
 
 fn not_supported(what: &str) -> Fault {
@@ -39,7 +41,7 @@ pub fn retrieve_multiple(
     check_filter(table, &q.criteria)?;
     let mut rows: Vec<&Entity> = Vec::new();
     for row in store.rows(&table.logical_name) {
-        if matches_filter(row, &q.criteria, caller) {
+        if (caller.readable)(row) && matches_filter(row, &q.criteria, caller) {
             rows.push(row);
         }
     }
