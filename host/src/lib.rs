@@ -7,5 +7,6 @@ pub mod input;
 pub mod org;
 pub mod pipeline;
 pub mod sandbox;
+pub mod security;
 pub mod store;
 pub mod suite;

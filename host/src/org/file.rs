@@ -16,6 +16,16 @@ use super::{BusinessUnit, Depth, Organization, Role, Settings, Team, TeamType, T
 use crate::input::{self, FileError};
 use crate::store::Store;
 
+/// Privileges that are not about a table.
+const PLAIN_PRIVILEGES: &[&str] = &[
+    "prvActOnBehalfOfAnotherUser",
+    "prvBulkDelete",
+    "prvExportToExcel",
+    "prvPublishCustomization",
+    "prvReadPluginTraceLog",
+    "prvSyncToOutlook",
+];
+
 /// The namespace of ids generated from aliases, so the same file always gives the same ids.
 const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1f_0c2e_5d3b_4e8f_9a7c_1b2d_3e4f_5a6b);
 
@@ -42,6 +52,8 @@ struct OrgFile {
     teams: Vec<TeamFile>,
     #[serde(default)]
     tables: Vec<TableFile>,
+    #[serde(default)]
+    relationships: Vec<RelationshipFile>,
     #[serde(default)]
     customapis: Vec<Json>,
     #[serde(default)]
@@ -190,6 +202,21 @@ struct TableFile {
     columns: BTreeMap<String, ColumnFile>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelationshipFile {
+    schemaname: String,
+    entity1: String,
+    entity2: String,
+}
+
+/// Many-to-many relationships every organization has.
+const STANDARD_RELATIONSHIPS: &[(&str, &str, &str)] = &[
+    ("accountleads_association", "account", "lead"),
+    ("contactleads_association", "contact", "lead"),
+    ("opportunitycompetitors_association", "opportunity", "account"),
+];
+
 #[derive(Deserialize, Clone, Copy)]
 enum OwnershipFile {
     UserOwned,
@@ -230,6 +257,8 @@ pub fn build(path: &Path, json: Json) -> Result<Organization, FileError> {
     b.users(&file.users)?;
     b.teams(&file.teams)?;
     b.tables(&file.tables)?;
+    b.check_privileges(&file.roles)?;
+    b.relationships(&file.relationships)?;
     b.records(&file.records)?;
     if !file.customapis.is_empty() {
         return Err(FileError::new(path, "customapis", "custom APIs are not supported yet"));
@@ -246,12 +275,12 @@ impl<'f> Builder<'f> {
     /// First pass: every alias and its id, so references may point forwards.
     fn new(path: &'f Path, file: &OrgFile) -> Result<Self, FileError> {
         let s = &file.settings;
-        if s.max_depth < 1 || s.timeout_seconds <= 0.0 || s.memory_limit_mb <= 0.0 {
-            return Err(FileError::new(
-                path,
-                "settings",
-                "maxDepth, timeoutSeconds and memoryLimitMb must be positive",
-            ));
+        // Nested plug-ins share the case thread's stack, which is sized for 50 levels.
+        if !(1..=50).contains(&s.max_depth) {
+            return Err(FileError::new(path, "settings.maxDepth", "maxDepth must be between 1 and 50"));
+        }
+        if s.timeout_seconds <= 0.0 || s.memory_limit_mb <= 0.0 {
+            return Err(FileError::new(path, "settings", "timeoutSeconds and memoryLimitMb must be positive"));
         }
         let settings = Settings {
             max_depth: s.max_depth,
@@ -313,6 +342,7 @@ impl<'f> Builder<'f> {
             roles: HashMap::new(),
             aliases,
             tables,
+            relationships: HashMap::new(),
             data: Store::default(),
         };
         Ok(Builder { path, org })
@@ -340,8 +370,16 @@ impl<'f> Builder<'f> {
         }
         match roots.as_slice() {
             [root] => {
-                self.org.root_business_unit = self.resolve("", &format!("@{}", units[*root].alias))?;
-                Ok(())
+                let root = self.resolve("", &format!("@{}", units[*root].alias))?;
+                self.org.root_business_unit = root;
+                match units.iter().position(|bu| !self.org.is_within(self.org.aliases[&bu.alias], root)) {
+                    Some(i) => Err(FileError::new(
+                        self.path,
+                        format!("businessunits[{i}].parent"),
+                        "the parents form a cycle that never reaches the root (ORG-1)",
+                    )),
+                    None => Ok(()),
+                }
             }
             [] => Err(FileError::new(self.path, "businessunits", "no root business unit (one must have no `parent`)")),
             [_, second, ..] => Err(FileError::new(
@@ -460,6 +498,73 @@ impl<'f> Builder<'f> {
             self.org.tables.insert(t.logicalname.clone(), table);
         }
         Ok(())
+    }
+
+    fn relationships(&mut self, declared: &[RelationshipFile]) -> Result<(), FileError> {
+        let standard =
+            STANDARD_RELATIONSHIPS.iter().map(|(n, a, b)| ((*n).to_owned(), (*a).to_owned(), (*b).to_owned()));
+        let declared = declared.iter().map(|r| (r.schemaname.clone(), r.entity1.clone(), r.entity2.clone()));
+        for (i, (name, one, two)) in standard.chain(declared).enumerate() {
+            let at = format!("relationships[{}]", i.saturating_sub(STANDARD_RELATIONSHIPS.len()));
+            let primary = |table: &str| {
+                self.org
+                    .table(table)
+                    .map(|t| t.primary_id.clone())
+                    .ok_or_else(|| FileError::new(self.path, at.clone(), format!("unknown table `{table}`")))
+            };
+            let entity1_column = primary(&one)?;
+            let mut entity2_column = primary(&two)?;
+            if entity2_column == entity1_column {
+                entity2_column = format!("{entity2_column}two");
+            }
+            let intersect = name.to_lowercase();
+            let mut table = Table::new(&intersect, &name, 0, Ownership::OrganizationOwned);
+            table.columns.insert(entity1_column.clone(), ColumnType::Uniqueidentifier);
+            table.columns.insert(entity2_column.clone(), ColumnType::Uniqueidentifier);
+            self.org.tables.insert(intersect.clone(), table);
+            let relationship = super::Relationship {
+                schema_name: name.clone(),
+                entity1: one,
+                entity2: two,
+                intersect,
+                entity1_column,
+                entity2_column,
+            };
+            self.org.relationships.insert(name, relationship);
+        }
+        Ok(())
+    }
+
+    /// Every privilege a role names must exist: `prv<Access><SchemaName>` of a known table, or a plain one.
+    fn check_privileges(&self, roles: &[RoleFile]) -> Result<(), FileError> {
+        for (i, role) in roles.iter().enumerate() {
+            for name in role.privileges.keys() {
+                if !self.is_privilege(name) {
+                    return Err(FileError::new(
+                        self.path,
+                        format!("roles[{i}].privileges.{name}"),
+                        format!(
+                            "unknown privilege `{name}` (expected prv<Create|Read|Write|Delete|Append|AppendTo|Assign|Share><table schema name>, such as prvCreateAccount, or one of: {})",
+                            PLAIN_PRIVILEGES.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn is_privilege(&self, name: &str) -> bool {
+        if PLAIN_PRIVILEGES.contains(&name) {
+            return true;
+        }
+        let Some(rest) = name.strip_prefix("prv") else { return false };
+        // AppendTo before Append, so `prvAppendToAccount` is not read as Append + `ToAccount`.
+        let access = ["Create", "Read", "Write", "Delete", "AppendTo", "Append", "Assign", "Share"];
+        access
+            .iter()
+            .filter_map(|a| rest.strip_prefix(a))
+            .any(|schema| self.org.tables.values().any(|t| t.schema_name == schema))
     }
 
     /// The principals as records, then the file's records, each checked against its table.

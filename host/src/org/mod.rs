@@ -91,6 +91,19 @@ pub struct Role {
     pub privileges: BTreeMap<String, Depth>,
 }
 
+/// A many-to-many relationship: Associate and Disassociate write rows of its intersect table.
+#[derive(Debug, Clone)]
+pub struct Relationship {
+    pub schema_name: String,
+    pub entity1: String,
+    pub entity2: String,
+    /// The intersect table's logical name (the schema name in lower case).
+    pub intersect: String,
+    /// The intersect columns holding each side's id.
+    pub entity1_column: String,
+    pub entity2_column: String,
+}
+
 /// An organization as loaded: immutable, shared by every case run against it.
 pub struct Organization {
     pub id: Uuid,
@@ -106,6 +119,8 @@ pub struct Organization {
     /// Every alias of the file (without `@`), and `system`.
     pub aliases: HashMap<String, Uuid>,
     pub tables: HashMap<String, Table>,
+    /// Many-to-many relationships by schema name: built in, and the file's.
+    pub relationships: HashMap<String, Relationship>,
     /// The records every case starts from.
     pub data: Store,
 }
@@ -136,6 +151,20 @@ impl Organization {
     /// The alias a GUID has in this organization, for messages and reports.
     pub fn alias_of(&self, id: Uuid) -> Option<&str> {
         self.aliases.iter().find(|(_, v)| **v == id).map(|(k, _)| k.as_str())
+    }
+
+    /// Whether business unit `bu` is `ancestor` or lies below it.
+    pub fn is_within(&self, bu: Uuid, ancestor: Uuid) -> bool {
+        let mut current = Some(bu);
+        // INVARIANT: the tree has one root and no cycles (checked at load), so the walk ends.
+        for _ in 0..=self.business_units.len() {
+            match current {
+                Some(id) if id == ancestor => return true,
+                Some(id) => current = self.business_units.get(&id).and_then(|b| b.parent),
+                None => return false,
+            }
+        }
+        false
     }
 
     /// The business unit of a user; SYSTEM's is the root (ORG-2).

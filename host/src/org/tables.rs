@@ -299,6 +299,12 @@ pub fn standard() -> Vec<Table> {
             ("messagename", String),
             ("data", Memo),
         ]),
+        // Shares (SEC-7): one row per record and principal, with the rights granted.
+        Table::new("principalobjectaccess", "PrincipalObjectAccess", 11, OrganizationOwned).with(&[
+            ("objectid", any()),
+            ("principalid", lookup(&["systemuser", "team"])),
+            ("accessrightsmask", Integer),
+        ]),
         Table::new("plugintracelog", "PluginTraceLog", 4619, OrganizationOwned)
             .primary("plugintracelogid", "typename")
             .with(&[

@@ -133,3 +133,140 @@ pub fn project(table: &Table, record: &Entity, columns: &ColumnSet) -> Entity {
     }
     out
 }
+
+/// Assign: a new owner, who must exist and be enabled (SEC-5).
+pub fn assign(
+    org: &Organization,
+    store: &mut Store,
+    user: Uuid,
+    target: &EntityReference,
+    assignee: &EntityReference,
+) -> Result<(), Fault> {
+    match assignee.logical_name.as_str() {
+        "systemuser" => super::identity::check_user(org, assignee.id)?,
+        "team" if org.teams.contains_key(&assignee.id) => {}
+        _ => return Err(not_found(&assignee.logical_name, assignee.id)),
+    }
+    let mut change = Entity::with_id(target.logical_name.clone(), target.id);
+    change.set("ownerid", Value::Lookup(EntityReference::new(assignee.logical_name.clone(), assignee.id)));
+    update(org, store, user, change)
+}
+
+/// SetState: `statecode` and `statuscode`.
+pub fn set_state(
+    org: &Organization,
+    store: &mut Store,
+    user: Uuid,
+    target: &EntityReference,
+    state: Value,
+    status: Value,
+) -> Result<(), Fault> {
+    let mut change = Entity::with_id(target.logical_name.clone(), target.id);
+    change.set("statecode", state).set("statuscode", status);
+    update(org, store, user, change)
+}
+
+/// GrantAccess adds rights to a principal's share, ModifyAccess replaces them (SEC-7).
+pub fn share(
+    org: &Organization,
+    store: &mut Store,
+    target: &EntityReference,
+    principal: &EntityReference,
+    mask: u32,
+    replace: bool,
+) -> Result<(), Fault> {
+    table(org, &target.logical_name)?;
+    if !store.contains(&target.logical_name, target.id) {
+        return Err(not_found(&target.logical_name, target.id));
+    }
+    if !store.contains(&principal.logical_name, principal.id) {
+        return Err(not_found(&principal.logical_name, principal.id));
+    }
+    let existing = share_row(store, target.id, principal.id);
+    let mut row = existing.as_deref().cloned().unwrap_or_else(|| {
+        let mut row = Entity::with_id("principalobjectaccess", Uuid::new_v4());
+        row.set("objectid", Value::Lookup(target.clone())).set("principalid", Value::Lookup(principal.clone()));
+        row
+    });
+    let old = match row.get("accessrightsmask") {
+        Some(Value::Integer(m)) if !replace => u32::try_from(*m).unwrap_or(0),
+        _ => 0,
+    };
+    row.set("accessrightsmask", Value::Integer(i32::try_from(old | mask).unwrap_or(i32::MAX)));
+    store.put(row);
+    Ok(())
+}
+
+/// RevokeAccess: the principal's share is removed.
+pub fn revoke(store: &mut Store, target: &EntityReference, revokee: &EntityReference) {
+    if let Some(row) = share_row(store, target.id, revokee.id) {
+        store.remove("principalobjectaccess", row.id.unwrap_or_default());
+    }
+}
+
+fn share_row(store: &Store, object: Uuid, principal: Uuid) -> Option<std::sync::Arc<Entity>> {
+    store
+        .rows("principalobjectaccess")
+        .find(|row| {
+            matches!(row.get("objectid"), Some(Value::Lookup(r)) if r.id == object)
+                && matches!(row.get("principalid"), Some(Value::Lookup(p)) if p.id == principal)
+        })
+        .cloned()
+}
+
+/// Associate (`add`) or Disassociate: rows of the relationship's intersect table.
+pub fn relate(
+    org: &Organization,
+    store: &mut Store,
+    name: &str,
+    target: &EntityReference,
+    related: &[EntityReference],
+    add: bool,
+) -> Result<(), Fault> {
+    let rel = org.relationships.get(name).ok_or_else(|| {
+        Fault::new(codes::INVALID_ARGUMENT, format!("the many-to-many relationship `{name}` does not exist (declare it under `relationships` in the organization)"))
+    })?;
+    for other in related {
+        let (one, two) = match (target.logical_name.as_str(), other.logical_name.as_str()) {
+            (a, b) if a == rel.entity1 && b == rel.entity2 => (target, other),
+            (a, b) if a == rel.entity2 && b == rel.entity1 => (other, target),
+            (a, b) => {
+                return Err(Fault::new(
+                    codes::INVALID_ARGUMENT,
+                    format!("`{name}` relates {} and {}, not {a} and {b}", rel.entity1, rel.entity2),
+                ));
+            }
+        };
+        for side in [one, two] {
+            if !store.contains(&side.logical_name, side.id) {
+                return Err(not_found(&side.logical_name, side.id));
+            }
+        }
+        let existing = store
+            .rows(&rel.intersect)
+            .find(|row| {
+                row.get(&rel.entity1_column) == Some(&Value::Guid(one.id))
+                    && row.get(&rel.entity2_column) == Some(&Value::Guid(two.id))
+            })
+            .and_then(|row| row.id);
+        match (existing, add) {
+            (Some(_), true) => {
+                return Err(Fault::new(
+                    codes::DUPLICATE_RECORD,
+                    format!("Cannot insert duplicate key: the records are already associated through `{name}`"),
+                ));
+            }
+            (None, true) => {
+                let mut row = Entity::with_id(rel.intersect.clone(), Uuid::new_v4());
+                row.set(rel.entity1_column.clone(), Value::Guid(one.id))
+                    .set(rel.entity2_column.clone(), Value::Guid(two.id));
+                store.put(row);
+            }
+            (Some(id), false) => {
+                store.remove(&rel.intersect, id);
+            }
+            (None, false) => {}
+        }
+    }
+    Ok(())
+}

@@ -6,6 +6,7 @@
 //! runs, the [`StepHost`] inside the plug-in's store, whose service calls run child pipelines on it and
 //! which gives it back when the plug-in returns. No lock, no shared mutable state between cases.
 
+mod authorize;
 mod core;
 pub mod fetchxml;
 pub mod identity;
@@ -26,6 +27,7 @@ use xrm_model::{
 use crate::context::ExecutionContext;
 use crate::org::{Organization, TraceLogSetting};
 use crate::sandbox::{Limits, LoadError, Plugin, PluginHost, Sandbox};
+use crate::security::UserPrivileges;
 use crate::store::{Store, Transactional};
 pub use log::{Event, TraceRecord};
 pub use registration::{Registrations, Step};
@@ -36,6 +38,8 @@ pub struct Pipeline {
     registrations: Registrations,
     plugins: HashMap<String, Arc<Plugin<StepHost>>>,
     sandbox: &'static Sandbox<StepHost>,
+    /// Every user's privileges, resolved once (SEC-2): roles and teams cannot change while a suite runs.
+    privileges: HashMap<Uuid, UserPrivileges>,
 }
 
 impl Pipeline {
@@ -44,7 +48,8 @@ impl Pipeline {
         registrations: Registrations,
         plugins: HashMap<String, Arc<Plugin<StepHost>>>,
     ) -> Result<Self, LoadError> {
-        Ok(Pipeline { org, registrations, plugins, sandbox: shared_sandbox()? })
+        let privileges = org.users.keys().map(|id| (*id, UserPrivileges::resolve(&org, *id))).collect();
+        Ok(Pipeline { org, registrations, plugins, sandbox: shared_sandbox()?, privileges })
     }
 
     pub fn org(&self) -> &Arc<Organization> {
@@ -277,10 +282,17 @@ impl<'p> Frame<'p> {
             ));
         }
         identity::check_user(org, self.call.caller)?;
-        if matches!(self.request.message.as_str(), messages::UPDATE | messages::DELETE) {
+        if matches!(
+            self.request.message.as_str(),
+            messages::UPDATE | messages::DELETE | messages::ASSIGN | messages::SET_STATE
+        ) {
             self.pre_record = state.store.data().get(&self.table, self.primary_id).cloned();
         }
         self.run_stage(state, 10)?;
+        // PIPE-5: the platform's checks come after PreValidation, which runs even for a refused caller.
+        if let Some(who) = self.privileges() {
+            authorize::request(org, who, state.store.data(), &self.request, &self.table)?;
+        }
         if has_outer_context(&self.request.message) {
             self.outer_parent = Some(Arc::new(self.outer_context()));
         }
@@ -450,6 +462,15 @@ impl<'p> Frame<'p> {
         }
     }
 
+    /// The calling user's privileges; `None` for SYSTEM, which bypasses every check (ORG-2).
+    fn privileges(&self) -> Option<&'p UserPrivileges> {
+        let pipeline: &'p Pipeline = self.pipeline;
+        match self.call.caller == pipeline.org.system_user {
+            true => None,
+            false => pipeline.privileges.get(&self.call.caller),
+        }
+    }
+
     /// The platform's own work for the message, as the pipeline's calling user.
     fn core(&mut self, state: &mut CaseState) -> Result<(), Fault> {
         let org = self.org();
@@ -489,15 +510,62 @@ impl<'p> Frame<'p> {
                 let Some(ParameterValue::Query(q)) = self.request.parameter(messages::QUERY) else {
                     return Err(missing("a Query"));
                 };
-                let caller = query::Caller { user, business_unit: org.business_unit_of(user), readable: &|_| true };
+                let who = self.privileges();
+                let snapshot = store.clone();
+                let readable = |row: &Entity| who.is_none_or(|w| authorize::can_read(org, w, &snapshot, row));
+                let caller = query::Caller { user, business_unit: org.business_unit_of(user), readable: &readable };
                 let found = query::retrieve_multiple(org, store, q, &caller)?;
                 self.output.insert(messages::ENTITY_COLLECTION.into(), ParameterValue::EntityCollection(found));
+            }
+            messages::ASSIGN => {
+                let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
+                let assignee = self.reference(messages::ASSIGNEE).ok_or_else(|| missing("an Assignee"))?;
+                core::assign(org, store, user, &target, &assignee)?;
+                self.post_record = store.get(&self.table, self.primary_id).cloned();
+            }
+            messages::SET_STATE => {
+                let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
+                let value = |name| self.request.parameter(name).and_then(ParameterValue::as_value).cloned();
+                let state_value = value(messages::STATE).ok_or_else(|| missing("a State"))?;
+                let status = value(messages::STATUS).unwrap_or(Value::Choice(-1));
+                core::set_state(org, store, user, &target, state_value, status)?;
+                self.post_record = store.get(&self.table, self.primary_id).cloned();
+            }
+            messages::GRANT_ACCESS | messages::MODIFY_ACCESS => {
+                let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
+                let Some(ParameterValue::PrincipalAccess(pa)) = self.request.parameter(messages::PRINCIPAL_ACCESS)
+                else {
+                    return Err(missing("a PrincipalAccess"));
+                };
+                let replace = self.request.message == messages::MODIFY_ACCESS;
+                core::share(org, store, &target, &pa.principal, pa.access_mask, replace)?;
+            }
+            messages::REVOKE_ACCESS => {
+                let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
+                let revokee = self.reference(messages::REVOKEE).ok_or_else(|| missing("a Revokee"))?;
+                core::revoke(store, &target, &revokee);
+            }
+            messages::ASSOCIATE | messages::DISASSOCIATE => {
+                let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
+                let Some(ParameterValue::Relationship(name)) = self.request.parameter(messages::RELATIONSHIP) else {
+                    return Err(missing("a Relationship"));
+                };
+                let related = match self.request.parameter(messages::RELATED_ENTITIES) {
+                    Some(ParameterValue::EntityReferences(refs)) => refs.clone(),
+                    _ => return Err(missing("RelatedEntities")),
+                };
+                core::relate(org, store, name, &target, &related, self.request.message == messages::ASSOCIATE)?;
             }
             other => {
                 return Err(Fault::new(codes::INVALID_ARGUMENT, format!("the message `{other}` is not supported yet")));
             }
         }
         Ok(())
+    }
+
+    /// A request parameter holding a reference (Assignee, Revokee).
+    fn reference(&self, name: &str) -> Option<EntityReference> {
+        self.request.parameter(name).and_then(ParameterValue::as_reference).cloned()
     }
 
     #[allow(clippy::too_many_arguments)]
