@@ -164,3 +164,58 @@ fn a_missing_file_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("/nonexistent/suite.json"));
 }
+
+#[test]
+fn sec_1_an_unknown_privilege_or_depth_in_the_organization_is_refused() {
+    let org = r#"{ "name": "o", "businessunits": [ { "@alias": "root", "name": "R" } ],
+                   "roles": [ { "@alias": "r", "name": "R", "privileges": { "prvReadAcount": "Basic" } } ], "users": [] }"#;
+    let suite = r#"{ "name": "x", "org": "bad-org.json", "cases": [] }"#;
+    refused(
+        "privilege",
+        &[("bad-org.json", org), ("suite.json", suite)],
+        "bad-org.json",
+        &["roles[0].privileges.prvReadAcount", "unknown privilege"],
+    );
+    let org = r#"{ "name": "o", "businessunits": [ { "@alias": "root", "name": "R" } ],
+                   "roles": [ { "@alias": "r", "name": "R", "privileges": { "prvReadAccount": "Everywhere" } } ], "users": [] }"#;
+    refused(
+        "depth",
+        &[("bad-org.json", org), ("suite.json", suite)],
+        "bad-org.json",
+        &["roles", "unknown privilege depth `Everywhere`"],
+    );
+}
+
+#[test]
+fn org_4_a_role_given_to_an_access_team_is_refused() {
+    let org = r#"{ "name": "o", "businessunits": [ { "@alias": "root", "name": "R" } ],
+                   "roles": [ { "@alias": "r", "name": "R", "privileges": { "prvReadAccount": "Basic" } } ], "users": [],
+                   "teams": [ { "@alias": "t", "name": "T", "businessunit": "@root", "teamtype": "Access", "roles": ["@r"] } ] }"#;
+    let suite = r#"{ "name": "x", "org": "bad-org.json", "cases": [] }"#;
+    refused(
+        "access-team",
+        &[("bad-org.json", org), ("suite.json", suite)],
+        "bad-org.json",
+        &["teams[0].roles", "access team holds no security roles", "0x80048331"],
+    );
+}
+
+#[test]
+fn org_1_business_units_must_form_one_tree() {
+    let suite = r#"{ "name": "x", "org": "bad-org.json", "cases": [] }"#;
+    let two_roots = r#"{ "name": "o", "businessunits": [ { "@alias": "a", "name": "A" }, { "@alias": "b", "name": "B" } ], "users": [] }"#;
+    refused(
+        "two-roots",
+        &[("bad-org.json", two_roots), ("suite.json", suite)],
+        "bad-org.json",
+        &["businessunits[1]", "second root"],
+    );
+    let cycle = r#"{ "name": "o", "businessunits": [ { "@alias": "r", "name": "R" }, { "@alias": "a", "name": "A", "parent": "@b" },
+                     { "@alias": "b", "name": "B", "parent": "@a" } ], "users": [] }"#;
+    refused(
+        "cycle",
+        &[("bad-org.json", cycle), ("suite.json", suite)],
+        "bad-org.json",
+        &["businessunits[1].parent", "cycle"],
+    );
+}
