@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use xrm_model::{Fault, Uuid};
+use xrm_model::{Entity, Fault, Uuid, Value};
 
 /// One node of the execution tree; `depth` nests calls under the step that made them.
 #[derive(Debug, Clone)]
@@ -70,6 +70,32 @@ pub struct TraceRecord {
     pub duration: Duration,
     pub user_id: Uuid,
     pub initiating_user_id: Uuid,
+}
+
+impl TraceRecord {
+    /// The record as a `plugintracelog` row.
+    pub fn to_entity(&self) -> Entity {
+        let mut e = Entity::with_id("plugintracelog", self.id);
+        e.set("typename", self.type_name.clone())
+            .set("messagename", self.message.clone())
+            .set("primaryentity", self.primary_entity.clone())
+            .set("mode", Value::Choice(self.mode))
+            .set("operationtype", Value::Choice(1))
+            .set("depth", self.depth)
+            .set("correlationid", self.correlation_id)
+            .set("requestid", self.request_id)
+            .set("pluginstepid", self.step_id)
+            .set("messageblock", self.text.clone())
+            .set("performanceexecutionstarttime", self.started)
+            .set("performanceexecutionduration", i32::try_from(self.duration.as_millis()).unwrap_or(i32::MAX));
+        if let Some(config) = &self.configuration {
+            e.set("configuration", config.clone());
+        }
+        if let Some(exception) = &self.exception {
+            e.set("exceptiondetails", exception.clone());
+        }
+        e
+    }
 }
 
 /// The trace text a trace-log record keeps: its last 10 KB (PIPE-13).

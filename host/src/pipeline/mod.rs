@@ -10,6 +10,7 @@ mod authorize;
 mod core;
 pub mod fetchxml;
 pub mod identity;
+pub mod jobs;
 pub mod log;
 pub mod query;
 pub mod registration;
@@ -92,8 +93,26 @@ pub struct CaseState {
     pub store: Transactional,
     pub log: Vec<Event>,
     pub traces: Vec<TraceRecord>,
+    /// Asynchronous steps queued inside the running transaction, waiting for it to commit.
+    pending_jobs: Vec<jobs::Job>,
+    /// Asynchronous jobs of committed requests, waiting for `run_async` (PIPE-11).
+    queue: std::collections::VecDeque<jobs::Job>,
+    /// How many of `traces` are already `plugintracelog` rows in the store.
+    traces_stored: usize,
     /// Set when a call inside the running transaction failed: the transaction can only roll back (PIPE-10).
     doomed: bool,
+}
+
+impl CaseState {
+    /// Writes the trace records of finished executions as `plugintracelog` rows. Called between requests,
+    /// outside any transaction, so the rows survive the rollbacks that the executions they record caused
+    /// (PIPE-13).
+    fn store_traces(&mut self) {
+        for record in &self.traces[self.traces_stored..] {
+            self.store.data_mut().put(record.to_entity());
+        }
+        self.traces_stored = self.traces.len();
+    }
 }
 
 /// One case's view of a pipeline: requests run here see and change only this case's data.
@@ -127,7 +146,26 @@ impl Session {
             tag,
             via: None,
         };
-        run(&self.pipeline, &mut self.state, call, request)
+        let result = run(&self.pipeline, &mut self.state, call, request);
+        self.state.store_traces();
+        result
+    }
+
+    /// Runs every queued asynchronous job, and the jobs they queue, to completion (PIPE-11); returns how many
+    /// ran.
+    pub fn run_async(&mut self) -> usize {
+        let mut ran = 0;
+        while let Some(job) = self.state.queue.pop_front() {
+            jobs::run(&self.pipeline, &mut self.state, job);
+            self.state.store_traces();
+            ran += 1;
+        }
+        ran
+    }
+
+    /// The asynchronous jobs queued and not yet run.
+    pub fn queued_jobs(&self) -> usize {
+        self.state.queue.len()
     }
 
     pub fn pipeline(&self) -> &Arc<Pipeline> {
@@ -220,6 +258,112 @@ fn primary_table(request: &Request) -> String {
     }
 }
 
+/// The failure of a step: what the caller sees, and its kind (the asynchronous service retries on `Retry`).
+pub struct StepFailure {
+    pub fault: Fault,
+    pub retry: bool,
+}
+
+/// Runs one step's plug-in on `context` in the sandbox, lending it the case's state for its calls; logs the
+/// execution and writes its trace record. Gives back the context as the plug-in left it.
+fn execute_step(
+    pipeline: &Arc<Pipeline>,
+    state: &mut CaseState,
+    step: &Step,
+    context: ExecutionContext,
+) -> (Result<(), StepFailure>, ExecutionContext) {
+    let org = &pipeline.org;
+    let Some(plugin) = pipeline.plugins.get(&step.plugin) else {
+        let fault =
+            Fault::new(codes::PLUGIN_FAULT, format!("step `{}`: plug-in `{}` is not loaded", step.name, step.plugin));
+        return (Err(StepFailure { fault, retry: false }), context);
+    };
+    let event = state.log.len();
+    state.log.push(Event::Step {
+        depth: context.depth,
+        stage: context.stage,
+        mode: context.mode,
+        name: step.name.clone(),
+        plugin: step.plugin.clone(),
+        user_id: context.user_id,
+        initiating_user_id: context.initiating_user_id,
+        in_transaction: context.is_in_transaction,
+        outcome: None,
+        duration: Default::default(),
+    });
+    let limits = Limits {
+        timeout: step.timeout.unwrap_or(org.settings.timeout),
+        memory_bytes: step.memory_limit_bytes.unwrap_or(org.settings.memory_limit_bytes),
+        ..Limits::default()
+    };
+    let in_transaction = context.is_in_transaction;
+    let host = StepHost { pipeline: pipeline.clone(), state: std::mem::take(state) };
+    let started = Utc::now();
+    let config = (step.unsecure.clone(), step.secure.clone());
+    let out = pipeline.sandbox.execute(plugin, context, config, limits, host);
+    *state = out.host.state;
+    let result = match out.result {
+        Ok(()) if in_transaction && state.doomed => Err(StepFailure {
+            fault: Fault::new(
+                codes::NO_ACTIVE_TRANSACTION,
+                "There is no active transaction. This error is usually caused by custom plug-ins that ignore errors from service calls and continue processing.",
+            ),
+            retry: false,
+        }),
+        Ok(()) => Ok(()),
+        Err(f) => Err(StepFailure { retry: f.kind == crate::sandbox::FailureKind::Retry, fault: f.fault }),
+    };
+    let outcome = result.as_ref().map(|_| ()).map_err(|f| f.fault.clone());
+    if let Some(Event::Step { outcome: o, duration, .. }) = state.log.get_mut(event) {
+        *o = Some(outcome.clone());
+        *duration = out.duration;
+    }
+    write_trace(org, state, step, &out.context, out.trace, &outcome, started, out.duration);
+    (result, out.context)
+}
+
+/// Keeps a `plugintracelog` record of an execution, as the organization's setting asks (PIPE-13).
+#[allow(clippy::too_many_arguments)]
+fn write_trace(
+    org: &Organization,
+    state: &mut CaseState,
+    step: &Step,
+    context: &ExecutionContext,
+    text: String,
+    result: &Result<(), Fault>,
+    started: DateTime<Utc>,
+    duration: std::time::Duration,
+) {
+    let keep = match org.settings.trace_log {
+        TraceLogSetting::Off => false,
+        TraceLogSetting::Exception => result.is_err(),
+        TraceLogSetting::All => true,
+    };
+    if !keep {
+        return;
+    }
+    state.traces.push(TraceRecord {
+        id: Uuid::new_v4(),
+        type_name: step.plugin.clone(),
+        step: step.name.clone(),
+        step_id: step.id,
+        message: context.message_name.clone(),
+        primary_entity: context.primary_entity_name.clone(),
+        mode: context.mode,
+        stage: context.stage,
+        depth: context.depth,
+        correlation_id: context.correlation_id,
+        request_id: context.request_id.unwrap_or_default(),
+        configuration: step.unsecure.clone(),
+        text: log::keep_tail(&text),
+        exception: result.as_ref().err().map(ToString::to_string),
+        started,
+        duration,
+        user_id: context.user_id,
+        initiating_user_id: context.initiating_user_id,
+    });
+}
+
 /// Create, Update and Delete run PreValidation in an outer context of their own (PIPE-7).
 fn has_outer_context(message: &str) -> bool {
     matches!(message, messages::CREATE | messages::UPDATE | messages::DELETE)
@@ -298,14 +442,22 @@ impl<'p> Frame<'p> {
         }
         // PIPE-10: a pipeline not already inside a transaction owns one from PreOperation on.
         let owns_transaction = !self.call.in_transaction;
+        let queued_before = state.pending_jobs.len();
         if owns_transaction {
             state.store.begin();
         }
         let result = self.in_transaction(state);
         if owns_transaction {
             match result {
-                Ok(_) => state.store.commit(),
-                Err(_) => state.store.rollback(),
+                Ok(_) => {
+                    state.store.commit();
+                    // PIPE-11: asynchronous steps are queued only when the request commits.
+                    jobs::enqueue(org, state, queued_before);
+                }
+                Err(_) => {
+                    state.store.rollback();
+                    state.pending_jobs.truncate(queued_before);
+                }
             }
             state.doomed = false;
         }
@@ -316,6 +468,7 @@ impl<'p> Frame<'p> {
         self.run_stage(state, 20)?;
         self.core(state)?;
         self.run_stage(state, 40)?;
+        self.queue_async(state);
         Ok(Response { message: self.request.message.clone(), results: self.output.clone() })
     }
 
@@ -332,57 +485,31 @@ impl<'p> Frame<'p> {
     }
 
     fn run_step(&mut self, state: &mut CaseState, step: &Step, stage: i32) -> Result<(), Fault> {
-        let pipeline = self.pipeline;
-        let org = self.org();
         let user_id = identity::step_user(step.impersonating_user, self.call.caller);
         if step.impersonating_user.is_some() {
-            identity::check_user(org, user_id)?;
+            identity::check_user(self.org(), user_id)?;
         }
         let in_transaction = stage != 10 || self.call.in_transaction;
         let context = self.context(step, stage, user_id, in_transaction);
-        let plugin = pipeline.plugins.get(&step.plugin).ok_or_else(|| {
-            Fault::new(codes::PLUGIN_FAULT, format!("step `{}`: plug-in `{}` is not loaded", step.name, step.plugin))
-        })?;
-        let event = state.log.len();
-        state.log.push(Event::Step {
-            depth: self.call.depth,
-            stage,
-            mode: step.mode,
-            name: step.name.clone(),
-            plugin: step.plugin.clone(),
-            user_id,
-            initiating_user_id: self.call.initiating,
-            in_transaction,
-            outcome: None,
-            duration: Default::default(),
-        });
-        let limits = Limits {
-            timeout: step.timeout.unwrap_or(org.settings.timeout),
-            memory_bytes: step.memory_limit_bytes.unwrap_or(org.settings.memory_limit_bytes),
-            ..Limits::default()
-        };
-        let host = StepHost { pipeline: pipeline.clone(), state: std::mem::take(state) };
-        let started = Utc::now();
-        let config = (step.unsecure.clone(), step.secure.clone());
-        let out = pipeline.sandbox.execute(plugin, context, config, limits, host);
-        *state = out.host.state;
-        let result = match out.result {
-            Ok(()) if in_transaction && state.doomed => Err(Fault::new(
-                codes::NO_ACTIVE_TRANSACTION,
-                "There is no active transaction. This error is usually caused by custom plug-ins that ignore errors from service calls and continue processing.",
-            )),
-            Ok(()) => Ok(()),
-            Err(failure) => Err(failure.fault),
-        };
-        if let Some(Event::Step { outcome, duration, .. }) = state.log.get_mut(event) {
-            *outcome = Some(result.clone());
-            *duration = out.duration;
-        }
-        self.write_trace(state, step, &out.context, out.trace, &result, started, out.duration);
+        let (result, context) = execute_step(self.pipeline, state, step, context);
+        let result = result.map_err(|failure| failure.fault);
         if result.is_ok() {
-            self.absorb(out.context, stage);
+            self.absorb(context, stage);
         }
         result
+    }
+
+    /// Queues the asynchronous steps of this pipeline's PostOperation, to run once the request commits
+    /// (PIPE-11), each with the context as it stands now: shared variables included, in no transaction.
+    fn queue_async(&mut self, state: &mut CaseState) {
+        let pipeline = self.pipeline;
+        for step in pipeline.registrations.matching(&self.request.message, &self.table, 40, 1) {
+            if step.filters_in(self.request.target_entity()) {
+                let user_id = identity::step_user(step.impersonating_user, self.call.caller);
+                let context = self.context(step, 40, user_id, false);
+                state.pending_jobs.push(jobs::Job::new(step.clone(), context));
+            }
+        }
     }
 
     /// Takes back what a step changed in its context (PIPE-6, PIPE-7).
@@ -566,46 +693,5 @@ impl<'p> Frame<'p> {
     /// A request parameter holding a reference (Assignee, Revokee).
     fn reference(&self, name: &str) -> Option<EntityReference> {
         self.request.parameter(name).and_then(ParameterValue::as_reference).cloned()
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn write_trace(
-        &self,
-        state: &mut CaseState,
-        step: &Step,
-        context: &ExecutionContext,
-        text: String,
-        result: &Result<(), Fault>,
-        started: DateTime<Utc>,
-        duration: std::time::Duration,
-    ) {
-        let keep = match self.org().settings.trace_log {
-            TraceLogSetting::Off => false,
-            TraceLogSetting::Exception => result.is_err(),
-            TraceLogSetting::All => true,
-        };
-        if !keep {
-            return;
-        }
-        state.traces.push(TraceRecord {
-            id: Uuid::new_v4(),
-            type_name: step.plugin.clone(),
-            step: step.name.clone(),
-            step_id: step.id,
-            message: context.message_name.clone(),
-            primary_entity: context.primary_entity_name.clone(),
-            mode: context.mode,
-            stage: context.stage,
-            depth: context.depth,
-            correlation_id: context.correlation_id,
-            request_id: self.request_id,
-            configuration: step.unsecure.clone(),
-            text: log::keep_tail(&text),
-            exception: result.as_ref().err().map(ToString::to_string),
-            started,
-            duration,
-            user_id: context.user_id,
-            initiating_user_id: context.initiating_user_id,
-        });
     }
 }

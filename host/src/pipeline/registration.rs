@@ -184,7 +184,7 @@ fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[St
     }
     match (s.mode, s.stage) {
         (0, _) => {}
-        (1, 40) => return Err(fail("mode", "asynchronous steps (mode 1) are not supported yet")),
+        (1, 40) => {}
         (1, _) => return Err(fail("mode", "asynchronous steps (mode 1) are allowed only at stage 40 (PIPE-2)")),
         (other, _) => {
             return Err(fail(

@@ -7,7 +7,7 @@ use serde_json::{Map, Value as Json};
 use xrm_model::json::{self, Path as JsonPath, Reader};
 use xrm_model::{Fault, Response, Uuid, Value};
 
-use super::{Assert, Expect, RecordAssert, TraceAssert};
+use super::{Assert, Expect, JobAssert, JobStatus, RecordAssert, TraceAssert};
 use crate::org::Organization;
 use crate::pipeline::Session;
 
@@ -139,6 +139,65 @@ pub fn assert(a: &Assert, session: &Session, aliases: &Aliases) -> Vec<String> {
     }
     for t in &a.traces {
         failures.extend(traces(t, session, aliases));
+    }
+    for j in &a.jobs {
+        failures.extend(jobs(j, session, aliases));
+    }
+    failures
+}
+
+/// A job's status as `assert.jobs` names it, from its `asyncoperation` row.
+fn job_status(row: &xrm_model::Entity) -> Option<JobStatus> {
+    match row.get("statuscode") {
+        Some(Value::Choice(30)) => Some(JobStatus::Succeeded),
+        Some(Value::Choice(31)) => Some(JobStatus::Failed),
+        Some(Value::Choice(10)) => Some(JobStatus::Waiting),
+        _ => None,
+    }
+}
+
+fn jobs(j: &JobAssert, session: &Session, aliases: &Aliases) -> Vec<String> {
+    let needle = j.contains.as_deref().map(|c| aliases.substitute(c));
+    let text = |row: &xrm_model::Entity, col: &str| match row.get(col) {
+        Some(Value::Text(t)) => t.clone(),
+        _ => String::new(),
+    };
+    let selected: Vec<_> = session
+        .store()
+        .rows("asyncoperation")
+        .filter(|row| j.step.as_ref().is_none_or(|s| text(row, "name") == *s))
+        .filter(|row| j.status.is_none_or(|s| job_status(row) == Some(s)))
+        .filter(|row| needle.as_ref().is_none_or(|n| text(row, "message").contains(n.as_str())))
+        .collect();
+    let what = format!(
+        "jobs{}{}{}",
+        j.step.as_ref().map(|s| format!(" of step {s:?}")).unwrap_or_default(),
+        j.status.map(|s| format!(" {s:?}")).unwrap_or_default(),
+        j.contains.as_ref().map(|c| format!(" with an error containing {c:?}")).unwrap_or_default()
+    );
+    let mut failures = Vec::new();
+    match j.count {
+        Some(n) if selected.len() != n => failures.push(format!("expected {n} {what}, found {}", selected.len())),
+        None if selected.is_empty() => {
+            let all: Vec<String> = session
+                .store()
+                .rows("asyncoperation")
+                .map(|r| format!("{} {:?} {:?}", text(r, "name"), job_status(r), text(r, "message")))
+                .collect();
+            failures.push(format!("expected {what}, found none (jobs: {})", aliases.humanize(&all.join("; "))));
+        }
+        _ => {}
+    }
+    if let Some(attempts) = j.attempts {
+        for row in &selected {
+            let done = match row.get("retrycount") {
+                Some(Value::Integer(n)) => n + 1,
+                _ => 0,
+            };
+            if done != attempts {
+                failures.push(format!("{what}: expected {attempts} attempts, found {done}"));
+            }
+        }
     }
     failures
 }

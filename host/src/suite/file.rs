@@ -188,7 +188,7 @@ struct AssertFile {
     #[serde(default)]
     traces: Vec<TraceAssert>,
     #[serde(default)]
-    jobs: Vec<Json>,
+    jobs: Vec<super::JobAssert>,
 }
 
 fn load_action(
@@ -205,17 +205,18 @@ fn load_action(
             "expected an action: a request, `{\"runasync\": true}` or `{\"assert\": …}`",
         ));
     };
-    if obj.contains_key("runasync") {
-        return Err(FileError::new(path, format!("{at}.runasync"), "asynchronous steps are not supported yet"));
+    if let Some(flag) = obj.get("runasync") {
+        xrm_model::json::check_keys(obj, &["runasync"], &JsonPath::Root(at)).map_err(|e| FileError::json(path, e))?;
+        return match flag {
+            Json::Bool(true) => Ok(Action::RunAsync),
+            _ => Err(FileError::new(path, format!("{at}.runasync"), "expected `true`")),
+        };
     }
     if let Some(assert) = obj.get("assert") {
         xrm_model::json::check_keys(obj, &["assert"], &JsonPath::Root(at)).map_err(|e| FileError::json(path, e))?;
         let a: AssertFile = input::from_value(path, &format!("{at}.assert"), assert.clone())?;
-        if !a.jobs.is_empty() {
-            return Err(FileError::new(path, format!("{at}.assert.jobs"), "asynchronous jobs are not supported yet"));
-        }
         check_assert_aliases(path, &format!("{at}.assert"), org, saved, &a)?;
-        return Ok(Action::Assert(Assert { records: a.records, traces: a.traces }));
+        return Ok(Action::Assert(Assert { records: a.records, traces: a.traces, jobs: a.jobs }));
     }
     let r: RequestFile = input::from_value(path, at, json)?;
     let known = |alias: &str| org.alias(alias).or_else(|| saved.contains(alias).then(Uuid::nil));

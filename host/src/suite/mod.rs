@@ -39,6 +39,8 @@ pub struct Case {
 
 enum Action {
     Request(Box<RequestAction>),
+    /// Runs every queued asynchronous job, and the jobs they queue, to completion.
+    RunAsync,
     Assert(Assert),
 }
 
@@ -70,6 +72,29 @@ struct ExpectedError {
 struct Assert {
     records: Vec<RecordAssert>,
     traces: Vec<TraceAssert>,
+    jobs: Vec<JobAssert>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobAssert {
+    #[serde(default)]
+    step: Option<String>,
+    #[serde(default)]
+    status: Option<JobStatus>,
+    #[serde(default)]
+    contains: Option<String>,
+    #[serde(default)]
+    attempts: Option<i32>,
+    #[serde(default)]
+    count: Option<usize>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+enum JobStatus {
+    Succeeded,
+    Failed,
+    Waiting,
 }
 
 #[derive(Deserialize)]

@@ -199,6 +199,10 @@ fn run_actions(case: &Case, session: &mut Session, aliases: &mut Aliases) -> Vec
     for (i, action) in case.actions.iter().enumerate() {
         let failures = match action {
             Action::Request(r) => request(r, session, aliases),
+            Action::RunAsync => {
+                session.run_async();
+                Vec::new()
+            }
             Action::Assert(a) => check::assert(a, session, aliases),
         };
         if !failures.is_empty() {

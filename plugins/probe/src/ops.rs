@@ -13,7 +13,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("update", &["as"]),
     ("delete", &["as"]),
     ("retrieve", &["columns", "as", "trace"]),
-    ("retrievemultiple", &["as", "trace"]),
+    ("retrievemultiple", &["as", "trace", "save"]),
     ("execute", &["as", "trace"]),
     ("settarget", &[]),
     ("setoutput", &[]),
@@ -169,7 +169,7 @@ impl<'c, 'a> Runner<'c, 'a> {
             "update" => step.update(self.context),
             "delete" => step.delete(self.context),
             "retrieve" => step.retrieve(self.context),
-            "retrievemultiple" => step.retrieve_multiple(self.context),
+            "retrievemultiple" => self.retrieve_multiple(&step),
             "execute" => step.execute(self.context),
             "settarget" => step.set_target(self.context),
             "setoutput" => step.set_parameters(|name, value| self.context.set_output_parameter(name, value)),
@@ -191,7 +191,22 @@ impl<'c, 'a> Runner<'c, 'a> {
         let id = step.service(self.context)?.create(&entity)?;
         if let Some(name) = step.body.get("save") {
             let name = name.as_str().ok_or_else(|| step.error("`save` must be a string"))?;
-            self.saved.insert(name.to_owned(), id);
+            self.saved.insert(name.to_owned(), id.to_string());
+        }
+        Ok(())
+    }
+
+    /// Runs a query; `trace` traces the row count, `save` keeps it for `{saved.name}` (so `when` can branch on
+    /// what the store holds).
+    fn retrieve_multiple(&mut self, step: &Step) -> Result<(), PluginError> {
+        let query = step.reader(|r, v, p| r.query(v, p))?;
+        let rows = step.service(self.context)?.retrieve_multiple(query)?;
+        if step.flag("trace")? {
+            trace!("retrievemultiple {}: count={}", rows.entity_name, rows.entities.len());
+        }
+        if let Some(name) = step.body.get("save") {
+            let name = name.as_str().ok_or_else(|| step.error("`save` must be a string"))?;
+            self.saved.insert(name.to_owned(), rows.entities.len().to_string());
         }
         Ok(())
     }
@@ -304,16 +319,6 @@ impl Step<'_> {
         let entity = self.service(context)?.retrieve(&target.logical_name, target.id, &columns)?;
         if self.flag("trace")? {
             trace!("retrieved {} {}: {}", target.logical_name, target.id, describe(&entity, &columns));
-        }
-        Ok(())
-    }
-
-    /// Traces `retrievemultiple <table>: count=<rows>`.
-    fn retrieve_multiple(&self, context: &PluginContext) -> Result<(), PluginError> {
-        let query = self.reader(|r, v, p| r.query(v, p))?;
-        let rows = self.service(context)?.retrieve_multiple(query)?;
-        if self.flag("trace")? {
-            trace!("retrievemultiple {}: count={}", rows.entity_name, rows.entities.len());
         }
         Ok(())
     }

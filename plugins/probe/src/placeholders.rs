@@ -7,13 +7,14 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value as Json};
-use xrm_sandbox_guest::{ColumnSet, Entity, ParameterValue, PluginContext, Query, Uuid, messages};
+use xrm_sandbox_guest::{ColumnSet, Entity, ParameterValue, PluginContext, Query, messages};
 
 /// What an absent placeholder renders as.
 pub const NONE: &str = "<none>";
 
 /// Ids that `create` ops kept with `save`, by name.
-pub type Saved = BTreeMap<String, Uuid>;
+/// What ops saved: new ids (`create`), row counts (`retrievemultiple`), as the text they render as.
+pub type Saved = BTreeMap<String, String>;
 
 /// Renders placeholders against one execution's context and saved ids.
 pub struct Scope<'s, 'a> {
@@ -34,7 +35,7 @@ impl Scope<'_, '_> {
             "Shared" => self.context.shared_variable(rest).as_ref().map(parameter_text),
             "ParentShared" => self.context.parent().and_then(|p| p.shared_variable(rest)).as_ref().map(parameter_text),
             "Output" => self.context.output_parameter(rest).as_ref().map(parameter_text),
-            "saved" => self.saved.get(rest).map(Uuid::to_string),
+            "saved" => self.saved.get(rest).cloned(),
             _ => return None,
         };
         Some(text.unwrap_or_else(|| NONE.to_owned()))
@@ -165,6 +166,7 @@ fn expand_with(text: &str, render: impl Fn(&str) -> Option<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xrm_sandbox_guest::Uuid;
 
     fn render(name: &str) -> Option<String> {
         match name {

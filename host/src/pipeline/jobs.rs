@@ -1,0 +1,117 @@
+//! Asynchronous steps (PIPE-11): queued as `asyncoperation` system jobs when the request that triggered them
+//! commits, run later by `run_async` outside any transaction, retried up to four attempts when the plug-in
+//! asks, their failure recorded on the job and never on the request.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use xrm_model::{Entity, EntityReference, Fault, Uuid, Value};
+
+use super::{CaseState, Pipeline, Step, execute_step, identity};
+use crate::context::ExecutionContext;
+use crate::org::Organization;
+
+/// Attempts of a job whose plug-in keeps asking for a retry.
+pub const MAX_ATTEMPTS: i32 = 4;
+
+/// `asyncoperation.statecode` and `statuscode` values.
+mod status {
+    pub const READY: (i32, i32) = (0, 10); // Ready, Waiting
+    pub const COMPLETED_SUCCEEDED: (i32, i32) = (3, 30);
+    pub const COMPLETED_FAILED: (i32, i32) = (3, 31);
+}
+
+/// A queued asynchronous step and the context it will run with.
+#[derive(Clone)]
+pub struct Job {
+    pub id: Uuid,
+    pub step: Step,
+    pub context: ExecutionContext,
+}
+
+impl Job {
+    /// A job for `step`; its context runs in Mode 1, in no transaction.
+    pub fn new(step: Step, mut context: ExecutionContext) -> Self {
+        context.mode = 1;
+        context.is_in_transaction = false;
+        Job { id: Uuid::new_v4(), step, context }
+    }
+}
+
+/// Moves the jobs queued since `from` into the queue, each with its `asyncoperation` record (Waiting).
+pub fn enqueue(org: &Organization, state: &mut CaseState, from: usize) {
+    let queued: Vec<Job> = state.pending_jobs.drain(from..).collect();
+    for job in queued {
+        state.store.data_mut().put(record(org, &job, status::READY, 0, None));
+        state.queue.push_back(job);
+    }
+}
+
+/// Runs a job to its end: up to `MAX_ATTEMPTS` while the plug-in asks for a retry.
+pub fn run(pipeline: &Arc<Pipeline>, state: &mut CaseState, job: Job) {
+    let org = &pipeline.org;
+    let mut attempts = 0;
+    let outcome = loop {
+        attempts += 1;
+        // IMP-1: the impersonating user must exist and be enabled when the step runs.
+        if job.step.impersonating_user.is_some()
+            && let Err(fault) = identity::check_user(org, job.context.user_id)
+        {
+            break Err(fault);
+        }
+        let (result, _) = execute_step(pipeline, state, &job.step, job.context.clone());
+        match result {
+            Ok(()) => break Ok(()),
+            Err(f) if f.retry && attempts < MAX_ATTEMPTS => continue,
+            Err(f) => break Err(f.fault),
+        }
+    };
+    let store = state.store.data_mut();
+    match outcome {
+        Ok(()) if job.step.async_auto_delete => {
+            store.remove("asyncoperation", job.id);
+        }
+        Ok(()) => store.put(record(org, &job, status::COMPLETED_SUCCEEDED, attempts, None)),
+        Err(fault) => store.put(record(org, &job, status::COMPLETED_FAILED, attempts, Some(&fault))),
+    }
+}
+
+/// The job's `asyncoperation` row.
+fn record(org: &Organization, job: &Job, (state, status): (i32, i32), attempts: i32, fault: Option<&Fault>) -> Entity {
+    let c = &job.context;
+    let mut e = Entity::with_id("asyncoperation", job.id);
+    e.set("asyncoperationid", job.id)
+        .set("name", job.step.name.clone())
+        .set("operationtype", Value::Choice(1))
+        .set("statecode", Value::Choice(state))
+        .set("statuscode", Value::Choice(status))
+        .set("retrycount", (attempts - 1).max(0))
+        .set("correlationid", c.correlation_id)
+        .set("depth", c.depth)
+        .set("messagename", c.message_name.clone())
+        .set("primaryentitytype", c.primary_entity_name.clone())
+        .set(
+            "owningextensionid",
+            Value::Lookup(EntityReference {
+                logical_name: "sdkmessageprocessingstep".into(),
+                id: job.step.id,
+                name: Some(job.step.name.clone()),
+            }),
+        )
+        .set("ownerid", Value::Lookup(EntityReference::new("systemuser", c.user_id)))
+        .set("owningbusinessunit", Value::Lookup(EntityReference::new("businessunit", org.business_unit_of(c.user_id))))
+        .set("createdon", Utc::now());
+    if !c.primary_entity_id.is_nil() {
+        e.set(
+            "regardingobjectid",
+            Value::Lookup(EntityReference::new(c.primary_entity_name.clone(), c.primary_entity_id)),
+        );
+    }
+    if attempts > 0 {
+        e.set("completedon", Utc::now());
+    }
+    if let Some(f) = fault {
+        e.set("message", f.message.clone()).set("errorcode", i32::from_ne_bytes(f.code.to_ne_bytes()));
+    }
+    e
+}
