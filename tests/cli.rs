@@ -137,6 +137,10 @@ fn pipe_2_pipe_8_registrations_breaking_the_rules_are_refused() {
         (r#"{ "plugin": "probe", "message": "Create", "stage": 20, "mode": 1 }"#, "only at stage 40"),
         (r#"{ "plugin": "probe", "message": "Create", "stage": 30 }"#, "custom messages"),
         (
+            r#"{ "plugin": "probe", "message": "new_Recalculate", "stage": 30 }, { "plugin": "probe", "message": "new_Recalculate", "stage": 30 }"#,
+            "already has its stage-30 plug-in",
+        ),
+        (
             r#"{ "plugin": "probe", "message": "Create", "stage": 40, "images": [ { "entityalias": "pre", "imagetype": 0 } ] }"#,
             "pre-image is not available on Create",
         ),
@@ -154,7 +158,7 @@ fn pipe_2_pipe_8_registrations_breaking_the_rules_are_refused() {
             r#"{{ "name": "x", "org": "org.json", "plugins": {}, "steps": [ {step} ], "cases": [] }}"#,
             probe_plugins()
         );
-        refused(&format!("rule-{i}"), &[("suite.json", &suite)], "suite.json", &["steps[0]", rule]);
+        refused(&format!("rule-{i}"), &[("suite.json", &suite)], "suite.json", &["steps[", rule]);
     }
 }
 

@@ -16,6 +16,25 @@ use super::{BusinessUnit, Depth, Organization, Role, Settings, Team, TeamType, T
 use crate::input::{self, FileError};
 use crate::store::Store;
 
+fn is_built_in_message(name: &str) -> bool {
+    use xrm_model::messages::*;
+    [
+        CREATE,
+        RETRIEVE,
+        UPDATE,
+        DELETE,
+        RETRIEVE_MULTIPLE,
+        ASSOCIATE,
+        DISASSOCIATE,
+        ASSIGN,
+        SET_STATE,
+        GRANT_ACCESS,
+        MODIFY_ACCESS,
+        REVOKE_ACCESS,
+    ]
+    .contains(&name)
+}
+
 /// Privileges that are not about a table.
 const PLAIN_PRIVILEGES: &[&str] = &[
     "prvActOnBehalfOfAnotherUser",
@@ -55,7 +74,7 @@ struct OrgFile {
     #[serde(default)]
     relationships: Vec<RelationshipFile>,
     #[serde(default)]
-    customapis: Vec<Json>,
+    customapis: Vec<CustomApiFile>,
     #[serde(default)]
     records: Vec<Json>,
 }
@@ -204,6 +223,31 @@ struct TableFile {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct CustomApiFile {
+    uniquename: String,
+    #[serde(default)]
+    boundentity: Option<String>,
+    #[serde(default)]
+    request: BTreeMap<String, ApiParameterFile>,
+    #[serde(default)]
+    response: BTreeMap<String, ApiParameterFile>,
+}
+
+/// `"Money"`, or `{"type": "Money", "optional": true}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ApiParameterFile {
+    Type(String),
+    Full {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        optional: bool,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RelationshipFile {
     schemaname: String,
     entity1: String,
@@ -260,9 +304,7 @@ pub fn build(path: &Path, json: Json) -> Result<Organization, FileError> {
     b.check_privileges(&file.roles)?;
     b.relationships(&file.relationships)?;
     b.records(&file.records)?;
-    if !file.customapis.is_empty() {
-        return Err(FileError::new(path, "customapis", "custom APIs are not supported yet"));
-    }
+    b.custom_apis(&file.customapis)?;
     Ok(b.finish())
 }
 
@@ -343,6 +385,7 @@ impl<'f> Builder<'f> {
             aliases,
             tables,
             relationships: HashMap::new(),
+            custom_apis: HashMap::new(),
             data: Store::default(),
         };
         Ok(Builder { path, org })
@@ -496,6 +539,50 @@ impl<'f> Builder<'f> {
                 table.columns.insert(column.clone(), ty);
             }
             self.org.tables.insert(t.logicalname.clone(), table);
+        }
+        Ok(())
+    }
+
+    fn custom_apis(&mut self, apis: &[CustomApiFile]) -> Result<(), FileError> {
+        for (i, api) in apis.iter().enumerate() {
+            let at = format!("customapis[{i}]");
+            if let Some(table) = &api.boundentity
+                && self.org.table(table).is_none()
+            {
+                return Err(FileError::new(self.path, format!("{at}.boundentity"), format!("unknown table `{table}`")));
+            }
+            if self.org.custom_apis.contains_key(&api.uniquename) || is_built_in_message(&api.uniquename) {
+                return Err(FileError::new(
+                    self.path,
+                    format!("{at}.uniquename"),
+                    format!("the message `{}` already exists", api.uniquename),
+                ));
+            }
+            let params = |which: &str, list: &BTreeMap<String, ApiParameterFile>| {
+                list.iter()
+                    .map(|(name, p)| {
+                        let (kind, optional) = match p {
+                            ApiParameterFile::Type(k) => (k.as_str(), false),
+                            ApiParameterFile::Full { kind, optional } => (kind.as_str(), *optional),
+                        };
+                        let kind = super::ParameterType::parse(kind).ok_or_else(|| {
+                            FileError::new(
+                                self.path,
+                                format!("{at}.{which}.{name}"),
+                                format!("unknown parameter type `{kind}` (expected {})", super::ParameterType::NAMES),
+                            )
+                        })?;
+                        Ok(super::ApiParameter { name: name.clone(), kind, optional })
+                    })
+                    .collect::<Result<Vec<_>, FileError>>()
+            };
+            let custom = super::CustomApi {
+                unique_name: api.uniquename.clone(),
+                bound_entity: api.boundentity.clone(),
+                request: params("request", &api.request)?,
+                response: params("response", &api.response)?,
+            };
+            self.org.custom_apis.insert(api.uniquename.clone(), custom);
         }
         Ok(())
     }

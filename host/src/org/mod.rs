@@ -104,6 +104,83 @@ pub struct Relationship {
     pub entity2_column: String,
 }
 
+/// The type of a custom API's request or response parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParameterType {
+    String,
+    Integer,
+    Boolean,
+    Float,
+    Decimal,
+    Money,
+    DateTime,
+    Guid,
+    Picklist,
+    EntityReference,
+    Entity,
+    EntityCollection,
+}
+
+impl ParameterType {
+    pub const NAMES: &'static str = "String, Integer, Boolean, Float, Decimal, Money, DateTime, Guid, Picklist, EntityReference, Entity or EntityCollection";
+
+    pub fn parse(name: &str) -> Option<Self> {
+        use ParameterType::*;
+        Some(match name {
+            "String" => String,
+            "Integer" => Integer,
+            "Boolean" => Boolean,
+            "Float" | "Double" => Float,
+            "Decimal" => Decimal,
+            "Money" => Money,
+            "DateTime" => DateTime,
+            "Guid" => Guid,
+            "Picklist" => Picklist,
+            "EntityReference" => EntityReference,
+            "Entity" => Entity,
+            "EntityCollection" => EntityCollection,
+            _ => return None,
+        })
+    }
+
+    /// Whether `value` is of this type.
+    pub fn accepts(self, value: &xrm_model::ParameterValue) -> bool {
+        use xrm_model::{ParameterValue as P, Value as V};
+        matches!(
+            (self, value),
+            (ParameterType::String, P::Value(V::Text(_)))
+                | (ParameterType::Integer, P::Value(V::Integer(_)))
+                | (ParameterType::Boolean, P::Value(V::Boolean(_)))
+                | (ParameterType::Float, P::Value(V::Double(_) | V::Integer(_)))
+                | (ParameterType::Decimal, P::Value(V::Decimal(_)))
+                | (ParameterType::Money, P::Value(V::Money(_)))
+                | (ParameterType::DateTime, P::Value(V::DateTime(_)))
+                | (ParameterType::Guid, P::Value(V::Guid(_)))
+                | (ParameterType::Picklist, P::Value(V::Choice(_)))
+                | (ParameterType::EntityReference, P::Value(V::Lookup(_)))
+                | (ParameterType::Entity, P::Entity(_))
+                | (ParameterType::EntityCollection, P::EntityCollection(_))
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiParameter {
+    pub name: String,
+    pub kind: ParameterType,
+    pub optional: bool,
+}
+
+/// A custom message (custom API), implemented by the plug-in registered at stage 30 (PIPE-1, PIPE-2).
+#[derive(Debug, Clone)]
+pub struct CustomApi {
+    pub unique_name: String,
+    /// The table the message is bound to: its requests carry a `Target` of that table.
+    pub bound_entity: Option<String>,
+    pub request: Vec<ApiParameter>,
+    pub response: Vec<ApiParameter>,
+}
+
 /// An organization as loaded: immutable, shared by every case run against it.
 pub struct Organization {
     pub id: Uuid,
@@ -119,6 +196,8 @@ pub struct Organization {
     /// Every alias of the file (without `@`), and `system`.
     pub aliases: HashMap<String, Uuid>,
     pub tables: HashMap<String, Table>,
+    /// Custom messages by unique name.
+    pub custom_apis: HashMap<String, CustomApi>,
     /// Many-to-many relationships by schema name: built in, and the file's.
     pub relationships: HashMap<String, Relationship>,
     /// The records every case starts from.

@@ -8,6 +8,7 @@
 
 mod authorize;
 mod core;
+mod custom;
 pub mod fetchxml;
 pub mod identity;
 pub mod jobs;
@@ -426,6 +427,9 @@ impl<'p> Frame<'p> {
             ));
         }
         identity::check_user(org, self.call.caller)?;
+        if let Some(api) = org.custom_apis.get(&self.request.message) {
+            custom::check_request(api, &self.request)?;
+        }
         if matches!(
             self.request.message.as_str(),
             messages::UPDATE | messages::DELETE | messages::ASSIGN | messages::SET_STATE
@@ -514,7 +518,8 @@ impl<'p> Frame<'p> {
 
     /// Takes back what a step changed in its context (PIPE-6, PIPE-7).
     fn absorb(&mut self, context: ExecutionContext, stage: i32) {
-        if stage != 40 {
+        // Stage 30 implements a custom message: like PostOperation, what it changes is the response.
+        if stage < 30 {
             self.request.parameters = context.input_parameters;
         } else {
             self.output = context.output_parameters;
@@ -542,8 +547,10 @@ impl<'p> Frame<'p> {
             name: Some(step.name.clone()),
         };
         context.pre_entity_images = images(true);
-        if stage == 40 {
+        if stage >= 30 {
             context.output_parameters = self.output.clone();
+        }
+        if stage == 40 {
             context.post_entity_images = images(false);
         }
         if outer && stage != 10 {
@@ -683,9 +690,21 @@ impl<'p> Frame<'p> {
                 };
                 core::relate(org, store, name, &target, &related, self.request.message == messages::ASSOCIATE)?;
             }
-            other => {
-                return Err(Fault::new(codes::INVALID_ARGUMENT, format!("the message `{other}` is not supported yet")));
-            }
+            other => match org.custom_apis.get(other) {
+                // PIPE-1: the stage-30 plug-in is the core operation of a custom message.
+                Some(api) => {
+                    self.run_stage(state, 30)?;
+                    custom::check_response(api, &self.output)?;
+                }
+                None => {
+                    return Err(Fault::new(
+                        codes::INVALID_ARGUMENT,
+                        format!(
+                            "Unrecognized request: the message `{other}` is neither built in nor a custom API of this organization"
+                        ),
+                    ));
+                }
+            },
         }
         Ok(())
     }

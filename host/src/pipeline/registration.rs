@@ -127,9 +127,20 @@ impl Registrations {
     /// the file may use.
     pub fn load(file: &Path, at: &str, json: Json, org: &Organization, plugins: &[String]) -> Result<Self, FileError> {
         let raw: Vec<StepFile> = input::from_value(file, at, json)?;
-        let mut steps = Vec::with_capacity(raw.len());
+        let mut steps: Vec<Step> = Vec::with_capacity(raw.len());
         for (i, s) in raw.into_iter().enumerate() {
-            steps.push(resolve(file, &format!("{at}[{i}]"), s, org, plugins)?);
+            let step = resolve(file, &format!("{at}[{i}]"), s, org, plugins)?;
+            if step.stage == 30 && steps.iter().any(|other| other.stage == 30 && other.message == step.message) {
+                return Err(FileError::new(
+                    file,
+                    format!("{at}[{i}].stage"),
+                    format!(
+                        "step `{}`: `{}` already has its stage-30 plug-in: a custom message has one implementation (PIPE-2)",
+                        step.name, step.message
+                    ),
+                ));
+            }
+            steps.push(step);
         }
         Ok(Registrations { steps })
     }
@@ -167,10 +178,14 @@ fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[St
     }
     match s.stage {
         10 | 20 | 40 => {}
+        30 if org.custom_apis.contains_key(&s.message) => {}
         30 => {
             return Err(fail(
                 "stage",
-                "stage 30 (MainOperation) is only for custom messages, which this organization does not declare (PIPE-2)",
+                &format!(
+                    "stage 30 (MainOperation) is only for custom messages, and `{}` is not one the organization declares (PIPE-2)",
+                    s.message
+                ),
             ));
         }
         other => {
