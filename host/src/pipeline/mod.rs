@@ -494,7 +494,7 @@ impl<'p> Frame<'p> {
             identity::check_user(self.org(), user_id)?;
         }
         let in_transaction = stage != 10 || self.call.in_transaction;
-        let context = self.context(step, stage, user_id, in_transaction);
+        let context = self.context(state.store.data(), step, stage, user_id, in_transaction);
         let (result, context) = execute_step(self.pipeline, state, step, context);
         let result = result.map_err(|failure| failure.fault);
         if result.is_ok() {
@@ -510,7 +510,7 @@ impl<'p> Frame<'p> {
         for step in pipeline.registrations.matching(&self.request.message, &self.table, 40, 1) {
             if step.filters_in(self.request.target_entity()) {
                 let user_id = identity::step_user(step.impersonating_user, self.call.caller);
-                let context = self.context(step, 40, user_id, false);
+                let context = self.context(state.store.data(), step, 40, user_id, false);
                 state.pending_jobs.push(jobs::Job::new(step.clone(), context));
             }
         }
@@ -532,10 +532,19 @@ impl<'p> Frame<'p> {
     }
 
     /// The context of `step` at `stage`, running as `user_id` (PIPE-14).
-    fn context(&self, step: &Step, stage: i32, user_id: Uuid, in_transaction: bool) -> ExecutionContext {
+    fn context(
+        &self,
+        state_store: &Store,
+        step: &Step,
+        stage: i32,
+        user_id: Uuid,
+        in_transaction: bool,
+    ) -> ExecutionContext {
         let outer = has_outer_context(&self.request.message);
+        // PIPE-8 [choice]: an image is what the step's user may read; a record the user cannot read gives none.
         let images = |pre: bool| {
             let record = if pre { self.pre_record.as_deref() } else { self.post_record.as_deref() };
+            let record = record.filter(|r| self.readable_by(user_id, state_store, r));
             let wanted = step.images.iter().filter(|i| if pre { i.pre } else { i.post });
             wanted.filter_map(|i| record.map(|r| (i.alias.clone(), i.of(r)))).collect()
         };
@@ -594,6 +603,13 @@ impl<'p> Frame<'p> {
             shared_variables: if outer { self.outer_shared.clone() } else { self.shared.clone() },
             parent: self.call.parent.clone(),
         }
+    }
+
+    /// Whether `user` may read `record` (SYSTEM may read everything).
+    fn readable_by(&self, user: Uuid, store: &Store, record: &Entity) -> bool {
+        let pipeline: &'p Pipeline = self.pipeline;
+        user == pipeline.org.system_user
+            || pipeline.privileges.get(&user).is_some_and(|who| authorize::can_read(&pipeline.org, who, store, record))
     }
 
     /// The calling user's privileges; `None` for SYSTEM, which bypasses every check (ORG-2).
