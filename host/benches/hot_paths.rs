@@ -120,9 +120,11 @@ fn security_check() {
     use xrm_sandbox::security::{self, Access, RecordAccess, UserPrivileges};
     let depths = ["Basic", "Local", "Basic", "Local", "Basic"];
     let roles: Vec<_> = (0..5)
-        .map(|i| serde_json::json!({ "@alias": format!("r{i}"), "name": format!("R{i}"),
+        .map(|i| {
+            serde_json::json!({ "@alias": format!("r{i}"), "name": format!("R{i}"),
             "privileges": { "prvReadAccount": depths[i], "prvWriteContact": "Global",
-                            "prvCreateTask": "Basic", "prvReadLead": "Deep" } }))
+                            "prvCreateTask": "Basic", "prvReadLead": "Deep" } })
+        })
         .collect();
     let file = serde_json::json!({
         "name": "bench",
@@ -141,7 +143,10 @@ fn security_check() {
     // Owned by someone else in the parent business unit: every grant is tried before the answer (denied).
     let mut record = Entity::with_id("account", Uuid::from_u128(9));
     record.set("ownerid", xrm_model::Value::Lookup(EntityReference::new("systemuser", org.alias("o").expect("o"))));
-    record.set("owningbusinessunit", xrm_model::Value::Lookup(EntityReference::new("businessunit", org.alias("root").expect("root"))));
+    record.set(
+        "owningbusinessunit",
+        xrm_model::Value::Lookup(EntityReference::new("businessunit", org.alias("root").expect("root"))),
+    );
     let access = RecordAccess::of(table, &record, Vec::new());
     measure_batch("4. privilege + access check, 5 roles and 2 teams", 1000, || {
         std::hint::black_box(security::check(&org, &privileges, Access::Read, std::hint::black_box(&access)));

@@ -1,6 +1,693 @@
-//! FetchXML, read into a QueryExpression.
+//! FetchXML, read into a QueryExpression so that both forms of query run through one engine (`query.rs`).
+//!
+//! Two steps: quick-xml reads the text into a small element tree (a syntax error is a fault with its byte
+//! position), then the tree is read into the model. Every element and attribute is checked against what
+//! FetchXML has: an unknown one is a fault naming it and where it is; a known one the engine does not run
+//! (aggregates, other join types, date operators, …) is "… is not supported yet", never a wrong answer.
+//! Values stay text here: the engine types them by their column, with [`parse_value`].
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::{Reader, XmlVersion};
+use xrm_model::{
+    ColumnSet, ConditionExpression, ConditionOperator, Fault, FilterExpression, JoinOperator, LinkEntity,
+    LogicalOperator, OrderExpression, PagingInfo, QueryExpression, Uuid, Value, codes,
+};
+
+use super::query::default_alias;
+use crate::org::ColumnType;
 
 /// The table a FetchXML query is about (`<entity name="…">`), without checking the rest.
-pub fn entity_name(_fetch: &str) -> Option<String> {
-    None
+pub fn entity_name(fetch: &str) -> Option<String> {
+    let mut reader = Reader::from_str(fetch);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) if e.name().0 == "entity" => {
+                let name = e.try_get_attribute("name").ok()??;
+                return name.normalized_value(XmlVersion::Implicit1_0).ok().map(|v| v.into_owned());
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+/// Reads a FetchXML query into the model.
+pub fn parse(fetch: &str) -> Result<QueryExpression, Fault> {
+    let root = read_tree(fetch)?;
+    Builder { links: 0 }.fetch(&root)
+}
+
+/// An element of the document: its name, where it starts, its attributes (unescaped), its children and its
+/// own text.
+struct Element {
+    name: String,
+    at: u64,
+    attributes: Vec<(String, String)>,
+    children: Vec<Element>,
+    text: String,
+}
+
+/// How deep elements may nest: far more than any real query, and little enough that reading the tree cannot
+/// exhaust the stack (a plug-in's FetchXML must never bring the host down).
+const MAX_DEPTH: usize = 64;
+
+fn fault(message: String) -> Fault {
+    Fault::new(codes::INVALID_ARGUMENT, format!("FetchXML: {message}"))
+}
+
+fn read_tree(fetch: &str) -> Result<Element, Fault> {
+    let mut reader = Reader::from_str(fetch);
+    let mut open: Vec<Element> = Vec::new();
+    let mut root = None;
+    loop {
+        let at = reader.buffer_position();
+        let event = reader
+            .read_event()
+            .map_err(|e| fault(format!("the text is not well-formed XML at byte {}: {e}", reader.error_position())))?;
+        match event {
+            Event::Start(_) if open.len() >= MAX_DEPTH => {
+                return Err(fault(format!("elements nest deeper than {MAX_DEPTH} levels at byte {at}")));
+            }
+            Event::Start(e) => open.push(element(&e, at)?),
+            Event::Empty(e) => close(element(&e, at)?, &mut open, &mut root)?,
+            Event::End(_) => match open.pop() {
+                Some(done) => close(done, &mut open, &mut root)?,
+                None => return Err(fault(format!("a closing tag with no opening tag at byte {at}"))),
+            },
+            Event::Text(t) => add_text(&mut open, &t.xml10_content(), at)?,
+            Event::CData(t) => add_text(&mut open, &t.xml10_content(), at)?,
+            Event::GeneralRef(r) => {
+                let resolved = match r.resolve_char_ref() {
+                    Ok(Some(c)) => Some(c.to_string()),
+                    _ => quick_xml::escape::resolve_predefined_entity(&r.xml10_content()).map(str::to_owned),
+                };
+                let text = resolved.ok_or_else(|| fault(format!("unknown entity reference at byte {at}")))?;
+                add_text(&mut open, &text, at)?;
+            }
+            Event::DocType(_) => return Err(fault(format!("a DOCTYPE is not allowed (at byte {at})"))),
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if let Some(unclosed) = open.last() {
+        return Err(fault(format!("the element <{}> at byte {} is never closed", unclosed.name, unclosed.at)));
+    }
+    root.ok_or_else(|| fault("there is no <fetch> element".into()))
+}
+
+fn element(e: &BytesStart, at: u64) -> Result<Element, Fault> {
+    let name = e.name().0.to_owned();
+    let mut attributes = Vec::new();
+    for attribute in e.attributes() {
+        let bad = |why: String| fault(format!("a bad attribute in <{name}> at byte {at}: {why}"));
+        let attribute = attribute.map_err(|err| bad(err.to_string()))?;
+        let value = attribute.normalized_value(XmlVersion::Implicit1_0).map_err(|err| bad(err.to_string()))?;
+        attributes.push((attribute.key.0.to_owned(), value.into_owned()));
+    }
+    Ok(Element { name, at, attributes, children: Vec::new(), text: String::new() })
+}
+
+/// A finished element goes into its parent, or becomes the root if it is the first top-level one.
+fn close(done: Element, open: &mut [Element], root: &mut Option<Element>) -> Result<(), Fault> {
+    match (open.last_mut(), root.is_some()) {
+        (Some(parent), _) => parent.children.push(done),
+        (None, false) => *root = Some(done),
+        (None, true) => return Err(fault(format!("a second top-level element <{}> at byte {}", done.name, done.at))),
+    }
+    Ok(())
+}
+
+fn add_text(open: &mut [Element], text: &str, at: u64) -> Result<(), Fault> {
+    match open.last_mut() {
+        Some(parent) => parent.text.push_str(text),
+        None if text.trim().is_empty() => {}
+        None => return Err(fault(format!("text outside the <fetch> element at byte {at}"))),
+    }
+    Ok(())
+}
+
+/// What an element may carry: attributes read, attributes accepted and ignored (display hints, performance
+/// hints), attributes FetchXML has that the engine does not run, and child elements.
+struct Spec {
+    read: &'static [&'static str],
+    ignored: &'static [&'static str],
+    unsupported: &'static [&'static str],
+    children: &'static [&'static str],
+}
+
+const FETCH: Spec = Spec {
+    read: &["distinct", "top", "count", "page", "paging-cookie", "aggregate", "returntotalrecordcount"],
+    ignored: &[
+        "version",
+        "mapping",
+        "output-format",
+        "no-lock",
+        "useraworderby",
+        "latematerialize",
+        "options",
+        "aggregatelimit",
+    ],
+    unsupported: &["datasource", "min-active-row-version"],
+    children: &["entity"],
+};
+const ENTITY: Spec = Spec {
+    read: &["name"],
+    ignored: &["enableprefiltering", "prefilterparametername"],
+    unsupported: &[],
+    children: &["attribute", "all-attributes", "order", "filter", "link-entity"],
+};
+const LINK_ENTITY: Spec = Spec {
+    read: &["name", "from", "to", "alias", "link-type"],
+    ignored: &["visible", "intersect", "enableprefiltering", "prefilterparametername"],
+    unsupported: &[],
+    children: ENTITY.children,
+};
+const ATTRIBUTE: Spec = Spec {
+    read: &["name"],
+    ignored: &["build", "added"],
+    unsupported: &["alias", "aggregate", "groupby", "dategrouping", "distinct", "usertimezone", "rowaggregate"],
+    children: &[],
+};
+const ALL_ATTRIBUTES: Spec = Spec { read: &[], ignored: &[], unsupported: &[], children: &[] };
+const ORDER: Spec =
+    Spec { read: &["attribute", "descending", "entityname"], ignored: &[], unsupported: &["alias"], children: &[] };
+const FILTER: Spec = Spec {
+    read: &["type"],
+    ignored: &[
+        "hint",
+        "isquickfindfields",
+        "overridequickfindrecordlimitenabled",
+        "overridequickfindrecordlimitdisabled",
+        "bypassquickfind",
+    ],
+    unsupported: &[],
+    children: &["condition", "filter", "link-entity"],
+};
+const CONDITION: Spec = Spec {
+    read: &["attribute", "operator", "value", "entityname"],
+    ignored: &["uiname", "uitype", "uihidden"],
+    unsupported: &["valueof", "alias", "aggregate", "rowaggregate"],
+    children: &["value"],
+};
+const VALUE: Spec = Spec { read: &[], ignored: &["uiname", "uitype"], unsupported: &[], children: &[] };
+
+/// The join types FetchXML has beyond `inner` and `outer`.
+const OTHER_LINK_TYPES: &[&str] = &["any", "not any", "all", "not all", "exists", "in", "matchfirstrowusingcrossapply"];
+
+/// The condition operators FetchXML has beyond those of the model.
+const OTHER_OPERATORS: &[&str] = &[
+    "above",
+    "contain-values",
+    "eq-or-above",
+    "eq-or-under",
+    "eq-userlanguage",
+    "eq-useroruserhierarchy",
+    "eq-useroruserhierarchyandteams",
+    "eq-useroruserteams",
+    "eq-userteams",
+    "in-fiscal-period",
+    "in-fiscal-period-and-year",
+    "in-fiscal-year",
+    "in-or-after-fiscal-period-and-year",
+    "in-or-before-fiscal-period-and-year",
+    "last-fiscal-period",
+    "last-fiscal-year",
+    "last-month",
+    "last-seven-days",
+    "last-week",
+    "last-x-days",
+    "last-x-fiscal-periods",
+    "last-x-fiscal-years",
+    "last-x-hours",
+    "last-x-months",
+    "last-x-weeks",
+    "last-x-years",
+    "last-year",
+    "next-fiscal-period",
+    "next-fiscal-year",
+    "next-month",
+    "next-seven-days",
+    "next-week",
+    "next-x-days",
+    "next-x-fiscal-periods",
+    "next-x-fiscal-years",
+    "next-x-hours",
+    "next-x-months",
+    "next-x-weeks",
+    "next-x-years",
+    "next-year",
+    "not-contain-values",
+    "not-under",
+    "olderthan-x-days",
+    "olderthan-x-hours",
+    "olderthan-x-minutes",
+    "olderthan-x-months",
+    "olderthan-x-weeks",
+    "olderthan-x-years",
+    "on",
+    "on-or-after",
+    "on-or-before",
+    "this-fiscal-period",
+    "this-fiscal-year",
+    "this-month",
+    "this-week",
+    "this-year",
+    "today",
+    "tomorrow",
+    "under",
+    "yesterday",
+];
+
+impl Element {
+    fn place(&self) -> String {
+        format!("<{}> at byte {}", self.name, self.at)
+    }
+
+    fn not_supported(&self, what: &str) -> Fault {
+        fault(format!("{what} (in {}) is not supported yet", self.place()))
+    }
+
+    /// Refuses what the element may not carry (see [`Spec`]), and text where none belongs.
+    fn check(&self, spec: &Spec) -> Result<(), Fault> {
+        for (name, _) in &self.attributes {
+            let name = name.as_str();
+            if spec.unsupported.contains(&name) {
+                return Err(self.not_supported(&format!("the attribute '{name}'")));
+            }
+            let namespace = name == "xmlns" || name.starts_with("xmlns:");
+            if !(spec.read.contains(&name) || spec.ignored.contains(&name) || namespace) {
+                return Err(fault(format!("unknown attribute '{name}' on {}", self.place())));
+            }
+        }
+        if let Some(child) = self.children.iter().find(|c| !spec.children.contains(&c.name.as_str())) {
+            return Err(fault(format!("unknown element {} inside <{}>", child.place(), self.name)));
+        }
+        if self.name != "value" && !self.text.trim().is_empty() {
+            return Err(fault(format!("unexpected text inside {}", self.place())));
+        }
+        Ok(())
+    }
+
+    fn attr(&self, name: &str) -> Option<&str> {
+        self.attributes.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    fn required(&self, name: &str) -> Result<&str, Fault> {
+        self.attr(name).ok_or_else(|| fault(format!("{} needs the attribute '{name}'", self.place())))
+    }
+
+    fn flag(&self, name: &str) -> Result<bool, Fault> {
+        match self.attr(name).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("false" | "0") => Ok(false),
+            Some("true" | "1") => Ok(true),
+            Some(other) => Err(fault(format!("'{name}' on {} must be true or false, not '{other}'", self.place()))),
+        }
+    }
+
+    fn number(&self, name: &str) -> Result<Option<u32>, Fault> {
+        let Some(text) = self.attr(name) else { return Ok(None) };
+        let bad = || fault(format!("'{name}' on {} must be a whole number, not '{text}'", self.place()));
+        text.trim().parse().map(Some).map_err(|_| bad())
+    }
+
+    fn children_named<'e>(&'e self, name: &'e str) -> impl Iterator<Item = &'e Element> + 'e {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+}
+
+/// Reads the tree, counting link-entities in document order to name those without an alias as the engine
+/// does (`query::default_alias`), so that an `<order>` inside one can name it.
+struct Builder {
+    links: usize,
+}
+
+impl Builder {
+    fn fetch(&mut self, el: &Element) -> Result<QueryExpression, Fault> {
+        if el.name != "fetch" {
+            return Err(fault(format!("the query must be a <fetch> element, not {}", el.place())));
+        }
+        el.check(&FETCH)?;
+        if el.flag("aggregate")? {
+            return Err(el.not_supported("an aggregate query (aggregate=\"true\")"));
+        }
+        if el.flag("returntotalrecordcount")? {
+            return Err(el.not_supported("returntotalrecordcount=\"true\""));
+        }
+        let mut entities = el.children_named("entity");
+        let (Some(entity), None) = (entities.next(), entities.next()) else {
+            return Err(fault(format!("{} needs exactly one <entity> element", el.place())));
+        };
+        let mut q = QueryExpression::new(entity.required("name")?);
+        q.distinct = el.flag("distinct")?;
+        q.top_count = el.number("top")?;
+        let (count, page, cookie) = (el.number("count")?, el.number("page")?, el.attr("paging-cookie"));
+        if q.top_count.is_some() && (count.is_some() || page.is_some()) {
+            return Err(fault(format!("'top' can't be used with 'count' or 'page' on {}", el.place())));
+        }
+        if count.is_some() || page.is_some() || cookie.is_some() {
+            q.page_info = Some(PagingInfo {
+                page_number: page.unwrap_or(1),
+                count: count.unwrap_or(0),
+                paging_cookie: cookie.map(str::to_owned),
+            });
+        }
+        self.entity(entity, &mut q)?;
+        Ok(q)
+    }
+
+    /// The root table: its columns (all when no `<attribute>` names any), filters, orders and links. The
+    /// orders inside link-entities come after the entity's own, in document order.
+    fn entity(&mut self, el: &Element, q: &mut QueryExpression) -> Result<(), Fault> {
+        el.check(&ENTITY)?;
+        q.column_set = columns(el, ColumnSet::AllColumns)?;
+        let mut filters = Vec::new();
+        let mut link_orders = Vec::new();
+        for child in &el.children {
+            match child.name.as_str() {
+                "filter" => filters.push(filter(child)?),
+                "order" => q.orders.push(order(child, None)?),
+                "link-entity" => q.link_entities.push(self.link(child, &mut link_orders)?),
+                _ => {}
+            }
+        }
+        q.criteria = all_of(filters);
+        q.orders.extend(link_orders);
+        Ok(())
+    }
+
+    fn link(&mut self, el: &Element, orders: &mut Vec<OrderExpression>) -> Result<LinkEntity, Fault> {
+        el.check(&LINK_ENTITY)?;
+        self.links += 1;
+        let name = el.required("name")?;
+        let alias = el.attr("alias").map_or_else(|| default_alias(name, self.links), str::to_owned);
+        let join_operator = match el.attr("link-type").unwrap_or("inner") {
+            "inner" => JoinOperator::Inner,
+            "outer" => JoinOperator::LeftOuter,
+            other if OTHER_LINK_TYPES.contains(&other) => {
+                return Err(el.not_supported(&format!("link-type=\"{other}\"")));
+            }
+            other => {
+                return Err(fault(format!("unknown link-type '{other}' on {} (expected inner or outer)", el.place())));
+            }
+        };
+        let mut link = LinkEntity {
+            // FetchXML's `to` is the parent's column, `from` the linked table's.
+            link_from_attribute_name: el.required("to")?.to_owned(),
+            link_to_entity_name: name.to_owned(),
+            link_to_attribute_name: el.required("from")?.to_owned(),
+            join_operator,
+            entity_alias: Some(alias.clone()),
+            columns: columns(el, ColumnSet::Columns(Vec::new()))?,
+            link_criteria: FilterExpression::default(),
+            link_entities: Vec::new(),
+        };
+        let mut filters = Vec::new();
+        for child in &el.children {
+            match child.name.as_str() {
+                "filter" => filters.push(filter(child)?),
+                "order" => orders.push(order(child, Some(&alias))?),
+                "link-entity" => link.link_entities.push(self.link(child, orders)?),
+                _ => {}
+            }
+        }
+        link.link_criteria = all_of(filters);
+        Ok(link)
+    }
+}
+
+/// The `<attribute>` and `<all-attributes>` children as a column set; `none` when there are none.
+fn columns(el: &Element, none: ColumnSet) -> Result<ColumnSet, Fault> {
+    let mut names = Vec::new();
+    let mut all = false;
+    for child in &el.children {
+        match child.name.as_str() {
+            "all-attributes" => {
+                child.check(&ALL_ATTRIBUTES)?;
+                all = true;
+            }
+            "attribute" => {
+                child.check(&ATTRIBUTE)?;
+                names.push(child.required("name")?.to_owned());
+            }
+            _ => {}
+        }
+    }
+    Ok(match (all, names.is_empty()) {
+        (true, _) => ColumnSet::AllColumns,
+        (false, true) => none,
+        (false, false) => ColumnSet::Columns(names),
+    })
+}
+
+/// Several `<filter>` elements side by side all apply.
+fn all_of(mut filters: Vec<FilterExpression>) -> FilterExpression {
+    match filters.len() {
+        1 => filters.remove(0),
+        _ => FilterExpression { filter_operator: LogicalOperator::And, conditions: Vec::new(), filters },
+    }
+}
+
+fn order(el: &Element, link_alias: Option<&str>) -> Result<OrderExpression, Fault> {
+    el.check(&ORDER)?;
+    let entity_name = match (el.attr("entityname"), link_alias) {
+        (Some(_), Some(_)) => return Err(fault(format!("'entityname' on {} inside a <link-entity>", el.place()))),
+        (name, alias) => name.or(alias).map(str::to_owned),
+    };
+    Ok(OrderExpression {
+        attribute_name: el.required("attribute")?.to_owned(),
+        descending: el.flag("descending")?,
+        entity_name,
+    })
+}
+
+fn filter(el: &Element) -> Result<FilterExpression, Fault> {
+    el.check(&FILTER)?;
+    let filter_operator = match el.attr("type").unwrap_or("and") {
+        "and" => LogicalOperator::And,
+        "or" => LogicalOperator::Or,
+        other => return Err(fault(format!("unknown filter type '{other}' on {} (expected and or or)", el.place()))),
+    };
+    let mut f = FilterExpression { filter_operator, ..FilterExpression::default() };
+    for child in &el.children {
+        match child.name.as_str() {
+            "condition" => f.conditions.push(condition(child)?),
+            "filter" => f.filters.push(filter(child)?),
+            _ => return Err(child.not_supported("a <link-entity> inside a <filter>")),
+        }
+    }
+    Ok(f)
+}
+
+fn condition(el: &Element) -> Result<ConditionExpression, Fault> {
+    el.check(&CONDITION)?;
+    let name = el.required("operator")?;
+    let operator = match ConditionOperator::ALL.iter().find(|(_, fetch, _)| *fetch == name) {
+        Some((op, _, _)) => *op,
+        None if name == "neq" => ConditionOperator::NotEqual,
+        None if OTHER_OPERATORS.contains(&name) => {
+            return Err(el.not_supported(&format!("the condition operator '{name}'")));
+        }
+        None => return Err(fault(format!("unknown condition operator '{name}' on {}", el.place()))),
+    };
+    let mut values: Vec<Value> = el.attr("value").map(Value::from).into_iter().collect();
+    for child in el.children_named("value") {
+        child.check(&VALUE)?;
+        values.push(Value::Text(child.text.clone()));
+    }
+    if el.attr("value").is_some() && values.len() > 1 {
+        return Err(fault(format!("{} has both a 'value' attribute and <value> elements", el.place())));
+    }
+    Ok(ConditionExpression {
+        entity_name: el.attr("entityname").map(str::to_owned),
+        attribute_name: el.required("attribute")?.to_owned(),
+        operator,
+        values,
+    })
+}
+
+/// FetchXML's text of a value as its column's type (the engine reads JSON text the same way): numbers,
+/// decimal text for money and decimals, dates, GUIDs (braces or not) for ids and lookups, choice numbers,
+/// booleans as 0, 1, true or false. `None` when the text is not of that type.
+pub fn parse_value(ty: &ColumnType, text: &str) -> Option<Value> {
+    use ColumnType as T;
+    let t = text.trim();
+    Some(match ty {
+        T::String | T::Memo => Value::Text(text.to_owned()),
+        T::Integer => Value::Integer(t.parse().ok()?),
+        T::BigInt => Value::BigInt(t.parse().ok()?),
+        T::Double => Value::Double(t.parse().ok()?),
+        T::Decimal => Value::Decimal(decimal(t)?),
+        T::Money => Value::Money(decimal(t)?),
+        T::DateTime => Value::DateTime(datetime(t)?),
+        T::Uniqueidentifier | T::Lookup(_) => Value::Guid(Uuid::parse_str(t).ok()?),
+        T::Picklist | T::MultiSelectPicklist => Value::Choice(t.parse().ok()?),
+        T::Boolean => Value::Boolean(match t.to_ascii_lowercase().as_str() {
+            "1" | "true" => true,
+            "0" | "false" => false,
+            _ => return None,
+        }),
+    })
+}
+
+/// The type [`parse_value`] wants, for messages.
+pub fn type_name(ty: &ColumnType) -> &'static str {
+    use ColumnType as T;
+    match ty {
+        T::String | T::Memo => "String",
+        T::Integer => "Integer",
+        T::BigInt => "BigInt",
+        T::Double => "Double",
+        T::Decimal => "Decimal",
+        T::Money => "Money",
+        T::DateTime => "DateTime",
+        T::Uniqueidentifier | T::Lookup(_) => "Uniqueidentifier",
+        T::Picklist | T::MultiSelectPicklist => "Picklist",
+        T::Boolean => "Boolean (0, 1, true or false)",
+    }
+}
+
+fn decimal(text: &str) -> Option<String> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+    let is_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (is_digits(whole) && is_digits(frac)).then(|| text.to_owned())
+}
+
+/// RFC 3339; a date and time without a zone (read as UTC); a date alone (its midnight, UTC).
+fn datetime(text: &str) -> Option<DateTime<Utc>> {
+    let naive = |format| NaiveDateTime::parse_from_str(text, format).ok().map(|t| t.and_utc());
+    xrm_model::json::parse_datetime(text)
+        .or_else(|| naive("%Y-%m-%dT%H:%M:%S%.f"))
+        .or_else(|| naive("%Y-%m-%d %H:%M:%S%.f"))
+        .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0).map(|t| t.and_utc()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_fetchxml_into_the_query_model() {
+        let q = parse(
+            "<?xml version='1.0'?><!-- a view --><fetch top='3' distinct='true' xmlns:x='urn:x'><entity name='contact'>
+               <attribute name='fullname'/><order attribute='fullname' descending='true'/>
+               <filter type='or'>
+                 <condition attribute='lastname' operator='in'><value>A &amp; B</value><value>&#67;<![CDATA[<d>]]></value></condition>
+                 <condition attribute='jobtitle' operator='null' uiname='hint'/>
+               </filter>
+               <link-entity name='account' from='accountid' to='parentcustomerid' link-type='outer'>
+                 <attribute name='name'/><order attribute='name'/>
+                 <link-entity name='systemuser' from='systemuserid' to='ownerid' alias='u'/>
+               </link-entity>
+             </entity></fetch>",
+        )
+        .unwrap();
+        assert_eq!((q.entity_name.as_str(), q.top_count, q.distinct), ("contact", Some(3), true));
+        assert_eq!(q.column_set, ColumnSet::Columns(vec!["fullname".into()]));
+        assert_eq!(q.criteria.filter_operator, LogicalOperator::Or);
+        assert_eq!(q.criteria.conditions[0].values, [Value::from("A & B"), Value::from("C<d>")]);
+        assert_eq!(q.criteria.conditions[1].operator, ConditionOperator::Null);
+        let link = &q.link_entities[0];
+        assert_eq!(
+            (link.link_from_attribute_name.as_str(), link.link_to_attribute_name.as_str()),
+            ("parentcustomerid", "accountid")
+        );
+        assert_eq!((link.entity_alias.as_deref(), link.join_operator), (Some("account1"), JoinOperator::LeftOuter));
+        assert_eq!(link.link_entities[0].entity_alias.as_deref(), Some("u"));
+        assert_eq!(link.link_entities[0].columns, ColumnSet::Columns(Vec::new()));
+        // The link-entity's order comes after the entity's, naming the link-entity's (default) alias.
+        let orders: Vec<_> =
+            q.orders.iter().map(|o| (o.attribute_name.as_str(), o.descending, o.entity_name.as_deref())).collect();
+        assert_eq!(orders, [("fullname", true, None), ("name", false, Some("account1"))]);
+    }
+
+    #[test]
+    fn paging_attributes_become_paging_info() {
+        let q = parse("<fetch count='10' page='2' paging-cookie='c'><entity name='account'/></fetch>").unwrap();
+        assert_eq!(q.page_info, Some(PagingInfo { page_number: 2, count: 10, paging_cookie: Some("c".into()) }));
+        assert_eq!(q.column_set, ColumnSet::AllColumns);
+    }
+
+    #[test]
+    fn entity_name_reads_only_as_far_as_the_entity() {
+        assert_eq!(entity_name("<fetch><entity name='account'><broken"), Some("account".into()));
+        assert_eq!(entity_name("<fetch/>"), None);
+        assert_eq!(entity_name("not xml <"), None);
+    }
+
+    #[test]
+    fn faults_say_what_is_wrong_and_where() {
+        let entity = |inner: &str| format!("<fetch><entity name='account'>{inner}</entity></fetch>");
+        for (fetch, wanted) in [
+            (String::new(), "there is no <fetch> element"),
+            ("<fetch><entity name='account'>".into(), "<entity> at byte 7 is never closed"),
+            ("<fetch/><fetch/>".into(), "a second top-level element <fetch> at byte 8"),
+            ("<entity name='account'/>".into(), "must be a <fetch> element"),
+            ("<fetch><entity name='a'/><entity name='b'/></fetch>".into(), "exactly one <entity>"),
+            ("<fetch top='x'><entity name='a'/></fetch>".into(), "'top' on <fetch> at byte 0 must be a whole number"),
+            ("<fetch top='1' count='2'><entity name='a'/></fetch>".into(), "'top' can't be used with 'count'"),
+            (entity("text"), "unexpected text inside <entity> at byte 7"),
+            (entity("<attribute name='a' name='b'/>"), "a bad attribute in <attribute> at byte 30"),
+            (entity("<filter type='xor'/>"), "unknown filter type 'xor'"),
+            (
+                entity("<filter><condition attribute='a' operator='equals'/></filter>"),
+                "unknown condition operator 'equals'",
+            ),
+            (
+                entity(
+                    "<filter><condition attribute='a' operator='in' value='1'><value>2</value></condition></filter>",
+                ),
+                "both",
+            ),
+            (
+                entity("<filter><condition attribute='a' operator='eq'><value>&nope;</value></condition></filter>"),
+                "unknown entity reference at byte 84",
+            ),
+            (
+                entity("<filter><link-entity name='contact' from='a' to='b'/></filter>"),
+                "inside a <filter> (in <link-entity> at byte 38) is not supported yet",
+            ),
+            (
+                entity("<link-entity name='contact' from='a' to='b' link-type='sideways'/>"),
+                "unknown link-type 'sideways'",
+            ),
+            (entity("<link-entity name='contact' from='a'/>"), "<link-entity> at byte 30 needs the attribute 'to'"),
+            (
+                entity("<order attribute='a' alias='x'/>"),
+                "the attribute 'alias' (in <order> at byte 30) is not supported yet",
+            ),
+            ("<fetch returntotalrecordcount='true'><entity name='a'/></fetch>".into(), "returntotalrecordcount"),
+            ("<filter>".repeat(100_000), "nest deeper than 64 levels at byte 512"),
+        ] {
+            let fault = parse(&fetch).unwrap_err();
+            assert_eq!(fault.code, codes::INVALID_ARGUMENT, "{fetch}");
+            assert!(fault.message.contains(wanted), "{fetch}: {}", fault.message);
+        }
+    }
+
+    #[test]
+    fn text_values_are_read_as_their_column_type() {
+        use ColumnType as T;
+        let at = |text: &str| DateTime::parse_from_rfc3339(text).map(|t| Value::DateTime(t.to_utc())).ok();
+        let g = Uuid::from_u128(1);
+        for (ty, text, expected) in [
+            (T::Integer, "42", Some(Value::Integer(42))),
+            (T::Integer, "4.2", None),
+            (T::Money, " 12.50 ", Some(Value::Money("12.50".into()))),
+            (T::Decimal, "1e3", None),
+            (T::DateTime, "2024-06-01", at("2024-06-01T00:00:00Z")),
+            (T::DateTime, "2024-06-01T10:00:00", at("2024-06-01T10:00:00Z")),
+            (T::DateTime, "2024-06-01T10:00:00+02:00", at("2024-06-01T08:00:00Z")),
+            (T::Lookup(vec![]), "{00000000-0000-0000-0000-000000000001}", Some(Value::Guid(g))),
+            (T::Uniqueidentifier, "nope", None),
+            (T::Boolean, "1", Some(Value::Boolean(true))),
+            (T::Boolean, "False", Some(Value::Boolean(false))),
+            (T::Boolean, "yes", None),
+            (T::Picklist, "2", Some(Value::Choice(2))),
+            (T::String, " a ", Some(Value::from(" a "))),
+        ] {
+            assert_eq!(parse_value(&ty, text), expected, "{text:?} as {ty:?}");
+        }
+    }
 }
