@@ -5,7 +5,10 @@
 //! 1. bare wasmtime: a fresh store, instantiation and call of an empty export (the limit);
 //! 2. a fresh probe instance executing one trace op;
 //! 3. a Create through three synchronous probe steps, each making one service call;
-//! 4. a privilege + access check for a user with 5 roles and 2 teams (privileges resolved once).
+//! 4. a privilege + access check for a user with 5 roles and 2 teams (privileges resolved once);
+//! 5. a RetrieveMultiple over 10,000 rows with a filter and a link-entity, security applied to every row;
+//! 6. a Create through 3 synchronous probe steps + 1 asynchronous step, queued and drained;
+//! 7. the rollback of a transaction that wrote 100 rows, in stores of 1,000 and 100,000 rows.
 
 // Test code: a broken expectation is a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -153,10 +156,108 @@ fn security_check() {
     });
 }
 
+/// Runs `f` on a thread with room for nested plug-ins, as the runner does.
+fn on_case_thread(f: impl FnOnce() + Send) {
+    std::thread::scope(|s| {
+        let thread = std::thread::Builder::new().stack_size(256 << 20);
+        thread.spawn_scoped(s, f).expect("bench thread").join().expect("bench ran");
+    });
+}
+
+fn retrieve_multiple_10k(root: &Path) {
+    use xrm_sandbox::org::Organization;
+    use xrm_sandbox::pipeline::{Pipeline, Registrations};
+    let org = std::sync::Arc::new(Organization::load(&root.join("tests/conformance/org.json")).expect("org"));
+    let alice = org.alias("alice").expect("alice");
+    let pipeline =
+        std::sync::Arc::new(Pipeline::new(org, Registrations::default(), Default::default()).expect("pipeline"));
+    let mut session = Session::new(pipeline);
+    for i in 0..10_000 {
+        let mut contact = Entity::new("contact");
+        contact.set("lastname", format!("c{i}"));
+        let Ok(response) = session.execute(alice, Request::create(contact), None) else { panic!("contact") };
+        let Some(xrm_model::ParameterValue::Value(xrm_model::Value::Guid(id))) = response.results.get("id").cloned()
+        else {
+            panic!("id")
+        };
+        let mut account = Entity::new("account");
+        account.set("name", format!("a{i}")).set("numberofemployees", i % 100);
+        account.set("primarycontactid", xrm_model::Value::Lookup(EntityReference::new("contact", id)));
+        session.execute(alice, Request::create(account), None).expect("account");
+    }
+    let query = r#"{"entityname": "account", "columns": ["name"],
+        "criteria": {"conditions": [{"attribute": "numberofemployees", "operator": "lt", "value": 10}]},
+        "linkentities": [{"linkfromattributename": "primarycontactid", "linktoentityname": "contact", "linktoattributename": "contactid",
+                          "entityalias": "c", "columns": ["lastname"]}]}"#;
+    let query = xrm_model::json::Reader::default()
+        .query(&serde_json::from_str(query).expect("json"), &xrm_model::json::Path::Root("q"))
+        .expect("query");
+    let request = Request::retrieve_multiple(query);
+    measure_n("5. RetrieveMultiple, 10,000 rows, filter + link-entity", 50, || {
+        let response = session.execute(alice, request.clone(), None).expect("query runs");
+        assert!(!response.results.is_empty());
+    });
+}
+
+fn create_with_async(root: &Path) {
+    let suite = Suite::load(&root.join("benches/create3async.json")).expect("bench suite loads");
+    let alice = suite.pipeline.org().alias("alice").expect("alice");
+    let mut account = Entity::new("account");
+    account.set("name", "Contoso");
+    on_case_thread(|| {
+        measure("6. Create through 3 sync steps + 1 async (queue and drain)", || {
+            let mut session = Session::new(suite.pipeline.clone());
+            session.execute(alice, Request::create(account.clone()), None).expect("create succeeds");
+            assert_eq!(session.run_async(), 1);
+        });
+    });
+}
+
+fn rollback_100_rows() {
+    use xrm_sandbox::store::{Store, Transactional};
+    let row = |i: u128| {
+        let mut e = Entity::with_id("account", Uuid::from_u128(i));
+        e.set("name", format!("row {i}"));
+        e
+    };
+    for size in [1_000u128, 100_000] {
+        let mut base = Store::default();
+        for i in 0..size {
+            base.put(row(i));
+        }
+        let mut store = Transactional::new(base);
+        measure(&format!("7. rollback of 100 written rows, store of {size} rows"), || {
+            store.begin();
+            for i in 0..100 {
+                store.data_mut().put(row(size + i));
+            }
+            store.rollback();
+        });
+    }
+}
+
+/// Like `measure`, with `n` timed runs: for operations that take milliseconds.
+fn measure_n(name: &str, n: usize, mut f: impl FnMut()) {
+    f();
+    let mut times: Vec<Duration> = (0..n)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    let at = |p: usize| times[(times.len() * p / 100).min(times.len() - 1)].as_secs_f64() * 1e6;
+    println!("{name:<58} p50 {:>8.1} µs   p99 {:>8.1} µs", at(50), at(99));
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     bare_wasmtime();
     probe_one_trace(&root);
     create_through_three_steps(&root);
     security_check();
+    retrieve_multiple_10k(&root);
+    create_with_async(&root);
+    rollback_100_rows();
 }

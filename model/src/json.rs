@@ -632,8 +632,8 @@ pub fn parameter_to_json(p: &ParameterValue) -> Json {
     }
 }
 
-/// A response's outputs as suites see them: Create gives `id`, Retrieve `entity`, RetrieveMultiple `entities`
-/// and `count`; every other result by its own name.
+/// A response's outputs as suites see them: Create gives `id`, Retrieve `entity`, RetrieveMultiple `entities`,
+/// `count`, `morerecords` and `pagingcookie`; every other result by its own name.
 pub fn response_to_json(r: &Response) -> Json {
     let mut obj = Map::new();
     for (name, value) in &r.results {
@@ -644,6 +644,10 @@ pub fn response_to_json(r: &Response) -> Json {
             (messages::ENTITY_COLLECTION, ParameterValue::EntityCollection(c)) => {
                 obj.insert("entities".into(), parameter_to_json(value));
                 obj.insert("count".into(), json!(c.entities.len()));
+                obj.insert("morerecords".into(), json!(c.more_records));
+                if let Some(cookie) = &c.paging_cookie {
+                    obj.insert("pagingcookie".into(), json!(cookie));
+                }
             }
             _ => {
                 obj.insert(name.clone(), parameter_to_json(value));

@@ -69,9 +69,15 @@ pub fn request(
         messages::DELETE => check_record(org, who, store, Access::Delete, &target_of()?),
         messages::RETRIEVE => check_record(org, who, store, Access::Read, &target_of()?),
         messages::RETRIEVE_MULTIPLE => {
-            // SEC-6: only a missing privilege fails; rows are filtered as they are read.
-            let table = core::table(org, table)?;
-            security::check_privilege(org, who, Access::Read, table).into_result()
+            // SEC-6: only a missing privilege fails, on the query's table or a linked one; rows are filtered as
+            // they are read.
+            let mut tables = vec![table.to_owned()];
+            if let Some(q) = query_of(request)? {
+                linked_tables(&q.link_entities, &mut tables);
+            }
+            tables
+                .iter()
+                .try_for_each(|t| security::check_privilege(org, who, Access::Read, core::table(org, t)?).into_result())
         }
         messages::ASSIGN => check_record(org, who, store, Access::Assign, &target_of()?),
         messages::SET_STATE => check_record(org, who, store, Access::Write, &target_of()?),
@@ -92,6 +98,22 @@ pub fn request(
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+/// The request's query as an expression (FetchXML read into one).
+fn query_of(request: &Request) -> Result<Option<xrm_model::QueryExpression>, Fault> {
+    match request.parameter(messages::QUERY) {
+        Some(ParameterValue::Query(xrm_model::Query::Expression(q))) => Ok(Some(q.clone())),
+        Some(ParameterValue::Query(xrm_model::Query::FetchXml(x))) => super::fetchxml::parse(x).map(Some),
+        _ => Ok(None),
+    }
+}
+
+fn linked_tables(links: &[xrm_model::LinkEntity], into: &mut Vec<String>) {
+    for l in links {
+        into.push(l.link_to_entity_name.clone());
+        linked_tables(&l.link_entities, into);
     }
 }
 

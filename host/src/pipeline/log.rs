@@ -110,3 +110,18 @@ pub fn keep_tail(text: &str) -> String {
     let start = (from..text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
     text[start..].to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipe_13_trace_text_keeps_its_last_10_kb_at_a_character_boundary() {
+        assert_eq!(keep_tail("short"), "short");
+        let long = format!("{}{}", "é".repeat(8 * 1024), "the end");
+        let kept = keep_tail(&long);
+        assert!(kept.len() <= TRACE_TEXT_LIMIT && kept.len() > TRACE_TEXT_LIMIT - 4);
+        assert!(kept.ends_with("the end"));
+        assert!(kept.starts_with('é'), "cut between characters, never inside one");
+    }
+}

@@ -142,8 +142,8 @@ pub fn parameter_value(p: &m::ParameterValue) -> w::ParameterValue {
     }
 }
 
-pub fn from_parameter_value(p: w::ParameterValue) -> m::ParameterValue {
-    match p {
+pub fn from_parameter_value(p: w::ParameterValue) -> Result<m::ParameterValue, m::Fault> {
+    Ok(match p {
         w::ParameterValue::Value(v) => m::ParameterValue::Value(from_value(v)),
         w::ParameterValue::Entity(e) => m::ParameterValue::Entity(from_entity(e)),
         w::ParameterValue::EntityCollection(c) => m::ParameterValue::EntityCollection(from_collection(c)),
@@ -151,25 +151,25 @@ pub fn from_parameter_value(p: w::ParameterValue) -> m::ParameterValue {
             m::ParameterValue::EntityReferences(rs.into_iter().map(from_reference).collect())
         }
         w::ParameterValue::ColumnSet(c) => m::ParameterValue::ColumnSet(from_column_set(c)),
-        w::ParameterValue::Query(q) => m::ParameterValue::Query(from_query(q)),
+        w::ParameterValue::Query(q) => m::ParameterValue::Query(from_query(q)?),
         w::ParameterValue::Relationship(r) => m::ParameterValue::Relationship(r.schema_name),
         w::ParameterValue::PrincipalAccess(pa) => m::ParameterValue::PrincipalAccess(m::PrincipalAccess {
             principal: from_reference(pa.principal),
             access_mask: pa.access_mask,
         }),
-    }
+    })
 }
 
 pub fn parameters(ps: &m::Parameters) -> Vec<w::Parameter> {
     ps.iter().map(|(name, v)| w::Parameter { name: name.clone(), value: parameter_value(v) }).collect()
 }
 
-pub fn from_parameters(ps: Vec<w::Parameter>) -> m::Parameters {
-    ps.into_iter().map(|p| (p.name, from_parameter_value(p.value))).collect()
+pub fn from_parameters(ps: Vec<w::Parameter>) -> Result<m::Parameters, m::Fault> {
+    ps.into_iter().map(|p| Ok((p.name, from_parameter_value(p.value)?))).collect()
 }
 
-pub fn from_request(r: w::Request) -> m::Request {
-    m::Request { message: r.message_name, parameters: from_parameters(r.parameters) }
+pub fn from_request(r: w::Request) -> Result<m::Request, m::Fault> {
+    Ok(m::Request { message: r.message_name, parameters: from_parameters(r.parameters)? })
 }
 
 pub fn response(r: &m::Response) -> w::Response {
@@ -315,12 +315,51 @@ fn index(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
 }
 
-/// Rebuilds the model's nested query from the WIT arena; out-of-range or cyclic indexes are dropped.
-pub fn from_query(q: w::Query) -> m::Query {
+/// How deep a plug-in's filters and link-entities may nest: the host rebuilds them recursively.
+const MAX_QUERY_DEPTH: usize = 64;
+
+/// Rebuilds the model's nested query from the WIT arena; out-of-range or cyclic indexes are dropped, and a
+/// query nested deeper than the host reads is refused.
+pub fn from_query(q: w::Query) -> Result<m::Query, m::Fault> {
     match q {
-        w::Query::FetchXml(x) => m::Query::FetchXml(x),
-        w::Query::Expression(e) => m::Query::Expression(from_expression(&e)),
+        w::Query::FetchXml(x) => Ok(m::Query::FetchXml(x)),
+        w::Query::Expression(e) if nesting(&e) > MAX_QUERY_DEPTH => Err(m::Fault::new(
+            m::codes::INVALID_ARGUMENT,
+            format!("the query's filters or link-entities nest deeper than {MAX_QUERY_DEPTH} levels"),
+        )),
+        w::Query::Expression(e) => Ok(m::Query::Expression(from_expression(&e))),
     }
+}
+
+/// The deepest nesting of filters and of link-entities, walked without recursion and at most once per node.
+fn nesting(q: &w::QueryExpression) -> usize {
+    let mut deepest = 0;
+    let mut budget = q.filters.len() + q.link_entities.len();
+    let mut stack: Vec<(u32, usize)> = q.criteria.map(|i| (i, 1)).into_iter().collect();
+    stack.extend(q.link_entities.iter().filter_map(|l| l.criteria.map(|c| (c, 1))));
+    while let Some((i, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        if budget == 0 || depth > MAX_QUERY_DEPTH {
+            break;
+        }
+        budget -= 1;
+        if let Some(f) = q.filters.get(i as usize) {
+            stack.extend(f.filters.iter().map(|&child| (child, depth + 1)));
+        }
+    }
+    for l in &q.link_entities {
+        let mut depth = 1;
+        let mut parent = l.parent;
+        while let Some(p) = parent {
+            depth += 1;
+            if depth > MAX_QUERY_DEPTH {
+                break;
+            }
+            parent = q.link_entities.get(p as usize).and_then(|l| l.parent);
+        }
+        deepest = deepest.max(depth);
+    }
+    deepest
 }
 
 fn from_expression(q: &w::QueryExpression) -> m::QueryExpression {
@@ -396,4 +435,48 @@ fn from_links(q: &w::QueryExpression, parent: Option<u32>, budget: &mut usize) -
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(depth: usize) -> w::Query {
+        let filters = (0..depth)
+            .map(|i| w::FilterExpression {
+                filter_operator: w::LogicalOperator::And,
+                conditions: Vec::new(),
+                filters: if i + 1 < depth { vec![index(i + 1)] } else { Vec::new() },
+            })
+            .collect();
+        w::Query::Expression(w::QueryExpression {
+            entity_name: "account".into(),
+            column_set: w::ColumnSet::AllColumns,
+            criteria: Some(0),
+            filters,
+            link_entities: Vec::new(),
+            orders: Vec::new(),
+            top_count: None,
+            page_info: None,
+            distinct: false,
+        })
+    }
+
+    #[test]
+    fn a_query_nested_too_deep_is_refused_rather_than_read_recursively() {
+        assert!(from_query(chain(MAX_QUERY_DEPTH)).is_ok());
+        let err = from_query(chain(100_000)).unwrap_err();
+        assert_eq!(err.code, m::codes::INVALID_ARGUMENT);
+    }
+
+    #[test]
+    fn a_cyclic_filter_index_ends() {
+        let mut q = chain(2);
+        if let w::Query::Expression(e) = &mut q {
+            e.filters[1].filters = vec![0];
+        }
+        // Each node is visited at most once: the cycle is cut, the conversion ends.
+        let Ok(m::Query::Expression(e)) = from_query(q) else { panic!("a cyclic query converts") };
+        assert!(e.criteria.filters[0].filters[0].is_empty(), "the third visit finds the budget spent");
+    }
 }

@@ -68,8 +68,12 @@ impl<H: PluginHost> HostContext for StoreData<H> {
     }
 
     fn set_input_parameter(&mut self, this: Resource<ContextHandle>, name: String, value: w::ParameterValue) -> Change {
+        let value = match convert::from_parameter_value(value) {
+            Ok(v) => v,
+            Err(f) => return Ok(Err(convert::fault(&f))),
+        };
         Ok(self.own_parameters(&this, |c| &mut c.input_parameters)?.map(|ps| {
-            ps.insert(name, convert::from_parameter_value(value));
+            ps.insert(name, value);
         }))
     }
 
@@ -83,8 +87,12 @@ impl<H: PluginHost> HostContext for StoreData<H> {
         name: String,
         value: w::ParameterValue,
     ) -> Change {
+        let value = match convert::from_parameter_value(value) {
+            Ok(v) => v,
+            Err(f) => return Ok(Err(convert::fault(&f))),
+        };
         Ok(self.own_parameters(&this, |c| &mut c.output_parameters)?.map(|ps| {
-            ps.insert(name, convert::from_parameter_value(value));
+            ps.insert(name, value);
         }))
     }
 
@@ -108,8 +116,12 @@ impl<H: PluginHost> HostContext for StoreData<H> {
             );
             return Ok(Err(convert::fault(&fault)));
         }
+        let value = match convert::from_parameter_value(value) {
+            Ok(v) => v,
+            Err(f) => return Ok(Err(convert::fault(&f))),
+        };
         Ok(self.own_parameters(&this, |c| &mut c.shared_variables)?.map(|ps| {
-            ps.insert(name, convert::from_parameter_value(value));
+            ps.insert(name, value);
         }))
     }
 

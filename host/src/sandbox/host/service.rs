@@ -79,7 +79,10 @@ impl<H: PluginHost> HostOrganizationService for StoreData<H> {
     }
 
     fn retrieve_multiple(&mut self, this: Resource<ServiceHandle>, query: w::Query) -> CallResult<w::EntityCollection> {
-        let request = Request::retrieve_multiple(convert::from_query(query));
+        let request = match convert::from_query(query) {
+            Ok(q) => Request::retrieve_multiple(q),
+            Err(f) => return Ok(Err(convert::fault(&f))),
+        };
         self.call_for(&this, request, |r| match r.results.get(messages::ENTITY_COLLECTION) {
             Some(ParameterValue::EntityCollection(c)) => Some(convert::collection(c)),
             _ => None,
@@ -111,7 +114,10 @@ impl<H: PluginHost> HostOrganizationService for StoreData<H> {
     }
 
     fn execute(&mut self, this: Resource<ServiceHandle>, request: w::Request) -> CallResult<w::Response> {
-        self.call_for(&this, convert::from_request(request), |r| Some(convert::response(&r)))
+        match convert::from_request(request) {
+            Ok(request) => self.call_for(&this, request, |r| Some(convert::response(&r))),
+            Err(f) => Ok(Err(convert::fault(&f))),
+        }
     }
 
     fn drop(&mut self, rep: Resource<ServiceHandle>) -> wasmtime::Result<()> {
