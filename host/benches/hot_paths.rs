@@ -44,11 +44,16 @@ fn measure_batch(name: &str, batch: usize, mut f: impl FnMut()) {
     println!("{name:<58} p50 {:>8.1} ns   p99 {:>8.1} ns", at(50), at(99));
 }
 
-fn measure(name: &str, mut f: impl FnMut()) {
-    for _ in 0..WARMUP {
+fn measure(name: &str, f: impl FnMut()) {
+    measure_runs(name, WARMUP, ITERATIONS, f);
+}
+
+/// Times `runs` calls of `f` after `warmup` untimed ones and prints p50 and p99.
+fn measure_runs(name: &str, warmup: usize, runs: usize, mut f: impl FnMut()) {
+    for _ in 0..warmup {
         f();
     }
-    let mut times: Vec<Duration> = (0..ITERATIONS)
+    let mut times: Vec<Duration> = (0..runs)
         .map(|_| {
             let start = Instant::now();
             f();
@@ -236,19 +241,9 @@ fn rollback_100_rows() {
     }
 }
 
-/// Like `measure`, with `n` timed runs: for operations that take milliseconds.
-fn measure_n(name: &str, n: usize, mut f: impl FnMut()) {
-    f();
-    let mut times: Vec<Duration> = (0..n)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    let at = |p: usize| times[(times.len() * p / 100).min(times.len() - 1)].as_secs_f64() * 1e6;
-    println!("{name:<58} p50 {:>8.1} µs   p99 {:>8.1} µs", at(50), at(99));
+/// Like `measure`, with `n` timed runs after one warm-up: for operations that take milliseconds.
+fn measure_n(name: &str, n: usize, f: impl FnMut()) {
+    measure_runs(name, 1, n, f);
 }
 
 fn main() {
