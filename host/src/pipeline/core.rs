@@ -23,8 +23,15 @@ fn user_ref(id: Uuid) -> Value {
     Value::Lookup(EntityReference::new("systemuser", id))
 }
 
-/// Creates `target` as `user`, returning its id (SEC-5: owned by `user` unless `ownerid` is given).
-pub fn create(org: &Organization, store: &mut Store, user: Uuid, target: Entity) -> Result<Uuid, Fault> {
+/// Creates `target` as `user`, returning its id (SEC-5: owned by `user` unless `ownerid` is given);
+/// `on_behalf` is the external impersonator stamped in `createdonbehalfby` (IMP-8).
+pub fn create(
+    org: &Organization,
+    store: &mut Store,
+    user: Uuid,
+    on_behalf: Option<Uuid>,
+    target: Entity,
+) -> Result<Uuid, Fault> {
     let table = table(org, &target.logical_name)?;
     let mut record = table.check(target)?;
     let id = match (record.id, record.get(&table.primary_id)) {
@@ -44,6 +51,10 @@ pub fn create(org: &Organization, store: &mut Store, user: Uuid, target: Entity)
     attrs.insert(table.primary_id.clone(), Value::Guid(id));
     attrs.insert("createdby".into(), user_ref(user));
     attrs.insert("modifiedby".into(), user_ref(user));
+    if let Some(impersonator) = on_behalf {
+        attrs.insert("createdonbehalfby".into(), user_ref(impersonator));
+        attrs.insert("modifiedonbehalfby".into(), user_ref(impersonator));
+    }
     attrs.insert("createdon".into(), now.clone());
     attrs.insert("modifiedon".into(), now);
     attrs.entry("statecode".into()).or_insert(Value::Choice(0));
@@ -76,7 +87,13 @@ fn stamp_owner(org: &Organization, record: &mut Entity) {
     attrs.insert("owningbusinessunit".into(), Value::Lookup(EntityReference::new("businessunit", bu)));
 }
 
-pub fn update(org: &Organization, store: &mut Store, user: Uuid, target: Entity) -> Result<(), Fault> {
+pub fn update(
+    org: &Organization,
+    store: &mut Store,
+    user: Uuid,
+    on_behalf: Option<Uuid>,
+    target: Entity,
+) -> Result<(), Fault> {
     let table = table(org, &target.logical_name)?;
     let id = target.id.unwrap_or_default();
     let changes = table.check(target)?;
@@ -87,6 +104,8 @@ pub fn update(org: &Organization, store: &mut Store, user: Uuid, target: Entity)
     record.attributes.insert(table.primary_id.clone(), Value::Guid(id));
     record.attributes.insert("modifiedby".into(), user_ref(user));
     record.attributes.insert("modifiedon".into(), Value::DateTime(Utc::now()));
+    let behalf = on_behalf.map_or(Value::Null, user_ref);
+    record.attributes.insert("modifiedonbehalfby".into(), behalf);
     if owner_changed && table.ownership == Ownership::UserOwned {
         stamp_owner(org, &mut record);
     }
@@ -139,6 +158,7 @@ pub fn assign(
     org: &Organization,
     store: &mut Store,
     user: Uuid,
+    on_behalf: Option<Uuid>,
     target: &EntityReference,
     assignee: &EntityReference,
 ) -> Result<(), Fault> {
@@ -149,7 +169,7 @@ pub fn assign(
     }
     let mut change = Entity::with_id(target.logical_name.clone(), target.id);
     change.set("ownerid", Value::Lookup(EntityReference::new(assignee.logical_name.clone(), assignee.id)));
-    update(org, store, user, change)
+    update(org, store, user, on_behalf, change)
 }
 
 /// SetState: `statecode` and `statuscode`.
@@ -157,13 +177,14 @@ pub fn set_state(
     org: &Organization,
     store: &mut Store,
     user: Uuid,
+    on_behalf: Option<Uuid>,
     target: &EntityReference,
     state: Value,
     status: Value,
 ) -> Result<(), Fault> {
     let mut change = Entity::with_id(target.logical_name.clone(), target.id);
     change.set("statecode", state).set("statuscode", status);
-    update(org, store, user, change)
+    update(org, store, user, on_behalf, change)
 }
 
 /// GrantAccess adds rights to a principal's share, ModifyAccess replaces them (SEC-7).

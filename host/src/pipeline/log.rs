@@ -18,6 +18,8 @@ pub enum Event {
         caller: Uuid,
         initiating: Uuid,
         via: Option<&'static str>,
+        /// The user impersonating the caller from outside (IMP-6), if any.
+        impersonator: Option<Uuid>,
         outcome: Option<Result<(), Fault>>,
     },
     /// A step's execution.

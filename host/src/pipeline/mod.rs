@@ -146,6 +146,59 @@ impl Session {
             in_transaction: false,
             tag,
             via: None,
+            impersonator: None,
+        };
+        let result = run(&self.pipeline, &mut self.state, call, request);
+        self.state.store_traces();
+        result
+    }
+
+    /// Runs a top-level request sent by `impersonator` on behalf of another user (IMP-6, IMP-7, IMP-8): the
+    /// request runs as that user, allowed only where both users pass the checks.
+    pub fn execute_impersonating(
+        &mut self,
+        impersonator: Uuid,
+        on_behalf_of: Impersonation,
+        request: Request,
+        tag: Option<String>,
+    ) -> Result<Response, Fault> {
+        let org = &self.pipeline.org;
+        if impersonator == org.system_user {
+            return self.execute(impersonator, request, tag);
+        }
+        identity::check_user(org, impersonator)?;
+        let user = match on_behalf_of {
+            Impersonation::CallerId(id) | Impersonation::MscrmCallerId(id) => id,
+            Impersonation::CallerObjectId(object) => {
+                org.users.values().find(|u| u.aad_object_id == Some(object)).map(|u| u.id).ok_or_else(|| {
+                    Fault::new(
+                        codes::OBJECT_DOES_NOT_EXIST,
+                        format!("systemuser With azureactivedirectoryobjectid = {object} Does Not Exist"),
+                    )
+                })?
+            }
+        };
+        identity::check_user(org, user)?;
+        // IMP-6: the privilege counts only through a role assigned to the impersonator directly.
+        let privileges = self.pipeline.privileges.get(&impersonator);
+        if !privileges.is_some_and(|p| p.holds_directly(DELEGATE)) {
+            let mut direct = privileges.cloned().unwrap_or_default();
+            direct.user = impersonator;
+            direct.keep_direct_only();
+            return crate::security::check_plain_privilege(org, &direct, DELEGATE)
+                .into_result()
+                .map(|()| Response::default());
+        }
+        let call = Call {
+            caller: user,
+            initiating: user,
+            depth: 1,
+            correlation_id: Uuid::new_v4(),
+            parent: None,
+            in_transaction: false,
+            tag,
+            via: None,
+            impersonator: Some(impersonator),
         };
         let result = run(&self.pipeline, &mut self.state, call, request);
         self.state.store_traces();
@@ -197,7 +250,23 @@ struct Call {
     in_transaction: bool,
     tag: Option<String>,
     via: Option<&'static str>,
+    /// The user who impersonates the caller from outside (IMP-6), for the top-level request only.
+    impersonator: Option<Uuid>,
 }
+
+/// How a client outside the sandbox names the user it acts for (IMP-6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Impersonation {
+    /// The SDK's `CallerId`: a `systemuserid`.
+    CallerId(Uuid),
+    /// The Web API's `CallerObjectId` header: an Entra object id (`azureactivedirectoryobjectid`).
+    CallerObjectId(Uuid),
+    /// The Web API's `MSCRMCallerID` header: a `systemuserid`.
+    MscrmCallerId(Uuid),
+}
+
+/// The privilege an impersonator must hold through a role assigned directly (IMP-6).
+const DELEGATE: &str = "prvActOnBehalfOfAnotherUser";
 
 /// Runs the calls a plug-in makes: each is a child pipeline as the service's user (IMP-4, IMP-5).
 pub struct StepHost {
@@ -218,6 +287,8 @@ impl PluginHost for StepHost {
             in_transaction: ctx.is_in_transaction,
             tag: None,
             via: Some(identity::factory_label(arg, ctx.user_id, ctx.initiating_user_id)),
+            // IMP-7: a plug-in's calls follow IMP-4 and IMP-5, not the intersection.
+            impersonator: None,
         };
         let pipeline = self.pipeline.clone();
         let result = run(&pipeline, &mut self.state, call, request);
@@ -238,6 +309,7 @@ fn run(pipeline: &Arc<Pipeline>, state: &mut CaseState, call: Call, request: Req
         caller: call.caller,
         initiating: call.initiating,
         via: call.via,
+        impersonator: call.impersonator,
         outcome: None,
     });
     let result = Frame::new(pipeline, call, request, target).run(state);
@@ -441,6 +513,15 @@ impl<'p> Frame<'p> {
         if let Some(who) = self.privileges() {
             authorize::request(org, who, state.store.data(), &self.request, &self.table)?;
         }
+        // IMP-7: under external impersonation the impersonator must pass the same checks; the error names the
+        // impersonated user, whose request it is.
+        if let Some(impersonator) = self.call.impersonator
+            && let Some(who) = self.pipeline.privileges.get(&impersonator)
+        {
+            authorize::request(org, who, state.store.data(), &self.request, &self.table).map_err(|f| {
+                Fault::new(f.code, f.message.replace(&impersonator.to_string(), &self.call.caller.to_string()))
+            })?;
+        }
         if has_outer_context(&self.request.message) {
             self.outer_parent = Some(Arc::new(self.outer_context()));
         }
@@ -632,7 +713,7 @@ impl<'p> Frame<'p> {
         match self.request.message.as_str() {
             messages::CREATE => {
                 let target = self.request.target_entity().cloned().ok_or_else(|| missing("an entity Target"))?;
-                let id = core::create(org, store, user, target)?;
+                let id = core::create(org, store, user, self.call.impersonator, target)?;
                 self.primary_id = id;
                 self.output.insert(messages::ID.into(), ParameterValue::Value(Value::Guid(id)));
                 self.post_record = store.get(&self.table, id).cloned();
@@ -640,7 +721,7 @@ impl<'p> Frame<'p> {
             messages::UPDATE => {
                 let target =
                     self.request.target_entity().cloned().ok_or_else(|| missing("an entity Target with an id"))?;
-                core::update(org, store, user, target)?;
+                core::update(org, store, user, self.call.impersonator, target)?;
                 self.post_record = store.get(&self.table, self.primary_id).cloned();
             }
             messages::DELETE => {
@@ -661,8 +742,12 @@ impl<'p> Frame<'p> {
                     return Err(missing("a Query"));
                 };
                 let who = self.privileges();
+                let impersonator = self.call.impersonator.and_then(|i| self.pipeline.privileges.get(&i));
                 let snapshot = store.clone();
-                let readable = |row: &Entity| who.is_none_or(|w| authorize::can_read(org, w, &snapshot, row));
+                let readable = |row: &Entity| {
+                    who.is_none_or(|w| authorize::can_read(org, w, &snapshot, row))
+                        && impersonator.is_none_or(|w| authorize::can_read(org, w, &snapshot, row))
+                };
                 let caller = query::Caller { user, business_unit: org.business_unit_of(user), readable: &readable };
                 let found = query::retrieve_multiple(org, store, q, &caller)?;
                 self.output.insert(messages::ENTITY_COLLECTION.into(), ParameterValue::EntityCollection(found));
@@ -670,7 +755,7 @@ impl<'p> Frame<'p> {
             messages::ASSIGN => {
                 let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
                 let assignee = self.reference(messages::ASSIGNEE).ok_or_else(|| missing("an Assignee"))?;
-                core::assign(org, store, user, &target, &assignee)?;
+                core::assign(org, store, user, self.call.impersonator, &target, &assignee)?;
                 self.post_record = store.get(&self.table, self.primary_id).cloned();
             }
             messages::SET_STATE => {
@@ -678,7 +763,7 @@ impl<'p> Frame<'p> {
                 let value = |name| self.request.parameter(name).and_then(ParameterValue::as_value).cloned();
                 let state_value = value(messages::STATE).ok_or_else(|| missing("a State"))?;
                 let status = value(messages::STATUS).unwrap_or(Value::Choice(-1));
-                core::set_state(org, store, user, &target, state_value, status)?;
+                core::set_state(org, store, user, self.call.impersonator, &target, state_value, status)?;
                 self.post_record = store.get(&self.table, self.primary_id).cloned();
             }
             messages::GRANT_ACCESS | messages::MODIFY_ACCESS => {

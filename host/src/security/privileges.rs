@@ -61,6 +61,14 @@ impl UserPrivileges {
         }
     }
 
+    /// Drops every grant held only through a team, so the rest reads as the directly assigned roles alone.
+    pub fn keep_direct_only(&mut self) {
+        for grants in self.grants.values_mut() {
+            grants.retain(|g| g.direct);
+        }
+        self.grants.retain(|_, grants| !grants.is_empty());
+    }
+
     pub fn holds(&self, privilege: &str) -> bool {
         self.grants.contains_key(privilege)
     }

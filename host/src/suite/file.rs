@@ -232,12 +232,23 @@ fn load_action(
             "SYSTEM cannot be a calling user (ORG-2): it is reached only through CreateOrganizationService(null)",
         ));
     }
-    for (key, value) in
-        [("callerid", &r.callerid), ("callerobjectid", &r.callerobjectid), ("mscrmcallerid", &r.mscrmcallerid)]
-    {
-        if value.is_some() {
-            return Err(FileError::new(path, format!("{at}.{key}"), "external impersonation is not supported yet"));
+    let headers = [
+        ("callerid", super::Header::CallerId, &r.callerid),
+        ("callerobjectid", super::Header::CallerObjectId, &r.callerobjectid),
+        ("mscrmcallerid", super::Header::MscrmCallerId, &r.mscrmcallerid),
+    ];
+    let mut on_behalf_of = None;
+    for (key, header, value) in headers {
+        let Some(value) = value else { continue };
+        if on_behalf_of.is_some() {
+            return Err(FileError::new(
+                path,
+                format!("{at}.{key}"),
+                "one of callerid, callerobjectid and mscrmcallerid at a time",
+            ));
         }
+        user(key, value)?;
+        on_behalf_of = Some((header, value.clone()));
     }
     // Checked now with placeholders for saved ids; read again when the action runs.
     let root = format!("{at}.request");
@@ -266,6 +277,7 @@ fn load_action(
     }
     Ok(Action::Request(Box::new(RequestAction {
         as_user: r.as_user,
+        on_behalf_of,
         tag: r.tag,
         request: r.request,
         save: r.save,

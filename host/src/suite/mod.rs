@@ -46,11 +46,22 @@ enum Action {
 
 struct RequestAction {
     as_user: String,
+    /// External impersonation (IMP-6): which header, and the user (or Entra object id) it names.
+    on_behalf_of: Option<(Header, String)>,
     tag: Option<String>,
     /// Read when the action runs, once the ids saved by earlier actions are known.
     request: Json,
     save: Option<String>,
     expect: Expect,
+}
+
+/// The ways a client names the user it acts for; named as the platform names them.
+#[derive(Debug, Clone, Copy)]
+#[allow(clippy::enum_variant_names)]
+enum Header {
+    CallerId,
+    CallerObjectId,
+    MscrmCallerId,
 }
 
 #[derive(Default)]

@@ -33,12 +33,13 @@ pub fn tree(events: &[Event], aliases: &Aliases) -> String {
     // A step's calls are one level below it; requests at depth d sit below steps at depth d - 1.
     for e in events {
         match e {
-            Event::Request { depth, message, table, caller, initiating, via, outcome: o } => {
+            Event::Request { depth, message, table, caller, initiating, via, impersonator, outcome: o } => {
                 let indent = "  ".repeat((2 * (*depth - 1)).max(0) as usize);
                 let via = via.map(|v| format!(" via CreateOrganizationService({v})")).unwrap_or_default();
+                let by = impersonator.map(|i| format!(" impersonated by {}", aliases.name_of(i))).unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "{indent}{message} {table} as {}{via} (initiating {}, depth {depth}): {}",
+                    "{indent}{message} {table} as {}{via}{by} (initiating {}, depth {depth}): {}",
                     aliases.name_of(*caller),
                     aliases.name_of(*initiating),
                     outcome(o, aliases)

@@ -10,8 +10,8 @@ use xrm_model::json::{Path as JsonPath, Reader};
 use xrm_model::{ParameterValue, Response, Uuid, Value, messages};
 
 use super::check::{self, Aliases};
-use super::{Action, Case, RequestAction, Suite, report};
-use crate::pipeline::Session;
+use super::{Action, Case, Header, RequestAction, Suite, report};
+use crate::pipeline::{Impersonation, Session};
 
 /// Threads' stack: nested plug-ins run on the thread that runs the case, each with up to 1 MiB of wasm stack,
 /// so a deep pipeline needs far more than the default 2 MiB (the pages are only reserved until touched).
@@ -223,13 +223,35 @@ fn request(r: &RequestAction, session: &mut Session, aliases: &mut Aliases) -> V
         Err(e) => return vec![format!("cannot read the request: {e}")],
     };
     let target = request.target_reference().map(|t| t.id);
-    let result = session.execute(caller, request, r.tag.clone());
+    let result = match &r.on_behalf_of {
+        None => session.execute(caller, request, r.tag.clone()),
+        Some((header, text)) => match impersonation(*header, text, session, aliases) {
+            Ok(on_behalf_of) => session.execute_impersonating(caller, on_behalf_of, request, r.tag.clone()),
+            Err(e) => return vec![e],
+        },
+    };
     if let (Some(name), Ok(response)) = (&r.save, &result)
         && let Some(id) = created_id(response).or(target)
     {
         aliases.saved.insert(name.clone(), id);
     }
     check::response(&r.expect, &result, aliases)
+}
+
+/// The header's user: `callerobjectid` takes an Entra object id, or `@alias` for that user's object id.
+fn impersonation(header: Header, text: &str, session: &Session, aliases: &Aliases) -> Result<Impersonation, String> {
+    let resolve = |a: &str| aliases.resolve(a);
+    let id = Reader::new(&resolve).guid_text(text, &JsonPath::Root("caller")).map_err(|e| e.to_string())?;
+    Ok(match header {
+        Header::CallerId => Impersonation::CallerId(id),
+        Header::MscrmCallerId => Impersonation::MscrmCallerId(id),
+        Header::CallerObjectId if text.starts_with('@') => {
+            let user = session.pipeline().org().user(id).ok_or_else(|| format!("`{text}` is not a user"))?;
+            let object = user.aad_object_id.ok_or_else(|| format!("`{text}` has no azureactivedirectoryobjectid"))?;
+            Impersonation::CallerObjectId(object)
+        }
+        Header::CallerObjectId => Impersonation::CallerObjectId(id),
+    })
 }
 
 fn created_id(response: &Response) -> Option<Uuid> {
