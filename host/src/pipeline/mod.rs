@@ -137,20 +137,7 @@ impl Session {
                 "SYSTEM cannot call from outside: it is reached only through CreateOrganizationService(null) (ORG-2)",
             ));
         }
-        let call = Call {
-            caller,
-            initiating: caller,
-            depth: 1,
-            correlation_id: Uuid::new_v4(),
-            parent: None,
-            in_transaction: false,
-            tag,
-            via: None,
-            impersonator: None,
-        };
-        let result = run(&self.pipeline, &mut self.state, call, request);
-        self.state.store_traces();
-        result
+        self.top_level(caller, None, request, tag)
     }
 
     /// Runs a top-level request sent by `impersonator` on behalf of another user (IMP-6, IMP-7, IMP-8): the
@@ -185,20 +172,30 @@ impl Session {
             let mut direct = privileges.cloned().unwrap_or_default();
             direct.user = impersonator;
             direct.keep_direct_only();
-            return crate::security::check_plain_privilege(org, &direct, DELEGATE)
-                .into_result()
-                .map(|()| Response::default());
+            let refused = crate::security::check_plain_privilege(org, &direct, DELEGATE).into_result();
+            return Err(refused.err().unwrap_or_else(|| Fault::new(codes::PRIVILEGE_DENIED, DELEGATE)));
         }
+        self.top_level(user, Some(impersonator), request, tag)
+    }
+
+    /// A top-level pipeline as `caller` (who is also the initiating user), then its trace records stored.
+    fn top_level(
+        &mut self,
+        caller: Uuid,
+        impersonator: Option<Uuid>,
+        request: Request,
+        tag: Option<String>,
+    ) -> Result<Response, Fault> {
         let call = Call {
-            caller: user,
-            initiating: user,
+            caller,
+            initiating: caller,
             depth: 1,
             correlation_id: Uuid::new_v4(),
             parent: None,
             in_transaction: false,
             tag,
             via: None,
-            impersonator: Some(impersonator),
+            impersonator,
         };
         let result = run(&self.pipeline, &mut self.state, call, request);
         self.state.store_traces();
