@@ -298,18 +298,18 @@ impl PluginHost for StepHost {
 
 fn run(pipeline: &Arc<Pipeline>, state: &mut CaseState, call: Call, request: Request) -> Result<Response, Fault> {
     let event = state.log.len();
-    let target = request.target_reference();
+    let frame = Frame::new(pipeline, call, request);
     state.log.push(Event::Request {
-        depth: call.depth,
-        message: request.message.clone(),
-        table: primary_table(&request),
-        caller: call.caller,
-        initiating: call.initiating,
-        via: call.via,
-        impersonator: call.impersonator,
+        depth: frame.call.depth,
+        message: frame.request.message.clone(),
+        table: frame.table.clone(),
+        caller: frame.call.caller,
+        initiating: frame.call.initiating,
+        via: frame.call.via,
+        impersonator: frame.call.impersonator,
         outcome: None,
     });
-    let result = Frame::new(pipeline, call, request, target).run(state);
+    let result = frame.run(state);
     if let Some(e) = state.log.get_mut(event) {
         e.set_outcome(result.as_ref().map(|_| ()).map_err(Clone::clone));
     }
@@ -460,7 +460,7 @@ struct Frame<'p> {
 }
 
 impl<'p> Frame<'p> {
-    fn new(pipeline: &'p Arc<Pipeline>, call: Call, request: Request, target: Option<EntityReference>) -> Self {
+    fn new(pipeline: &'p Arc<Pipeline>, call: Call, request: Request) -> Self {
         let mut shared = Parameters::new();
         if let Some(tag) = &call.tag {
             shared.insert("tag".into(), ParameterValue::Value(Value::Text(tag.clone())));
@@ -468,7 +468,7 @@ impl<'p> Frame<'p> {
         Frame {
             pipeline,
             table: primary_table(&request),
-            primary_id: target.map(|t| t.id).unwrap_or_default(),
+            primary_id: request.target_reference().map(|t| t.id).unwrap_or_default(),
             request,
             call,
             request_id: Uuid::new_v4(),
