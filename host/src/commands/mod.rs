@@ -1,0 +1,14 @@
+//! The subcommands of the `xrm-sandbox` binary: each reads its arguments, calls the library and returns the
+//! process's exit code.
+
+pub mod test;
+
+/// Exit codes, fixed by the runner's contract.
+pub mod exit {
+    /// Everything ran and passed.
+    pub const PASSED: u8 = 0;
+    /// Something ran and failed.
+    pub const FAILED: u8 = 1;
+    /// The input was refused before anything ran.
+    pub const INVALID_INPUT: u8 = 2;
+}
