@@ -230,8 +230,10 @@ fn the_identity_matrix() {
     assert_eq!(suite.cases.len(), 4 * 4 * 4 * 6 * 2);
     let started = Instant::now();
     let mut failed = Vec::new();
-    let stats = suite::run(vec![suite], &suite::RunOptions::default(), |suite::Event::CaseFinished(r)| {
-        if !r.passed {
+    let stats = suite::run(vec![suite], &suite::RunOptions::default(), |event| {
+        if let suite::Event::CaseFinished(r) = event
+            && !r.passed
+        {
             failed.push(format!("{}\n  {}\n{}", r.case, r.failures.join("\n  "), r.tree));
         }
     });

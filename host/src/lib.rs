@@ -3,10 +3,14 @@
 
 pub mod build;
 pub mod context;
+pub mod import;
+pub mod init;
 pub mod input;
 pub mod org;
 pub mod pipeline;
 pub mod sandbox;
+pub mod schema;
 pub mod security;
 pub mod store;
 pub mod suite;
+pub mod testing;

@@ -21,11 +21,23 @@ struct Cli {
 enum Command {
     /// Run suites: files, or folders searched for suite files.
     Test(commands::test::TestArgs),
+    /// Write the JSON Schemas of the organization, registrations and suite files, for editors.
+    Schema(commands::schema::SchemaArgs),
+    /// Create a plug-in project: crate, organization, registration, suite and CI workflow.
+    Init(commands::init::InitArgs),
+    /// Turn steps exported from an environment (Web API JSON or customizations.xml) into a registration file.
+    Import(commands::import::ImportArgs),
+    /// Run one request against an organization and registrations, and show what happened.
+    Run(commands::run::RunArgs),
 }
 
 fn main() -> ExitCode {
     let code = match Cli::parse().command {
         Command::Test(args) => commands::test::run(args),
+        Command::Schema(args) => commands::schema::run(args),
+        Command::Init(args) => commands::init::run(args),
+        Command::Import(args) => commands::import::run(args),
+        Command::Run(args) => commands::run::run(args),
     };
     ExitCode::from(code)
 }

@@ -1,6 +1,10 @@
 //! The subcommands of the `xrm-sandbox` binary: each reads its arguments, calls the library and returns the
 //! process's exit code.
 
+pub mod import;
+pub mod init;
+pub mod run;
+pub mod schema;
 pub mod test;
 
 /// Exit codes, fixed by the runner's contract.

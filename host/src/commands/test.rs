@@ -1,10 +1,12 @@
-//! `xrm-sandbox test`: load suites, run their cases, report.
+//! `xrm-sandbox test`: load suites, run their cases, report on the terminal and in the files asked for.
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
-use xrm_sandbox::suite::report::HumanReporter;
-use xrm_sandbox::suite::{self, Event, RunOptions, Suite};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use xrm_sandbox::suite::report::{Collected, HumanReporter, html, junit};
+use xrm_sandbox::suite::{self, Event, Partition, RunOptions, RunStats, Suite};
 
 use super::exit;
 
@@ -19,37 +21,122 @@ pub struct TestArgs {
     /// Cases run at once (default: the number of cores).
     #[arg(long, short)]
     jobs: Option<usize>,
+    /// Run only shard k of n (`--partition 2/3`): the selected cases are dealt round-robin in file order, so
+    /// the n shards of a CI matrix run every case exactly once.
+    #[arg(long, value_name = "K/N")]
+    partition: Option<Partition>,
+    /// Write a JUnit XML report (GitHub Actions, Azure DevOps, GitLab) to this file.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write the HTML execution report (one self-contained file) to this file.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
     /// Stop starting cases after the first failure.
     #[arg(long)]
     fail_fast: bool,
+    /// Print only failing cases and the closing line.
+    #[arg(long, short, conflicts_with = "verbose")]
+    quiet: bool,
     /// Print the execution tree of passing cases too.
     #[arg(long, short)]
     verbose: bool,
 }
 
 pub fn run(args: TestArgs) -> u8 {
-    let mut options = RunOptions { filter: args.filter, fail_fast: args.fail_fast, ..RunOptions::default() };
+    let mut options = RunOptions {
+        filter: args.filter.clone(),
+        fail_fast: args.fail_fast,
+        partition: args.partition,
+        ..RunOptions::default()
+    };
     if let Some(jobs) = args.jobs {
         options.jobs = jobs.max(1);
     }
-    // Every file is loaded and checked before any case runs.
-    let loaded = suite::discover(&args.paths)
-        .and_then(|files| files.iter().map(|f| Suite::load(f)).collect::<Result<Vec<_>, _>>());
-    let suites = match loaded {
-        Ok(suites) if suites.is_empty() => {
-            eprintln!("error: no suite found in the paths given");
-            return exit::INVALID_INPUT;
-        }
+    let suites = match load(&args.paths) {
         Ok(suites) => suites,
-        Err(e) => {
-            eprintln!("error: {e}");
+        Err(message) => {
+            eprintln!("error: {message}");
             return exit::INVALID_INPUT;
         }
     };
-    let reporter = HumanReporter { verbose: args.verbose };
-    let stats = suite::run(suites, &options, |event| match event {
-        Event::CaseFinished(result) => print!("{}", reporter.case(&result)),
+    let color = anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
+    let reporter = HumanReporter { verbose: args.verbose, quiet: args.quiet, color };
+    let wants_files = args.junit.is_some() || args.report.is_some();
+    let mut collected = wants_files.then(|| Collected::new(&suites));
+    let mut bar: Option<ProgressBar> = None;
+    let stats = suite::run(suites, &options, |event| {
+        if let Some(c) = collected.as_mut() {
+            c.record(&event);
+        }
+        let text = match &event {
+            Event::Started { cases } => {
+                bar = progress_bar(*cases as u64);
+                return;
+            }
+            Event::CaseFinished(result) => reporter.case(result),
+            Event::CaseSkipped { suite, case, .. } => reporter.skipped(&format!("{suite}::{case}")),
+        };
+        match &bar {
+            Some(bar) => {
+                bar.suspend(|| print!("{text}"));
+                bar.inc(1);
+            }
+            None => print!("{text}"),
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let written = collected.map_or(Ok(()), |mut c| {
+        c.finish();
+        write_reports(&c, &stats, args.junit.as_deref(), args.report.as_deref())
     });
     println!("{}", HumanReporter::summary(&stats));
+    if let Err(message) = written {
+        eprintln!("error: {message}");
+        return exit::INVALID_INPUT;
+    }
     if stats.failed > 0 { exit::FAILED } else { exit::PASSED }
+}
+
+/// Every file is loaded and checked before any case runs.
+fn load(paths: &[PathBuf]) -> Result<Vec<Suite>, String> {
+    let files = suite::discover(paths).map_err(|e| e.to_string())?;
+    let suites = files.iter().map(|f| Suite::load(f)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    if suites.is_empty() {
+        return Err("no suite found in the paths given".into());
+    }
+    Ok(suites)
+}
+
+/// A bar on a terminal only: never in a CI log or a pipe, where it would be noise.
+fn progress_bar(cases: u64) -> Option<ProgressBar> {
+    let on_terminal = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    if !on_terminal || cases == 0 {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(Some(cases), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template("{bar:40.cyan/blue} {pos}/{len} cases  {elapsed_precise}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    Some(bar)
+}
+
+fn write_reports(run: &Collected, stats: &RunStats, junit: Option<&Path>, report: Option<&Path>) -> Result<(), String> {
+    if let Some(path) = junit {
+        write_file(path, &junit::render(run))?;
+    }
+    if let Some(path) = report {
+        write_file(path, &html::render(run, stats))?;
+    }
+    Ok(())
+}
+
+/// Writes beside the target and renames, so a reader never sees half a report.
+fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let partial = path.with_file_name(format!(".{name}.partial"));
+    std::fs::write(&partial, text)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .map_err(|e| format!("{}: cannot write the report: {e}", path.display()))
 }

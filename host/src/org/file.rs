@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::Utc;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
 use serde_json::Value as Json;
 use xrm_model::json::{Path as JsonPath, Reader};
@@ -53,42 +54,67 @@ pub fn generated_id(kind: &str, alias: &str) -> Uuid {
     Uuid::new_v5(&ID_NAMESPACE, format!("{kind}:{alias}").as_bytes())
 }
 
-#[derive(Deserialize)]
+/// An organization: who exists, what they may do, and the data every case starts from. `@alias` may stand
+/// for the GUID of any business unit, role, user, team or record it names.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct OrgFile {
+#[schemars(rename = "Organization", title = "xrm-sandbox organization")]
+pub(crate) struct OrgFile {
+    /// The JSON Schema of this file, for editors (such as `./schemas/org.schema.json`); the sandbox ignores it.
     #[serde(rename = "$schema", default)]
     _schema: Option<String>,
+    /// The organization's name.
     name: String,
+    /// The organization's id (default: generated from the name).
     #[serde(default)]
     organizationid: Option<Uuid>,
+    /// Pipeline settings: depth limit, trace log, time and memory limits.
     #[serde(default)]
     settings: SettingsFile,
+    /// The business units: exactly one, the root, has no `parent`.
     businessunits: Vec<BusinessUnitFile>,
+    /// Security roles and their privileges.
     #[serde(default)]
     roles: Vec<RoleFile>,
+    /// The users who may call, be impersonated or own records.
     users: Vec<UserFile>,
+    /// Owner and access teams.
     #[serde(default)]
     teams: Vec<TeamFile>,
+    /// Custom tables, and columns added to built-in tables.
     #[serde(default)]
     tables: Vec<TableFile>,
+    /// Many-to-many relationships beyond the built-in ones, for Associate and Disassociate.
     #[serde(default)]
     relationships: Vec<RelationshipFile>,
+    /// Custom APIs (custom messages) that plug-ins may implement at stage 30.
     #[serde(default)]
     customapis: Vec<CustomApiFile>,
+    /// Records every case starts with, each checked against its table.
     #[serde(default)]
+    #[schemars(with = "Vec<crate::schema::RecordForm>")]
     records: Vec<Json>,
 }
 
-#[derive(Deserialize)]
+/// The organization's pipeline settings.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Settings")]
 struct SettingsFile {
+    /// How deep plug-ins may call into the pipeline before a request fails with 0x80044182.
     #[serde(default = "default_depth")]
+    #[schemars(range(min = 1, max = 50))]
     max_depth: i32,
+    /// Which executions write a `plugintracelog` record.
     #[serde(default = "default_trace")]
     plugin_trace_log_setting: TraceLogSetting,
+    /// How long one plug-in execution may run.
     #[serde(default = "default_timeout")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     timeout_seconds: f64,
+    /// How much memory one plug-in execution may use, in MiB.
     #[serde(default = "default_memory")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     memory_limit_mb: f64,
 }
 
@@ -116,77 +142,131 @@ impl Default for SettingsFile {
     }
 }
 
-#[derive(Deserialize)]
+/// A business unit.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "BusinessUnit")]
 struct BusinessUnitFile {
+    /// The name other entries use for it: `"sales"` is referred to as `"@sales"`.
     #[serde(rename = "@alias")]
     alias: String,
+    /// The business unit's name.
     name: String,
+    /// The parent business unit (`@alias` or GUID); absent for the root.
     #[serde(default)]
     parent: Option<String>,
+    /// Its id (default: generated from the alias).
     #[serde(default)]
     businessunitid: Option<Uuid>,
 }
 
-#[derive(Deserialize)]
+/// A security role.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Role")]
 struct RoleFile {
+    /// The name other entries use for it: `"salesperson"` is referred to as `"@salesperson"`.
     #[serde(rename = "@alias")]
     alias: String,
+    /// The role's name.
     name: String,
+    /// Its id (default: generated from the alias).
     #[serde(default)]
     roleid: Option<Uuid>,
+    /// Privileges and their depth, such as `"prvCreateAccount": "Basic"`: `prv<Access><table schema name>`,
+    /// where the access is Create, Read, Write, Delete, Append, AppendTo, Assign or Share, or a privilege that
+    /// is not about a table, such as `prvActOnBehalfOfAnotherUser`.
     #[serde(default)]
     privileges: BTreeMap<String, Depth>,
 }
 
-#[derive(Deserialize)]
+/// A user (`systemuser`).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "User")]
 struct UserFile {
+    /// The name suites and other entries use for the user: `"alice"` is referred to as `"@alice"`.
     #[serde(rename = "@alias")]
     alias: String,
+    /// Its id (default: generated from the alias).
     #[serde(default)]
     systemuserid: Option<Uuid>,
+    /// The user's name (default: the alias).
     #[serde(default)]
     fullname: Option<String>,
+    /// The sign-in name (default: `<alias>@<organization>.example`).
     #[serde(default)]
     domainname: Option<String>,
+    /// The user's business unit (`@alias` or GUID).
     businessunit: String,
+    /// The user's security roles (`@alias` or GUID each).
     #[serde(default)]
     roles: Vec<String>,
+    /// The user's Microsoft Entra object id, which `callerobjectid` names.
     #[serde(default)]
     azureactivedirectoryobjectid: Option<Uuid>,
+    /// For an application user: the application's id.
     #[serde(default)]
     applicationid: Option<Uuid>,
+    /// A disabled user can neither call nor be impersonated (0x80040225).
     #[serde(default)]
     isdisabled: bool,
 }
 
-#[derive(Deserialize)]
+/// A team.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Team")]
 struct TeamFile {
+    /// The name other entries use for it: `"salesteam"` is referred to as `"@salesteam"`.
     #[serde(rename = "@alias")]
     alias: String,
+    /// The team's name.
     name: String,
+    /// Its id (default: generated from the alias).
     #[serde(default)]
     teamid: Option<Uuid>,
+    /// The team's business unit (`@alias` or GUID).
     businessunit: String,
+    /// `Owner` (the default) or `Access`.
     #[serde(default = "owner_team")]
     teamtype: TeamTypeFile,
+    /// Security roles the members get through the team (`@alias` or GUID each); an access team holds none.
     #[serde(default)]
     roles: Vec<String>,
+    /// The members: users (`@alias` or GUID each).
     #[serde(default)]
     members: Vec<String>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
+/// The kind of team.
+#[derive(Deserialize, JsonSchema, Clone, Copy)]
+#[schemars(rename = "TeamType")]
 enum TeamTypeFile {
+    /// A team that holds security roles and may own records.
     Owner,
+    /// A team that records are shared with; it holds no security roles.
     Access,
 }
 
 fn owner_team() -> TeamTypeFile {
     TeamTypeFile::Owner
+}
+
+/// The depths `Depth`'s hand-written `Deserialize` accepts, with the platform's long names as synonyms.
+impl JsonSchema for Depth {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Depth".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        crate::schema::object(serde_json::json!({
+            "description": "A privilege's depth: Basic (the user's own records), Local (the business unit's), Deep \
+                (the business unit's and its children's) or Global (the organization's); or the platform's names \
+                User, BusinessUnit, ParentChildBusinessUnit, Organization.",
+            "enum": ["Basic", "Local", "Deep", "Global", "User", "BusinessUnit", "ParentChildBusinessUnit", "Organization"],
+        }))
+    }
 }
 
 impl<'de> Deserialize<'de> for Depth {
@@ -206,51 +286,76 @@ impl<'de> Deserialize<'de> for Depth {
     }
 }
 
-#[derive(Deserialize)]
+/// A custom table, or columns added to a built-in one (named by its logical name).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Table")]
 struct TableFile {
+    /// The table's logical name, such as `new_invoice`.
     logicalname: String,
+    /// Its schema name, which privilege names use, such as `new_Invoice` (default: the logical name).
     #[serde(default)]
     schemaname: Option<String>,
+    /// The table's object type code.
     objecttypecode: i32,
+    /// `UserOwned` (the default) or `OrganizationOwned`.
     #[serde(default = "user_owned")]
     ownership: OwnershipFile,
+    /// The column holding the record's name.
     #[serde(default)]
     primarynameattribute: Option<String>,
+    /// Columns and their types.
     #[serde(default)]
     columns: BTreeMap<String, ColumnFile>,
 }
 
-#[derive(Deserialize)]
+/// A custom API: a message of its own that a plug-in implements at stage 30.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "CustomApi")]
 struct CustomApiFile {
+    /// The message's name, which requests and steps use.
     uniquename: String,
+    /// The table the message is bound to; absent or null for an unbound message.
     #[serde(default)]
     boundentity: Option<String>,
+    /// The request parameters and their types.
     #[serde(default)]
     request: BTreeMap<String, ApiParameterFile>,
+    /// The response parameters and their types.
     #[serde(default)]
     response: BTreeMap<String, ApiParameterFile>,
 }
 
 /// `"Money"`, or `{"type": "Money", "optional": true}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
+#[schemars(rename = "ApiParameter")]
 enum ApiParameterFile {
+    /// A required parameter's type: String, Integer, Boolean, Float, Decimal, Money, DateTime, Guid, Picklist,
+    /// EntityReference, Entity or EntityCollection.
     Type(String),
+    /// A parameter's type, and whether it may be left out.
     Full {
+        /// The parameter's type, as for the short form.
         #[serde(rename = "type")]
         kind: String,
+        /// Whether the parameter may be left out.
         #[serde(default)]
         optional: bool,
     },
 }
 
-#[derive(Deserialize)]
+/// A many-to-many relationship.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Relationship")]
 struct RelationshipFile {
+    /// The relationship's schema name, which Associate and Disassociate name.
     schemaname: String,
+    /// One table's logical name.
     entity1: String,
+    /// The other table's logical name.
     entity2: String,
 }
 
@@ -261,9 +366,13 @@ const STANDARD_RELATIONSHIPS: &[(&str, &str, &str)] = &[
     ("opportunitycompetitors_association", "opportunity", "account"),
 ];
 
-#[derive(Deserialize, Clone, Copy)]
+/// Who owns a table's records.
+#[derive(Deserialize, JsonSchema, Clone, Copy)]
+#[schemars(rename = "Ownership")]
 enum OwnershipFile {
+    /// Records are owned by a user or team, and privileges apply by depth.
     UserOwned,
+    /// Records belong to the organization.
     OrganizationOwned,
 }
 
@@ -271,17 +380,24 @@ fn user_owned() -> OwnershipFile {
     OwnershipFile::UserOwned
 }
 
-#[derive(Deserialize)]
+/// A column's type.
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
+#[schemars(rename = "ColumnType")]
 enum ColumnFile {
+    /// String, Memo, Integer, BigInt, Double, Boolean, Decimal, Money, DateTime, Uniqueidentifier, Picklist or
+    /// MultiSelectPicklist.
     Plain(String),
+    /// A lookup: `{"Lookup": "account"}`, or a list of the tables it may point to.
     Lookup {
+        /// The table, or tables, the lookup may point to.
         #[serde(rename = "Lookup")]
         lookup: LookupTargets,
     },
 }
 
-#[derive(Deserialize)]
+/// One table, or several.
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 enum LookupTargets {
     One(String),

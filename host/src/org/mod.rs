@@ -11,13 +11,17 @@ use xrm_model::Uuid;
 
 use crate::input::FileError;
 use crate::store::Store;
+pub(crate) use file::OrgFile;
 pub use tables::{ColumnType, Ownership, Table};
 
 /// The organization's `pluginTraceLogSetting` (PIPE-13).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 pub enum TraceLogSetting {
+    /// No trace log records.
     Off,
+    /// A record only for executions that fail.
     Exception,
+    /// A record for every execution.
     All,
 }
 

@@ -21,6 +21,8 @@ pub enum Event {
         /// The user impersonating the caller from outside (IMP-6), if any.
         impersonator: Option<Uuid>,
         outcome: Option<Result<(), Fault>>,
+        /// From the start of the request to its end, the steps and calls it ran included.
+        duration: Duration,
     },
     /// A step's execution.
     Step {
@@ -34,6 +36,8 @@ pub enum Event {
         in_transaction: bool,
         outcome: Option<Result<(), Fault>>,
         duration: Duration,
+        /// What the plug-in wrote to its tracing service (the last 10 KB), whatever the trace-log setting.
+        trace: String,
     },
 }
 
@@ -41,12 +45,6 @@ impl Event {
     pub fn depth(&self) -> i32 {
         match self {
             Event::Request { depth, .. } | Event::Step { depth, .. } => *depth,
-        }
-    }
-
-    pub fn set_outcome(&mut self, result: Result<(), Fault>) {
-        match self {
-            Event::Request { outcome, .. } | Event::Step { outcome, .. } => *outcome = Some(result),
         }
     }
 }

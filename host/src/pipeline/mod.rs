@@ -308,10 +308,13 @@ fn run(pipeline: &Arc<Pipeline>, state: &mut CaseState, call: Call, request: Req
         via: frame.call.via,
         impersonator: frame.call.impersonator,
         outcome: None,
+        duration: Default::default(),
     });
+    let started = std::time::Instant::now();
     let result = frame.run(state);
-    if let Some(e) = state.log.get_mut(event) {
-        e.set_outcome(result.as_ref().map(|_| ()).map_err(Clone::clone));
+    if let Some(Event::Request { outcome, duration, .. }) = state.log.get_mut(event) {
+        *outcome = Some(result.as_ref().map(|_| ()).map_err(Clone::clone));
+        *duration = started.elapsed();
     }
     result
 }
@@ -360,6 +363,7 @@ fn execute_step(
         in_transaction: context.is_in_transaction,
         outcome: None,
         duration: Default::default(),
+        trace: String::new(),
     });
     let limits = Limits {
         timeout: step.timeout.unwrap_or(org.settings.timeout),
@@ -384,11 +388,13 @@ fn execute_step(
         Err(f) => Err(StepFailure { retry: f.kind == crate::sandbox::FailureKind::Retry, fault: f.fault }),
     };
     let outcome = result.as_ref().map(|_| ()).map_err(|f| f.fault.clone());
-    if let Some(Event::Step { outcome: o, duration, .. }) = state.log.get_mut(event) {
+    let text = log::keep_tail(&out.trace);
+    if let Some(Event::Step { outcome: o, duration, trace, .. }) = state.log.get_mut(event) {
         *o = Some(outcome.clone());
         *duration = out.duration;
+        *trace = text.clone();
     }
-    write_trace(org, state, step, &out.context, out.trace, &outcome, started, out.duration);
+    write_trace(org, state, step, &out.context, text, &outcome, started, out.duration);
     (result, out.context)
 }
 
@@ -425,7 +431,7 @@ fn write_trace(
         correlation_id: context.correlation_id,
         request_id: context.request_id.unwrap_or_default(),
         configuration: step.unsecure.clone(),
-        text: log::keep_tail(&text),
+        text,
         exception: result.as_ref().err().map(ToString::to_string),
         started,
         duration,

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value as Json;
 use xrm_model::{Entity, Uuid, messages};
@@ -67,38 +68,65 @@ impl Step {
     }
 }
 
-#[derive(Deserialize)]
+/// A step registration (`sdkmessageprocessingstep`): which plug-in runs on which message, table and stage,
+/// and as whom.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Step")]
 pub struct StepFile {
+    /// The step's name, which traces, jobs and reports show (default: plug-in, message and stage).
     #[serde(default)]
     name: Option<String>,
+    /// The step's id (default: generated from its place and name).
     #[serde(default)]
     sdkmessageprocessingstepid: Option<Uuid>,
+    /// The plug-in, by its name in `plugins`.
     plugin: String,
+    /// The message the step runs on: Create, Update, Delete, Retrieve, RetrieveMultiple, Associate, Assign,
+    /// SetState, …, or a custom API's unique name.
     message: String,
+    /// The table the step runs on (default: every table).
     #[serde(default)]
     primaryentity: Option<String>,
+    /// 10 PreValidation, 20 PreOperation, 30 MainOperation (custom APIs only) or 40 PostOperation.
+    #[schemars(extend("enum" = [10, 20, 30, 40]))]
     stage: i32,
+    /// 0 synchronous (the default) or 1 asynchronous (stage 40 only).
     #[serde(default)]
+    #[schemars(extend("enum" = [0, 1]))]
     mode: i32,
+    /// Order among the steps of the same stage, lowest first (default 1).
     #[serde(default = "one")]
     rank: i32,
+    /// For Update: the step runs only when one of these comma-separated columns is sent.
     #[serde(default)]
     filteringattributes: Option<String>,
+    /// "Run in User's Context": the user the step runs as (`@alias` or GUID); absent, null or the empty GUID:
+    /// the calling user.
     #[serde(default)]
     impersonatinguserid: Option<String>,
+    /// The unsecure configuration, passed to the plug-in's constructor.
     #[serde(default)]
+    #[schemars(with = "crate::schema::ConfigurationForm")]
     configuration: Option<Json>,
+    /// The secure configuration, passed to the plug-in's constructor.
     #[serde(default)]
+    #[schemars(with = "crate::schema::ConfigurationForm")]
     secureconfiguration: Option<Json>,
+    /// 0 enabled (the default) or 1 disabled.
     #[serde(default)]
+    #[schemars(extend("enum" = [0, 1]))]
     statecode: i32,
+    /// For an asynchronous step: delete its job once it succeeds.
     #[serde(default)]
     asyncautodelete: bool,
+    /// The entity images the step is given.
     #[serde(default)]
     images: Vec<ImageFile>,
+    /// This step's time limit, overriding the organization's.
     #[serde(default)]
     timeoutseconds: Option<f64>,
+    /// This step's memory limit in MiB, overriding the organization's.
     #[serde(default)]
     memorylimitmb: Option<f64>,
 }
@@ -107,11 +135,17 @@ fn one() -> i32 {
     1
 }
 
-#[derive(Deserialize)]
+/// An entity image: the record as it was before the operation, or as it is after it.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Image")]
 pub struct ImageFile {
+    /// The name the plug-in asks for the image by.
     entityalias: String,
+    /// 0 pre-image, 1 post-image, 2 both.
+    #[schemars(extend("enum" = [0, 1, 2]))]
     imagetype: i32,
+    /// The comma-separated columns in the image (default: every column).
     #[serde(default)]
     attributes: Option<String>,
 }
@@ -164,8 +198,10 @@ impl Registrations {
 }
 
 /// Messages whose pre-images and post-images the platform offers (PIPE-8).
-const PRE_IMAGE_MESSAGES: &[&str] = &[messages::UPDATE, messages::DELETE, messages::ASSIGN, messages::SET_STATE];
-const POST_IMAGE_MESSAGES: &[&str] = &[messages::CREATE, messages::UPDATE, messages::ASSIGN, messages::SET_STATE];
+pub(crate) const PRE_IMAGE_MESSAGES: &[&str] =
+    &[messages::UPDATE, messages::DELETE, messages::ASSIGN, messages::SET_STATE];
+pub(crate) const POST_IMAGE_MESSAGES: &[&str] =
+    &[messages::CREATE, messages::UPDATE, messages::ASSIGN, messages::SET_STATE];
 
 fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[String]) -> Result<Step, FileError> {
     let name = s.name.clone().unwrap_or_else(|| format!("{} of {} at {}", s.plugin, s.message, s.stage));

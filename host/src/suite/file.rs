@@ -6,73 +6,184 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
-use serde_json::{Map, Value as Json};
+use serde_json::{Map, Value as Json, json};
 use xrm_model::Uuid;
 use xrm_model::json::{Path as JsonPath, Reader};
 
 use super::{Action, Assert, Case, Expect, ExpectedError, RecordAssert, RequestAction, Suite, TraceAssert};
 use crate::input::{self, FileError};
 use crate::org::Organization;
+use crate::pipeline::registration::StepFile;
 use crate::pipeline::{self, Pipeline, Registrations};
+use crate::schema::object;
 
-#[derive(Deserialize)]
+/// A suite: an organization, plug-ins and their steps, and cases of requests by users with what must come out.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SuiteFile {
+#[schemars(rename = "Suite", title = "xrm-sandbox suite")]
+pub(crate) struct SuiteFile {
+    /// The JSON Schema of this file, for editors (such as `./schemas/suite.schema.json`); the sandbox ignores it.
     #[serde(rename = "$schema", default)]
     _schema: Option<String>,
+    /// The suite's name, which reports put before each case's name.
     name: String,
+    /// The organization: a path to an organization file (relative to this file), or the organization itself.
+    #[schemars(with = "OrgSource")]
     org: Json,
+    /// The plug-ins by name: inline, or a path to a registrations file (relative to this file).
     #[serde(default)]
+    #[schemars(with = "PluginsSource")]
     plugins: Option<Json>,
+    /// The step registrations: inline, or a path to a registrations file (relative to this file).
     #[serde(default)]
+    #[schemars(with = "StepsSource")]
     steps: Option<Json>,
+    /// The cases; each starts from a fresh copy of the organization.
     cases: Vec<CaseFile>,
 }
 
-#[derive(Deserialize)]
+/// The plug-ins and steps of suites, kept in a file of their own that suites name in `plugins` and `steps`.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Registrations", title = "xrm-sandbox registrations")]
+pub(crate) struct RegistrationsFile {
+    /// The JSON Schema of this file, for editors (such as `./schemas/registrations.schema.json`); the sandbox
+    /// ignores it.
+    #[serde(rename = "$schema", default)]
+    _schema: Option<String>,
+    /// The plug-ins by name: a path to a built component (`.wasm`), or `{"crate": "path"}` for a crate the
+    /// sandbox builds; paths are relative to this file.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, PluginSource>")]
+    plugins: Option<Json>,
+    /// The step registrations, in registration order.
+    #[serde(default)]
+    #[schemars(with = "Vec<StepFile>")]
+    steps: Option<Json>,
+}
+
+/// A case: actions run in order on a fresh copy of the organization.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Case")]
 struct CaseFile {
+    /// The case's name, unique in the suite; put the ids of the rules it checks in it to run them with `--filter`.
     name: String,
+    /// Requests, `{"runasync": true}` and assertions, in order.
+    #[schemars(with = "Vec<ActionForm>")]
     actions: Vec<Json>,
 }
 
 /// A plug-in as the registrations name it: a built component or a crate to build.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 enum PluginSource {
+    /// The path of a built component (`.wasm`).
     Path(String),
+    /// A plug-in crate the sandbox builds for `wasm32-wasip2` itself.
     Crate {
+        /// The crate's folder.
         #[serde(rename = "crate")]
         dir: String,
     },
 }
 
+/// `org` in a suite: a path, or the organization inline.
+enum OrgSource {}
+
+impl JsonSchema for OrgSource {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OrgSource".into()
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        object(json!({
+            "anyOf": [
+                { "type": "string", "description": "The path of an organization file, relative to this file." },
+                g.subschema_for::<crate::org::OrgFile>(),
+            ],
+        }))
+    }
+}
+
+/// `plugins` in a suite: the map inline, or the path of a file (see `part`).
+enum PluginsSource {}
+
+impl JsonSchema for PluginsSource {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PluginsSource".into()
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        path_or(g.subschema_for::<BTreeMap<String, PluginSource>>())
+    }
+}
+
+/// `steps` in a suite: the list inline, or the path of a file (see `part`).
+enum StepsSource {}
+
+impl JsonSchema for StepsSource {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StepsSource".into()
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        path_or(g.subschema_for::<Vec<StepFile>>())
+    }
+}
+
+fn path_or(inline: Schema) -> Schema {
+    object(json!({
+        "anyOf": [
+            { "type": "string", "description": "The path of a registrations file, relative to this file." },
+            inline,
+        ],
+    }))
+}
+
+/// An action of a case, as `load_action` tells them apart: `runasync`, `assert`, or else a request.
+enum ActionForm {}
+
+impl JsonSchema for ActionForm {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Action".into()
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        object(json!({
+            "anyOf": [
+                g.subschema_for::<RequestFile>(),
+                {
+                    "type": "object",
+                    "description": "Runs every queued asynchronous job (and the jobs they queue) to completion.",
+                    "properties": { "runasync": { "const": true } },
+                    "required": ["runasync"],
+                    "additionalProperties": false,
+                },
+                {
+                    "type": "object",
+                    "description": "Checks the records, traces and jobs as they are now, reading as SYSTEM.",
+                    "properties": { "assert": g.subschema_for::<AssertFile>() },
+                    "required": ["assert"],
+                    "additionalProperties": false,
+                },
+            ],
+        }))
+    }
+}
+
 /// Loads and checks a suite file, its organization, its registrations and its plug-ins.
 pub fn load(path: &Path) -> Result<Suite, FileError> {
-    let file: SuiteFile = input::read_json(path)?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let org = Arc::new(load_org(path, dir, file.org)?);
-    let (plugins_file, plugins_json) = part(path, dir, "plugins", file.plugins, Json::Object(Map::new()))?;
-    let (steps_file, steps_json) = part(path, dir, "steps", file.steps, Json::Array(Vec::new()))?;
-    let sources: BTreeMap<String, PluginSource> =
-        input::from_value(&plugins_file.file, &plugins_file.at, plugins_json)?;
-    let names: Vec<String> = sources.keys().cloned().collect();
-    let registrations = Registrations::load(&steps_file.file, &steps_file.at, steps_json, &org, &names)?;
-    let mut plugins = HashMap::new();
-    let plugin_dir = plugins_file.file.parent().unwrap_or(Path::new(".")).to_owned();
-    for (name, source) in sources {
-        // Only plug-ins a step uses are built and loaded.
-        if registrations.all().iter().any(|s| s.plugin == name) {
-            let at = format!("{}{}{name}", plugins_file.at, if plugins_file.at.is_empty() { "" } else { "." });
-            let component = component_path(&plugins_file.file, &at, &plugin_dir, &source)?;
-            let plugin = pipeline::load_plugin(&name, &component)
-                .map_err(|e| FileError::new(&plugins_file.file, at, e.to_string()))?;
-            plugins.insert(name, plugin);
-        }
-    }
-    let pipeline =
-        Pipeline::new(org.clone(), registrations, plugins).map_err(|e| FileError::new(path, "", e.reason))?;
+    from_json(path, input::read_json(path)?)
+}
+
+/// Loads a suite given as JSON; `path` names it in errors, and relative paths in it are relative to its folder.
+pub fn from_json(path: &Path, json: Json) -> Result<Suite, FileError> {
+    let file: SuiteFile = input::from_value(path, "", json)?;
+    let pipeline = load_pipeline(path, file.org, file.plugins, file.steps)?;
+    let org = pipeline.org().clone();
     let mut cases = Vec::with_capacity(file.cases.len());
     let mut names = HashSet::new();
     for (i, case) in file.cases.into_iter().enumerate() {
@@ -86,6 +197,37 @@ pub fn load(path: &Path) -> Result<Suite, FileError> {
         cases.push(load_case(path, &org, i, case)?);
     }
     Ok(Suite { name: file.name, file: path.to_owned(), pipeline: Arc::new(pipeline), cases })
+}
+
+/// Builds the pipeline a file describes: its organization, registrations and plug-ins (built if named by
+/// crate), each inline in `path` or a path relative to it.
+pub fn load_pipeline(
+    path: &Path,
+    org: Json,
+    plugins: Option<Json>,
+    steps: Option<Json>,
+) -> Result<Pipeline, FileError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let org = Arc::new(load_org(path, dir, org)?);
+    let (plugins_file, plugins_json) = part(path, dir, "plugins", plugins, Json::Object(Map::new()))?;
+    let (steps_file, steps_json) = part(path, dir, "steps", steps, Json::Array(Vec::new()))?;
+    let sources: BTreeMap<String, PluginSource> =
+        input::from_value(&plugins_file.file, &plugins_file.at, plugins_json)?;
+    let names: Vec<String> = sources.keys().cloned().collect();
+    let registrations = Registrations::load(&steps_file.file, &steps_file.at, steps_json, &org, &names)?;
+    let mut loaded = HashMap::new();
+    let plugin_dir = plugins_file.file.parent().unwrap_or(Path::new(".")).to_owned();
+    for (name, source) in sources {
+        // Only plug-ins a step uses are built and loaded.
+        if registrations.all().iter().any(|s| s.plugin == name) {
+            let at = format!("{}{}{name}", plugins_file.at, if plugins_file.at.is_empty() { "" } else { "." });
+            let component = component_path(&plugins_file.file, &at, &plugin_dir, &source)?;
+            let plugin = pipeline::load_plugin(&name, &component)
+                .map_err(|e| FileError::new(&plugins_file.file, at, e.to_string()))?;
+            loaded.insert(name, plugin);
+        }
+    }
+    Pipeline::new(org, registrations, loaded).map_err(|e| FileError::new(path, "", e.reason))
 }
 
 fn load_org(path: &Path, dir: &Path, json: Json) -> Result<Organization, FileError> {
@@ -107,20 +249,27 @@ struct Source {
 }
 
 /// `plugins` or `steps`: inline, or a path to a file holding either the part itself or a registrations file
-/// with that key.
+/// (`RegistrationsFile`, read strictly so that a misspelt key is an error, and a missing part is empty).
 fn part(path: &Path, dir: &Path, key: &str, json: Option<Json>, empty: Json) -> Result<(Source, Json), FileError> {
     match json {
         None => Ok((Source { file: path.to_owned(), at: key.to_owned() }, empty)),
         Some(Json::String(rel)) => {
             let file = dir.join(rel);
-            let mut json: Json = input::read_json(&file)?;
-            match json.as_object_mut().and_then(|o| o.remove(key)) {
-                Some(inner) => Ok((Source { file, at: key.to_owned() }, inner)),
-                None => Ok((Source { file, at: String::new() }, json)),
+            let json: Json = input::read_json(&file)?;
+            if !is_registrations(&json) {
+                return Ok((Source { file, at: String::new() }, json));
             }
+            let registrations: RegistrationsFile = input::from_value(&file, "", json)?;
+            let inner = if key == "steps" { registrations.steps } else { registrations.plugins };
+            Ok((Source { file, at: key.to_owned() }, inner.unwrap_or(empty)))
         }
         Some(inline) => Ok((Source { file: path.to_owned(), at: key.to_owned() }, inline)),
     }
+}
+
+/// A registrations file is an object with `plugins`, `steps` or `$schema`; any other file is the part itself.
+fn is_registrations(json: &Json) -> bool {
+    json.as_object().is_some_and(|o| ["$schema", "plugins", "steps"].iter().any(|k| o.contains_key(*k)))
 }
 
 fn component_path(file: &Path, at: &str, dir: &Path, source: &PluginSource) -> Result<PathBuf, FileError> {
@@ -149,44 +298,67 @@ fn load_case(path: &Path, org: &Organization, index: usize, case: CaseFile) -> R
     Ok(Case { name: case.name, actions })
 }
 
-#[derive(Deserialize)]
+/// A request by a user, and what must come of it (without `expect`, it must succeed).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "RequestAction")]
 struct RequestFile {
+    /// The calling user (`@alias` or GUID).
     #[serde(rename = "as")]
     as_user: String,
+    /// Acts on behalf of this user (`systemuserid`, `@alias` or GUID), as the SDK's CallerId.
     #[serde(default)]
     callerid: Option<String>,
+    /// Acts on behalf of the user with this Microsoft Entra object id, as the Web API's CallerObjectId header.
     #[serde(default)]
     callerobjectid: Option<String>,
+    /// Acts on behalf of this user (`systemuserid`, `@alias` or GUID), as the Web API's MSCRMCallerID header.
     #[serde(default)]
     mscrmcallerid: Option<String>,
+    /// A label for the request in reports.
     #[serde(default)]
     tag: Option<String>,
+    /// The request: its message and parameters.
+    #[schemars(with = "crate::schema::RequestForm")]
     request: Json,
+    /// Names the id the request created or targeted, for `@name` in later actions of the case.
     #[serde(default)]
     save: Option<String>,
+    /// What must come of the request.
     #[serde(default)]
     expect: Option<ExpectFile>,
 }
 
-#[derive(Deserialize)]
+/// What a request must end with: success (`"ok": true`, the default) or an error, and output parameters.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Expect")]
 struct ExpectFile {
+    /// `true`: the request must succeed; `false`: it must fail, with any error.
     #[serde(default)]
     ok: Option<bool>,
+    /// The error the request must fail with.
     #[serde(default)]
     error: Option<ExpectedError>,
+    /// Output parameters the response must have (Create gives `id`, Retrieve `entity`, RetrieveMultiple
+    /// `entities` and `count`).
     #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, crate::schema::ExpectedForm>>")]
     output: Option<Map<String, Json>>,
 }
 
-#[derive(Deserialize)]
+/// Checks on the store as it is now, reading as SYSTEM.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Assert")]
 struct AssertFile {
+    /// Records that must exist, or not.
     #[serde(default)]
     records: Vec<RecordAssert>,
+    /// Trace log text the steps wrote.
     #[serde(default)]
     traces: Vec<TraceAssert>,
+    /// Asynchronous jobs and their status.
     #[serde(default)]
     jobs: Vec<super::JobAssert>,
 }

@@ -3,6 +3,7 @@
 //! [`Event`]s to a callback and returns [`RunStats`]; reporters render them.
 
 mod check;
+mod explore;
 mod file;
 pub mod report;
 mod runner;
@@ -10,12 +11,16 @@ mod runner;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
 use crate::input::FileError;
 use crate::pipeline::Pipeline;
-pub use runner::{CaseResult, Event, RunOptions, RunStats, run, run_case};
+pub use explore::{Explored, OnBehalfOf, explore};
+pub use file::load_pipeline;
+pub(crate) use file::{RegistrationsFile, SuiteFile};
+pub use runner::{CaseResult, Event, Partition, RunOptions, RunStats, run, run_case};
 
 /// A loaded suite, ready to run.
 pub struct Suite {
@@ -29,6 +34,12 @@ impl Suite {
     /// Loads a suite file, with its organization, registrations and plug-ins (built if named by crate).
     pub fn load(path: &Path) -> Result<Suite, FileError> {
         file::load(path)
+    }
+
+    /// A suite given as JSON (the suite file's format): `path` names it in errors, and the paths in it are
+    /// relative to `path`'s folder.
+    pub fn from_json(path: &Path, json: Json) -> Result<Suite, FileError> {
+        file::from_json(path, json)
     }
 }
 
@@ -71,11 +82,15 @@ struct Expect {
     output: Option<Map<String, Json>>,
 }
 
-#[derive(Deserialize, Default, Clone)]
+/// The failure a request must end with; `{}` accepts any failure.
+#[derive(Deserialize, JsonSchema, Default, Clone)]
 #[serde(deny_unknown_fields)]
 struct ExpectedError {
+    /// The error code, such as `"0x80040220"`.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^(0[xX])?[0-9A-Fa-f]+$"))]
     code: Option<String>,
+    /// Text the error message must contain; `@alias` stands for its GUID.
     #[serde(default)]
     contains: Option<String>,
 }
@@ -86,50 +101,72 @@ struct Assert {
     jobs: Vec<JobAssert>,
 }
 
-#[derive(Deserialize)]
+/// Asynchronous jobs (`asyncoperation`) that must exist.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JobAssert {
+    /// The step whose jobs are checked (default: any step).
     #[serde(default)]
     step: Option<String>,
+    /// The status each selected job must have.
     #[serde(default)]
     status: Option<JobStatus>,
+    /// Text the job's error message must contain; `@alias` stands for its GUID.
     #[serde(default)]
     contains: Option<String>,
+    /// How many times the job must have run.
     #[serde(default)]
     attempts: Option<i32>,
+    /// How many jobs must match.
     #[serde(default)]
     count: Option<usize>,
 }
 
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+/// An asynchronous job's status.
+#[derive(Deserialize, JsonSchema, Debug, Clone, Copy, PartialEq, Eq)]
 enum JobStatus {
+    /// The job ran to completion.
     Succeeded,
+    /// The job failed for good (after its retries).
     Failed,
+    /// The job is queued: it has not run yet, or waits to be retried.
     Waiting,
 }
 
-#[derive(Deserialize)]
+/// Records of a table, selected by column values, and what they must hold.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RecordAssert {
+    /// The table's logical name.
     #[serde(rename = "@logicalname")]
     table: String,
+    /// Selects the rows whose columns equal these values (default: every row).
     #[serde(default, rename = "where")]
+    #[schemars(with = "std::collections::BTreeMap<String, crate::schema::ValueForm>")]
     filter: Map<String, Json>,
+    /// How many rows the selection must have.
     #[serde(default)]
     count: Option<usize>,
+    /// Values each selected row must have; null means the column is empty.
     #[serde(default)]
+    #[schemars(with = "Option<std::collections::BTreeMap<String, crate::schema::ValueForm>>")]
     columns: Option<Map<String, Json>>,
 }
 
-#[derive(Deserialize)]
+/// Trace log text a step wrote (or must not have written).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TraceAssert {
+    /// The step whose traces are searched (default: any step).
     #[serde(default)]
     step: Option<String>,
+    /// Text a trace must contain; `@alias` stands for its GUID.
     #[serde(default)]
     contains: Option<String>,
+    /// How many traces must match.
     #[serde(default)]
     count: Option<usize>,
+    /// Whether the matching trace must not exist.
     #[serde(default)]
     absent: bool,
 }

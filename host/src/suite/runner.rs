@@ -2,6 +2,7 @@
 //! result sent to the caller's callback as it finishes.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -25,12 +26,43 @@ pub struct RunOptions {
     pub filter: Option<String>,
     /// Stops starting cases after the first failure.
     pub fail_fast: bool,
+    /// Runs only this machine's share of the selected cases (CI sharding).
+    pub partition: Option<Partition>,
+}
+
+/// Shard `index` of `count` (both from 1, as in `--partition 2/3`): the selected cases, in file and case
+/// order, are dealt round-robin to `count` shards, so every case runs on exactly one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Partition {
+    /// Whether the `n`th selected case (from 0) belongs to this shard.
+    pub fn contains(&self, n: usize) -> bool {
+        n % self.count == self.index - 1
+    }
+}
+
+impl std::str::FromStr for Partition {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("expected k/n with 1 <= k <= n, such as 1/3; found `{s}`");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Partition { index, count })
+    }
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
         let jobs = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        RunOptions { jobs, filter: None, fail_fast: false }
+        RunOptions { jobs, filter: None, fail_fast: false, partition: None }
     }
 }
 
@@ -38,12 +70,16 @@ impl Default for RunOptions {
 #[derive(Debug, Clone)]
 pub struct CaseResult {
     pub suite: String,
+    /// The suite's file.
+    pub file: PathBuf,
     pub case: String,
     pub passed: bool,
     /// Each way the case failed: what was expected and what came out.
     pub failures: Vec<String>,
     pub duration: Duration,
     /// The execution tree: requests, steps and service calls with the users they ran as.
+    pub nodes: Vec<report::Node>,
+    /// The same tree as indented text.
     pub tree: String,
     /// The trace text of the steps that ran.
     pub traces: String,
@@ -55,32 +91,56 @@ impl CaseResult {
     }
 }
 
+/// What the runner tells its caller, in this order: `Started` once, then one `CaseFinished` or `CaseSkipped`
+/// per selected case.
 pub enum Event {
-    CaseFinished(CaseResult),
+    /// The run starts: how many cases it will report on.
+    Started {
+        cases: usize,
+    },
+    CaseFinished(Box<CaseResult>),
+    /// A selected case not run, after an earlier failure with `fail_fast`.
+    CaseSkipped {
+        suite: String,
+        file: PathBuf,
+        case: String,
+    },
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RunStats {
     pub passed: usize,
     pub failed: usize,
-    /// Cases not run: filtered out, or after a failure with `fail_fast`.
+    /// Cases not run: filtered out, in another partition, or after a failure with `fail_fast`.
     pub skipped: usize,
+}
+
+/// The cases to run, as (suite, case) indices: those the filter names, then this partition's share of them.
+fn select(suites: &[Suite], options: &RunOptions, stats: &mut RunStats) -> Vec<(usize, usize)> {
+    let mut selected = Vec::new();
+    let mut matching = 0;
+    for (s, suite) in suites.iter().enumerate() {
+        for (c, case) in suite.cases.iter().enumerate() {
+            let id = format!("{}::{}", suite.name, case.name);
+            let wanted = options.filter.as_ref().is_none_or(|f| id.contains(f.as_str()));
+            let here = wanted && options.partition.is_none_or(|p| p.contains(matching));
+            matching += usize::from(wanted);
+            if here {
+                selected.push((s, c));
+            } else {
+                stats.skipped += 1;
+            }
+        }
+    }
+    selected
 }
 
 /// Runs every selected case of `suites` and returns the counts; `on_event` sees each result as it comes.
 pub fn run(suites: Vec<Suite>, options: &RunOptions, mut on_event: impl FnMut(Event)) -> RunStats {
     let suites = Arc::new(suites);
     let mut stats = RunStats::default();
-    let mut selected = Vec::new();
-    for (s, suite) in suites.iter().enumerate() {
-        for (c, case) in suite.cases.iter().enumerate() {
-            let id = format!("{}::{}", suite.name, case.name);
-            match &options.filter {
-                Some(f) if !id.contains(f.as_str()) => stats.skipped += 1,
-                _ => selected.push((s, c)),
-            }
-        }
-    }
+    let selected = select(&suites, options, &mut stats);
+    on_event(Event::Started { cases: selected.len() });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .max_blocking_threads(options.jobs.max(1))
@@ -98,27 +158,31 @@ pub fn run(suites: Vec<Suite>, options: &RunOptions, mut on_event: impl FnMut(Ev
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::channel();
     for &(s, c) in &selected {
-        let (suites, stop, tx) = (suites.clone(), stop.clone(), tx.clone());
+        let (suites, stop, tx, fail_fast) = (suites.clone(), stop.clone(), tx.clone(), options.fail_fast);
         runtime.spawn_blocking(move || {
             let result = (!stop.load(Ordering::Relaxed)).then(|| run_case_here(&suites[s], &suites[s].cases[c]));
-            let _ = tx.send(result);
+            // The worker raises the flag itself, so no case starts after a failure it could have seen.
+            if fail_fast && result.as_ref().is_some_and(|r| !r.passed) {
+                stop.store(true, Ordering::Relaxed);
+            }
+            let _ = tx.send((s, c, result));
         });
     }
     drop(tx);
-    for result in rx {
+    for (s, c, result) in rx {
         match result {
             Some(r) => {
                 if r.passed {
                     stats.passed += 1;
                 } else {
                     stats.failed += 1;
-                    if options.fail_fast {
-                        stop.store(true, Ordering::Relaxed);
-                    }
                 }
-                on_event(Event::CaseFinished(r));
+                on_event(Event::CaseFinished(Box::new(r)));
             }
-            None => stats.skipped += 1,
+            None => {
+                stats.skipped += 1;
+                on_event(skipped(&suites[s], &suites[s].cases[c]));
+            }
         }
     }
     stats
@@ -134,6 +198,7 @@ fn run_serially(
     for &(s, c) in selected {
         if options.fail_fast && stats.failed > 0 {
             stats.skipped += 1;
+            on_event(skipped(&suites[s], &suites[s].cases[c]));
             continue;
         }
         let r = run_case(&suites[s], &suites[s].cases[c]);
@@ -142,9 +207,13 @@ fn run_serially(
         } else {
             stats.failed += 1
         }
-        on_event(Event::CaseFinished(r));
+        on_event(Event::CaseFinished(Box::new(r)));
     }
     stats
+}
+
+fn skipped(suite: &Suite, case: &Case) -> Event {
+    Event::CaseSkipped { suite: suite.name.clone(), file: suite.file.clone(), case: case.name.clone() }
 }
 
 /// Runs one case on a fresh session, on a thread of its own with room for nested plug-ins.
@@ -161,10 +230,12 @@ pub fn run_case(suite: &Suite, case: &Case) -> CaseResult {
 fn failed(suite: &Suite, case: &Case, why: String) -> CaseResult {
     CaseResult {
         suite: suite.name.clone(),
+        file: suite.file.clone(),
         case: case.name.clone(),
         passed: false,
         failures: vec![why],
         duration: Duration::ZERO,
+        nodes: Vec::new(),
         tree: String::new(),
         traces: String::new(),
     }
@@ -183,13 +254,16 @@ fn run_case_here(suite: &Suite, case: &Case) -> CaseResult {
             panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()));
         vec![format!("the host panicked: {}", what.unwrap_or_default())]
     });
+    let nodes = report::nodes(session.log(), &aliases);
     CaseResult {
         suite: suite.name.clone(),
+        file: suite.file.clone(),
         case: case.name.clone(),
         passed: failures.is_empty(),
         failures,
         duration: started.elapsed(),
-        tree: report::tree(session.log(), &aliases),
+        tree: report::tree(&nodes),
+        nodes,
         traces: report::traces(session.traces(), &aliases),
     }
 }
@@ -239,7 +313,12 @@ fn request(r: &RequestAction, session: &mut Session, aliases: &mut Aliases) -> V
 }
 
 /// The header's user: `callerobjectid` takes an Entra object id, or `@alias` for that user's object id.
-fn impersonation(header: Header, text: &str, session: &Session, aliases: &Aliases) -> Result<Impersonation, String> {
+pub(super) fn impersonation(
+    header: Header,
+    text: &str,
+    session: &Session,
+    aliases: &Aliases,
+) -> Result<Impersonation, String> {
     let resolve = |a: &str| aliases.resolve(a);
     let id = Reader::new(&resolve).guid_text(text, &JsonPath::Root("caller")).map_err(|e| e.to_string())?;
     Ok(match header {
@@ -254,7 +333,7 @@ fn impersonation(header: Header, text: &str, session: &Session, aliases: &Aliase
     })
 }
 
-fn created_id(response: &Response) -> Option<Uuid> {
+pub(super) fn created_id(response: &Response) -> Option<Uuid> {
     match response.results.get(messages::ID) {
         Some(ParameterValue::Value(Value::Guid(id))) => Some(*id),
         _ => None,

@@ -1,0 +1,345 @@
+//! Rendering results. A case's log becomes a list of [`Node`]s with aliases in place of GUIDs, which every
+//! form renders: the plain-text tree and lines of the terminal ([`HumanReporter`]), JUnit XML ([`junit`]) and
+//! the HTML execution report ([`html`]).
+
+pub mod html;
+pub mod junit;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use anstyle::{AnsiColor, Style};
+use xrm_model::Fault;
+
+use super::check::Aliases;
+use super::runner::{CaseResult, RunStats};
+use super::{Event as RunEvent, Suite};
+use crate::pipeline::{Event, TraceRecord};
+
+/// One node of a case's execution tree, ready to show: users by alias, faults as text.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Nesting in the tree: a request at depth d sits at 2(d - 1), its steps one below, their calls below them.
+    pub level: usize,
+    /// The pipeline depth (`context.Depth`).
+    pub depth: i32,
+    pub kind: NodeKind,
+    pub outcome: Outcome,
+    pub duration: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    /// A top-level request, or a service call a plug-in made.
+    Request {
+        message: String,
+        table: String,
+        /// The user the request ran as (the effective user of a service call).
+        caller: String,
+        initiating: String,
+        /// How the plug-in asked for its service: `CreateOrganizationService(…)`'s argument.
+        via: Option<&'static str>,
+        /// The user impersonating the caller from outside (IMP-6).
+        impersonator: Option<String>,
+    },
+    /// A step's execution: its plug-in, as `UserId`, on behalf of `InitiatingUserId`.
+    Step {
+        stage: i32,
+        asynchronous: bool,
+        name: String,
+        plugin: String,
+        user_id: String,
+        initiating_user_id: String,
+        in_transaction: bool,
+        trace: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Failed {
+        code: String,
+        message: String,
+    },
+    /// The node was cut short: the case stopped (a host failure) before it finished.
+    Unfinished,
+}
+
+impl Outcome {
+    fn of(o: &Option<Result<(), Fault>>, aliases: &Aliases) -> Self {
+        match o {
+            Some(Ok(())) => Outcome::Ok,
+            Some(Err(f)) => Outcome::Failed { code: f.code_hex(), message: aliases.humanize(&f.message) },
+            None => Outcome::Unfinished,
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Ok => f.write_str("ok"),
+            Outcome::Failed { code, message } => write!(f, "failed {code}: {message}"),
+            Outcome::Unfinished => f.write_str("did not finish"),
+        }
+    }
+}
+
+/// The platform's name of a stage.
+pub fn stage_name(stage: i32) -> &'static str {
+    match stage {
+        10 => "PreValidation",
+        20 => "PreOperation",
+        30 => "MainOperation",
+        40 => "PostOperation",
+        _ => "stage",
+    }
+}
+
+/// The execution tree of a case's log, with aliases in place of GUIDs.
+pub fn nodes(events: &[Event], aliases: &Aliases) -> Vec<Node> {
+    events.iter().map(|e| node(e, aliases)).collect()
+}
+
+fn node(e: &Event, aliases: &Aliases) -> Node {
+    match e {
+        Event::Request { depth, message, table, caller, initiating, via, impersonator, outcome, duration } => Node {
+            level: (2 * (*depth - 1)).max(0) as usize,
+            depth: *depth,
+            kind: NodeKind::Request {
+                message: message.clone(),
+                table: table.clone(),
+                caller: aliases.name_of(*caller),
+                initiating: aliases.name_of(*initiating),
+                via: *via,
+                impersonator: impersonator.map(|i| aliases.name_of(i)),
+            },
+            outcome: Outcome::of(outcome, aliases),
+            duration: *duration,
+        },
+        Event::Step {
+            depth,
+            stage,
+            mode,
+            name,
+            plugin,
+            user_id,
+            initiating_user_id,
+            in_transaction,
+            outcome,
+            duration,
+            trace,
+        } => Node {
+            level: (2 * (*depth - 1) + 1).max(0) as usize,
+            depth: *depth,
+            kind: NodeKind::Step {
+                stage: *stage,
+                asynchronous: *mode == 1,
+                name: name.clone(),
+                plugin: plugin.clone(),
+                user_id: aliases.name_of(*user_id),
+                initiating_user_id: aliases.name_of(*initiating_user_id),
+                in_transaction: *in_transaction,
+                trace: aliases.humanize(trace),
+            },
+            outcome: Outcome::of(outcome, aliases),
+            duration: *duration,
+        },
+    }
+}
+
+impl Node {
+    /// The node's line in the text tree (without indentation).
+    pub fn line(&self) -> String {
+        match &self.kind {
+            NodeKind::Request { message, table, caller, initiating, via, impersonator } => {
+                let via = via.map(|v| format!(" via CreateOrganizationService({v})")).unwrap_or_default();
+                let by = impersonator.as_ref().map(|i| format!(" impersonated by {i}")).unwrap_or_default();
+                format!(
+                    "{message} {table} as {caller}{via}{by} (initiating {initiating}, depth {}): {}",
+                    self.depth, self.outcome
+                )
+            }
+            NodeKind::Step {
+                stage, asynchronous, name, plugin, user_id, initiating_user_id, in_transaction, ..
+            } => {
+                format!(
+                    "{} ({stage}{}) step {name:?} [{plugin}] UserId={user_id} InitiatingUserId={initiating_user_id}{}: {} in {:.1} ms",
+                    stage_name(*stage),
+                    if *asynchronous { ", async" } else { "" },
+                    if *in_transaction { ", in transaction" } else { "" },
+                    self.outcome,
+                    self.duration.as_secs_f64() * 1000.0
+                )
+            }
+        }
+    }
+}
+
+/// The execution tree as indented text: each request with the user it ran as, the steps it ran with their
+/// `UserId` and `InitiatingUserId`, and under each step the calls it made.
+pub fn tree(nodes: &[Node]) -> String {
+    let mut out = String::new();
+    for n in nodes {
+        let _ = writeln!(out, "{}{}", "  ".repeat(n.level), n.line());
+    }
+    out
+}
+
+/// The trace text of each step that ran, headed by the step.
+pub fn traces(records: &[TraceRecord], aliases: &Aliases) -> String {
+    let mut out = String::new();
+    for r in records.iter().filter(|r| !r.text.is_empty() || r.exception.is_some()) {
+        let _ = writeln!(out, "--- trace of {:?} (stage {}, depth {}) ---", r.step, r.stage, r.depth);
+        out.push_str(&aliases.humanize(&r.text));
+        if !r.text.ends_with('\n') && !r.text.is_empty() {
+            out.push('\n');
+        }
+        if let Some(e) = &r.exception {
+            let _ = writeln!(out, "exception: {}", aliases.humanize(e));
+        }
+    }
+    out
+}
+
+/// Writes results as plain lines: one per case, details of failures, and the closing count.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HumanReporter {
+    /// Prints the execution tree of passing cases too.
+    pub verbose: bool,
+    /// Prints nothing for passing cases.
+    pub quiet: bool,
+    /// Marks PASS and FAIL with ANSI colours (the caller decides: a terminal, and `NO_COLOR` unset).
+    pub color: bool,
+}
+
+const PASS: Style = AnsiColor::Green.on_default().bold();
+const FAIL: Style = AnsiColor::Red.on_default().bold();
+const DIM: Style = Style::new().dimmed();
+
+impl HumanReporter {
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.color { format!("{style}{text}{style:#}") } else { text.to_owned() }
+    }
+
+    /// The lines of one case: a status line, and for a failure what went wrong, the tree and the traces.
+    pub fn case(&self, r: &CaseResult) -> String {
+        if r.passed && self.quiet {
+            return String::new();
+        }
+        let status = if r.passed { self.paint(PASS, "  PASS") } else { self.paint(FAIL, "  FAIL") };
+        let mut out = format!("{status} [{:>8.3}s] {}\n", r.duration.as_secs_f64(), r.id());
+        if !r.passed {
+            for f in &r.failures {
+                let _ = writeln!(out, "         {f}");
+            }
+        }
+        if !r.passed || self.verbose {
+            for line in r.tree.lines() {
+                let _ = writeln!(out, "         {} {line}", self.paint(DIM, "|"));
+            }
+        }
+        if !r.passed && !r.traces.is_empty() {
+            for line in r.traces.lines() {
+                let _ = writeln!(out, "         {} {line}", self.paint(DIM, ":"));
+            }
+        }
+        out
+    }
+
+    /// A case that was not run after an earlier failure (`--fail-fast`).
+    pub fn skipped(&self, id: &str) -> String {
+        if self.quiet { String::new() } else { format!("  SKIP [  -.---s] {id}\n") }
+    }
+
+    /// `N passed, N failed` (`, N skipped` when some were not run): the closing line CI tools read.
+    pub fn summary(stats: &RunStats) -> String {
+        let mut line = format!("{} passed, {} failed", stats.passed, stats.failed);
+        if stats.skipped > 0 {
+            let _ = write!(line, ", {} skipped", stats.skipped);
+        }
+        line
+    }
+}
+
+/// A whole run as the file reports see it: every result, in the order of the suites and their cases
+/// (whatever order the cases finished in).
+pub struct Collected {
+    suites: Vec<(String, PathBuf, Vec<String>)>,
+    finished: HashMap<(PathBuf, String), CaseResult>,
+    skipped: HashMap<(PathBuf, String), ()>,
+    started: DateTime<Utc>,
+    clock: Instant,
+    /// The run's wall time, set by [`Collected::finish`].
+    pub duration: Duration,
+}
+
+/// One suite's part of a run.
+pub struct SuiteReport<'c> {
+    pub name: String,
+    pub file: String,
+    pub finished: Vec<&'c CaseResult>,
+    pub skipped: Vec<String>,
+}
+
+impl Collected {
+    /// Starts collecting the results of `suites` (call before handing them to the runner).
+    pub fn new(suites: &[Suite]) -> Self {
+        let suites =
+            suites.iter().map(|s| (s.name.clone(), s.file.clone(), s.cases.iter().map(|c| c.name.clone()).collect()));
+        Collected {
+            suites: suites.collect(),
+            finished: HashMap::new(),
+            skipped: HashMap::new(),
+            started: Utc::now(),
+            clock: Instant::now(),
+            duration: Duration::ZERO,
+        }
+    }
+
+    pub fn record(&mut self, event: &RunEvent) {
+        match event {
+            RunEvent::Started { .. } => {}
+            RunEvent::CaseFinished(r) => {
+                self.finished.insert((r.file.clone(), r.case.clone()), (**r).clone());
+            }
+            RunEvent::CaseSkipped { file, case, .. } => {
+                self.skipped.insert((file.clone(), case.clone()), ());
+            }
+        }
+    }
+
+    pub fn finish(&mut self) {
+        self.duration = self.clock.elapsed();
+    }
+
+    /// The suites that ran at least one case, each with its cases in file order.
+    pub fn suites(&self) -> Vec<SuiteReport<'_>> {
+        let mut out = Vec::new();
+        for (name, file, cases) in &self.suites {
+            let key = |c: &String| (file.clone(), c.clone());
+            let finished: Vec<&CaseResult> = cases.iter().filter_map(|c| self.finished.get(&key(c))).collect();
+            let skipped: Vec<String> = cases.iter().filter(|c| self.skipped.contains_key(&key(c))).cloned().collect();
+            if !finished.is_empty() || !skipped.is_empty() {
+                out.push(SuiteReport { name: name.clone(), file: file.display().to_string(), finished, skipped });
+            }
+        }
+        out
+    }
+
+    /// (cases reported, failed, skipped after a failure).
+    pub fn stats(&self) -> (usize, usize, usize) {
+        let failed = self.finished.values().filter(|r| !r.passed).count();
+        (self.finished.len() + self.skipped.len(), failed, self.skipped.len())
+    }
+
+    /// When the run started, as ISO 8601 (what JUnit's `timestamp` holds).
+    pub fn timestamp(&self) -> String {
+        self.started.to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+}
