@@ -165,3 +165,104 @@ fn a_compiled_component_is_cached_on_disk_and_loaded_from_there_the_second_time(
     let out = sandbox.execute(&out_of_cache, context(), (Some(r#"{"ops": []}"#.into()), None), small_limits(), NoCalls);
     assert!(out.result.is_ok(), "{:?}", out.result.err());
 }
+
+#[test]
+fn box_4_more_components_that_do_not_fit_are_refused_at_load_naming_the_plugin_and_the_problem() {
+    let err = load_bytes("empty-file", b"");
+    assert!(err.contains("plug-in `empty-file`") && err.contains("not a WebAssembly file"), "{err}");
+
+    let header_only = b"\0asm\x0d\x00\x01\x00".to_vec();
+    // Only a header is a valid, empty component: it exports nothing.
+    let err = load_bytes("header-only", &header_only);
+    assert!(
+        err.contains("plug-in `header-only`") && err.contains("does not export `xrm:plugin/plugin@0.1.0`"),
+        "{err}"
+    );
+
+    let mut garbage = header_only.clone();
+    garbage.extend(std::iter::repeat_n(0xFF_u8, 64));
+    let err = load_bytes("garbage-after-header", &garbage);
+    assert!(err.contains("plug-in `garbage-after-header`") && err.contains("not a valid component"), "{err}");
+
+    // The interface is exported, but without `execute`.
+    let no_execute =
+        wat::parse_str(r#"(component (instance $i) (export "xrm:plugin/plugin@0.1.0" (instance $i)))"#).expect("wat");
+    let err = load_bytes("no-execute", &no_execute);
+    assert!(err.contains("plug-in `no-execute`") && err.contains("execute"), "{err}");
+
+    // A plug-in built against another version of the interface exports that version.
+    let newer =
+        wat::parse_str(r#"(component (instance $i) (export "xrm:plugin/plugin@0.2.0" (instance $i)))"#).expect("wat");
+    let err = load_bytes("newer-export", &newer);
+    assert!(err.contains("plug-in `newer-export`") && err.contains("xrm:plugin/plugin@0.1.0"), "{err}");
+
+    // A WASI interface the host does not provide, next to the plug-in's own imports.
+    let wasi_next = wat::parse_str(
+        r#"(component
+             (import "xrm:plugin/tracing-service@0.1.0" (instance (export "trace" (func (param "message" string)))))
+             (import "wasi:cli/environment@0.3.0" (instance (export "get-arguments" (func (result (list string)))))))"#,
+    )
+    .expect("wat");
+    let err = load_bytes("wasi-next", &wasi_next);
+    assert!(err.contains("plug-in `wasi-next`") && err.contains("wasi:cli/environment@0.3.0"), "{err}");
+}
+
+fn hostile() -> std::sync::Arc<Plugin<NoCalls>> {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    let path = PATH.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/hostile");
+        xrm_sandbox::build::plugin_crate(&dir).expect("the hostile plug-in builds")
+    });
+    sandbox().load("hostile", path).expect("the hostile plug-in loads")
+}
+
+fn attack(json: &str, limits: Limits) -> xrm_sandbox::sandbox::Outcome<NoCalls> {
+    sandbox().execute(&hostile(), context(), (Some(json.to_owned()), None), limits, NoCalls)
+}
+
+#[test]
+fn box_2_the_same_loaded_plugin_gives_every_execution_a_fresh_instance() {
+    for _ in 0..3 {
+        let out = attack(r#"{"attack": "counter"}"#, small_limits());
+        assert!(out.result.is_ok(), "{:?}", out.result.err());
+        assert_eq!(out.trace.trim(), "counter: this instance has run 1 execution(s)");
+    }
+}
+
+#[test]
+fn pipe_12_an_exit_is_a_plugin_fault_and_the_host_carries_on() {
+    let out = attack(r#"{"attack": "exit"}"#, small_limits());
+    let failure = out.result.expect_err("exit fails the execution");
+    assert_eq!(failure.kind, FailureKind::Fault);
+    assert!(failure.fault.message.contains("exited its process (status 1)"), "{}", failure.fault.message);
+    carries_on();
+}
+
+#[test]
+fn pipe_12_box_3_memory_bombs_big_and_small_are_0x8004418d_then_the_host_carries_on() {
+    for bomb in [
+        r#"{"attack": "huge-allocation", "bytes": 1073741824}"#,
+        r#"{"attack": "small-allocations", "bytes": 67108864}"#,
+    ] {
+        let out = attack(bomb, small_limits());
+        let failure = out.result.expect_err("past 16 MiB");
+        assert_eq!(
+            (failure.kind, failure.fault.code),
+            (FailureKind::Memory, codes::SANDBOX_WORKER_NOT_AVAILABLE),
+            "{bomb}"
+        );
+        carries_on();
+    }
+}
+
+#[test]
+fn pipe_12_box_3_stack_overflows_are_clean_faults() {
+    let out = attack(r#"{"attack": "stack-overflow"}"#, small_limits());
+    let failure = out.result.expect_err("overflows");
+    assert_eq!(failure.kind, FailureKind::Fault);
+    assert!(failure.fault.message.contains("overflowed its stack"), "{}", failure.fault.message);
+    let out = run(r#"[{"recurse": 10000000}]"#, small_limits());
+    let failure = out.result.expect_err("overflows the stack in linear memory");
+    assert!(failure.fault.message.contains("its stack in linear memory overflowed"), "{}", failure.fault.message);
+    carries_on();
+}

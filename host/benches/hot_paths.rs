@@ -1,28 +1,34 @@
-//! The hot paths, measured in a release build with warm-up and percentiles:
+//! The hot paths, measured side by side in one release-mode run with warm-up and percentiles:
 //!
 //!   cargo bench -p xrm-sandbox --bench hot_paths
 //!
 //! 1. bare wasmtime: a fresh store, instantiation and call of an empty export (the limit);
 //! 2. a fresh probe instance executing one trace op;
 //! 3. a Create through three synchronous probe steps, each making one service call;
-//! 4. a privilege + access check for a user with 5 roles and 2 teams (privileges resolved once);
-//! 5. a RetrieveMultiple over 10,000 rows with a filter and a link-entity, security applied to every row;
-//! 6. a Create through 3 synchronous probe steps + 1 asynchronous step, queued and drained;
-//! 7. the rollback of a transaction that wrote 100 rows, in stores of 1,000 and 100,000 rows.
+//! 4. the same three steps as plain Rust functions called in the host with the same context (no sandbox);
+//! 5. a suite of 1,000 generated cases end to end; cold compile against cached load of a plug-in;
+//! 6. a privilege + access check for a user with 5 roles and 2 teams (privileges resolved once);
+//! 7. a RetrieveMultiple over 10,000 rows with a filter and a link-entity, security applied to every row;
+//! 8. a Create through 3 synchronous probe steps + 1 asynchronous step, queued and drained;
+//! 9. the rollback of a transaction that wrote 100 rows, in stores of 1,000 and 100,000 rows.
+//!
+//! It ends with the ratios 2/1 and 3/4.
 
 // Test code: a broken expectation is a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::Store;
 use wasmtime::component::{Component, Linker};
-use xrm_model::{Entity, EntityReference, Fault, Request, Response, Uuid, codes};
+use xrm_model::{ColumnSet, Entity, EntityReference, Fault, Request, Response, Uuid, codes};
 use xrm_sandbox::context::ExecutionContext;
-use xrm_sandbox::pipeline::Session;
+use xrm_sandbox::pipeline::{Pipeline, Session, Step};
 use xrm_sandbox::sandbox::{self, Limits, PluginHost, Sandbox};
-use xrm_sandbox::suite::Suite;
+use xrm_sandbox::suite::{RunOptions, Suite};
+use xrm_sandbox::testing;
 
 const WARMUP: usize = 500;
 const ITERATIONS: usize = 5_000;
@@ -44,12 +50,13 @@ fn measure_batch(name: &str, batch: usize, mut f: impl FnMut()) {
     println!("{name:<58} p50 {:>8.1} ns   p99 {:>8.1} ns", at(50), at(99));
 }
 
-fn measure(name: &str, f: impl FnMut()) {
-    measure_runs(name, WARMUP, ITERATIONS, f);
+/// Prints and returns p50 and p99, in µs.
+fn measure(name: &str, f: impl FnMut()) -> (f64, f64) {
+    measure_runs(name, WARMUP, ITERATIONS, f)
 }
 
 /// Times `runs` calls of `f` after `warmup` untimed ones and prints p50 and p99.
-fn measure_runs(name: &str, warmup: usize, runs: usize, mut f: impl FnMut()) {
+fn measure_runs(name: &str, warmup: usize, runs: usize, mut f: impl FnMut()) -> (f64, f64) {
     for _ in 0..warmup {
         f();
     }
@@ -63,6 +70,7 @@ fn measure_runs(name: &str, warmup: usize, runs: usize, mut f: impl FnMut()) {
     times.sort();
     let at = |p: usize| times[(times.len() * p / 100).min(times.len() - 1)].as_secs_f64() * 1e6;
     println!("{name:<58} p50 {:>8.1} µs   p99 {:>8.1} µs", at(50), at(99));
+    (at(50), at(99))
 }
 
 struct NoCalls;
@@ -73,7 +81,7 @@ impl PluginHost for NoCalls {
     }
 }
 
-fn bare_wasmtime() {
+fn bare_wasmtime() -> (f64, f64) {
     let engine = sandbox::engine().expect("engine");
     let wat = r#"(component
         (core module $m (func (export "f")))
@@ -87,14 +95,14 @@ fn bare_wasmtime() {
         let instance = pre.instantiate(&mut store).expect("instance");
         let run = instance.get_typed_func::<(), ()>(&mut store, "run").expect("export");
         run.call(&mut store, ()).expect("call");
-    });
+    })
 }
 
 fn context() -> ExecutionContext {
     ExecutionContext::new("Create", "account", Uuid::from_u128(1))
 }
 
-fn probe_one_trace(root: &Path) {
+fn probe_one_trace(root: &Path) -> (f64, f64) {
     let path = xrm_sandbox::build::plugin_crate(&root.join("plugins/probe")).expect("probe builds");
     let sandbox = Sandbox::<NoCalls>::new().expect("sandbox");
     let probe = sandbox.load("probe", &path).expect("probe loads");
@@ -102,25 +110,57 @@ fn probe_one_trace(root: &Path) {
     measure("2. fresh probe instance + execute with one trace op", || {
         let out = sandbox.execute(&probe, context(), (config.clone(), None), Limits::default(), NoCalls);
         assert!(out.result.is_ok());
-    });
+    })
 }
 
-fn create_through_three_steps(root: &Path) {
+fn create_through_three_steps(root: &Path) -> (f64, f64) {
     let suite = Suite::load(&root.join("benches/create3.json")).expect("bench suite loads");
-    let alice = suite.pipeline.org().alias("alice").expect("alice");
+    create_three_times(&suite.pipeline, "3. Create through 3 sync probe steps, 1 service call each")
+}
+
+fn create_three_times(pipeline: &Arc<Pipeline>, name: &str) -> (f64, f64) {
+    let alice = pipeline.org().alias("alice").expect("alice");
     let mut account = Entity::new("account");
     account.set("name", "Contoso");
-    // Runs on a thread with room for nested plug-ins, as the runner does.
-    std::thread::scope(|s| {
-        let thread = std::thread::Builder::new().stack_size(256 << 20);
-        let handle = thread.spawn_scoped(s, || {
-            measure("3. Create through 3 sync probe steps, 1 service call each", || {
-                let mut session = Session::new(suite.pipeline.clone());
-                session.execute(alice, Request::create(account.clone()), None).expect("create succeeds");
-            });
-        });
-        handle.expect("bench thread").join().expect("bench ran");
-    });
+    on_case_thread(|| {
+        measure(name, || {
+            let mut session = Session::new(pipeline.clone());
+            session.execute(alice, Request::create(account.clone()), None).expect("create succeeds");
+        })
+    })
+}
+
+/// (4): the three steps of `benches/create3.json` as Rust functions, making the same calls as the same users.
+fn native_three_steps(root: &Path) -> (f64, f64) {
+    let path = root.join("benches/create3.json");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let parts = |key: &str| Some(json[key].clone());
+    let mut pipeline = xrm_sandbox::suite::load_pipeline(&path, json["org"].clone(), parts("plugins"), parts("steps"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    pipeline.set_native("probe", Arc::new(native_step));
+    create_three_times(&Arc::new(pipeline), "4. the same 3 steps as native Rust functions (no sandbox)")
+}
+
+fn native_step(step: &Step, ctx: &mut ExecutionContext, host: &mut dyn PluginHost) -> Result<(), Fault> {
+    let ctx = &*ctx;
+    match step.name.as_str() {
+        "pre" => {
+            let me = EntityReference::new("systemuser", ctx.user_id);
+            host.call(ctx, Some(ctx.user_id), Request::retrieve(me, ColumnSet::Columns(vec!["fullname".into()])))?;
+        }
+        "post 1" => {
+            let mut task = Entity::new("task");
+            task.set("subject", "follow up");
+            host.call(ctx, Some(ctx.initiating_user_id), Request::create(task))?;
+        }
+        "post 2" => {
+            let mut account = Entity::with_id("account", ctx.primary_entity_id);
+            account.set("description", "seen");
+            host.call(ctx, None, Request::update(account))?;
+        }
+        other => return Err(Fault::new(codes::PLUGIN_FAULT, format!("no native step `{other}`"))),
+    }
+    Ok(())
 }
 
 fn security_check() {
@@ -156,17 +196,17 @@ fn security_check() {
         xrm_model::Value::Lookup(EntityReference::new("businessunit", org.alias("root").expect("root"))),
     );
     let access = RecordAccess::of(table, &record, Vec::new());
-    measure_batch("4. privilege + access check, 5 roles and 2 teams", 1000, || {
+    measure_batch("6. privilege + access check, 5 roles and 2 teams", 1000, || {
         std::hint::black_box(security::check(&org, &privileges, Access::Read, std::hint::black_box(&access)));
     });
 }
 
 /// Runs `f` on a thread with room for nested plug-ins, as the runner does.
-fn on_case_thread(f: impl FnOnce() + Send) {
+fn on_case_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| {
         let thread = std::thread::Builder::new().stack_size(256 << 20);
-        thread.spawn_scoped(s, f).expect("bench thread").join().expect("bench ran");
-    });
+        thread.spawn_scoped(s, f).expect("bench thread").join().expect("bench ran")
+    })
 }
 
 fn retrieve_multiple_10k(root: &Path) {
@@ -198,7 +238,7 @@ fn retrieve_multiple_10k(root: &Path) {
         .query(&serde_json::from_str(query).expect("json"), &xrm_model::json::Path::Root("q"))
         .expect("query");
     let request = Request::retrieve_multiple(query);
-    measure_n("5. RetrieveMultiple, 10,000 rows, filter + link-entity", 50, || {
+    measure_n("7. RetrieveMultiple, 10,000 rows, filter + link-entity", 50, || {
         let response = session.execute(alice, request.clone(), None).expect("query runs");
         assert!(!response.results.is_empty());
     });
@@ -210,11 +250,11 @@ fn create_with_async(root: &Path) {
     let mut account = Entity::new("account");
     account.set("name", "Contoso");
     on_case_thread(|| {
-        measure("6. Create through 3 sync steps + 1 async (queue and drain)", || {
+        measure("8. Create through 3 sync steps + 1 async (queue and drain)", || {
             let mut session = Session::new(suite.pipeline.clone());
             session.execute(alice, Request::create(account.clone()), None).expect("create succeeds");
             assert_eq!(session.run_async(), 1);
-        });
+        })
     });
 }
 
@@ -231,7 +271,7 @@ fn rollback_100_rows() {
             base.put(row(i));
         }
         let mut store = Transactional::new(base);
-        measure(&format!("7. rollback of 100 written rows, store of {size} rows"), || {
+        measure(&format!("9. rollback of 100 written rows, store of {size} rows"), || {
             store.begin();
             for i in 0..100 {
                 store.data_mut().put(row(size + i));
@@ -242,17 +282,158 @@ fn rollback_100_rows() {
 }
 
 /// Like `measure`, with `n` timed runs after one warm-up: for operations that take milliseconds.
-fn measure_n(name: &str, n: usize, f: impl FnMut()) {
-    measure_runs(name, 1, n, f);
+fn measure_n(name: &str, n: usize, f: impl FnMut()) -> (f64, f64) {
+    measure_runs(name, 1, n, f)
+}
+
+/// (5): 1,000 generated cases, each a fresh copy of the organization and 3 Creates (by three users) through the
+/// steps of (3), loaded with the plug-in from the warm compile cache and run with the default jobs.
+fn suite_1000(root: &Path) {
+    let mut suite: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("benches/create3.json")).unwrap()).unwrap();
+    let cases: Vec<serde_json::Value> = (0..1_000)
+        .map(|i| {
+            let actions: Vec<serde_json::Value> = ["@alice", "@bob", "@dave"]
+                .iter()
+                .map(|u| {
+                    serde_json::json!({ "as": u, "request": { "message": "Create",
+                    "target": { "@logicalname": "account", "name": format!("account {i} of {u}") } } })
+                })
+                .collect();
+            serde_json::json!({ "name": format!("case {i}"), "actions": actions })
+        })
+        .collect();
+    suite["cases"] = serde_json::Value::Array(cases);
+    // Also written out, so the command-line tool can be timed on the same suite.
+    let out = root.join("target/suite-1000");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("suite.json"), serde_json::to_string(&suite).unwrap()).unwrap();
+    let path = root.join("benches/suite-1000.json");
+    let options = RunOptions::default();
+    measure_runs("5. 1,000-case suite end to end (load + run), 2 jobs", 1, 5, || {
+        let loaded = Suite::from_json(&path, suite.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let run = testing::run(vec![loaded], &options);
+        assert_eq!(run.stats.passed, 1_000, "{:?}", run.results.iter().find(|r| !r.passed).map(|r| &r.failures));
+    });
+    println!("{:<58} peak RSS {:.0} MiB", "   the process so far", peak_rss_mib().unwrap_or(f64::NAN));
+}
+
+/// Peak resident memory of this process, from /proc (Linux).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// (5): loading a plug-in, compiled from scratch and from the on-disk cache: the follow-up sample as built
+/// (with its debug information) and stripped of custom sections (its code and data only).
+fn compile_cold_and_cached(root: &Path) {
+    let built = xrm_sandbox::build::plugin_crate(&root.join("plugins/followup")).expect("followup builds");
+    let bytes = std::fs::read(&built).unwrap();
+    let stripped = root.join("target/followup-stripped.wasm");
+    std::fs::write(&stripped, strip_custom_sections(&bytes)).unwrap();
+    let cache = std::env::temp_dir().join(format!("xrm-sandbox-bench-cache-{}", std::process::id()));
+    for (what, path) in [("as built", built.as_path()), ("stripped", stripped.as_path())] {
+        let size = std::fs::metadata(path).unwrap().len() as f64 / 1024.0;
+        let mut cold = Sandbox::<NoCalls>::new().expect("sandbox");
+        cold.set_cache_dir(None);
+        measure_runs(&format!("5. cold compile + load, followup {what} ({size:.0} KB)"), 1, 5, || {
+            cold.load("followup", path).expect("loads");
+        });
+        let mut warm = Sandbox::<NoCalls>::new().expect("sandbox");
+        warm.set_cache_dir(Some(cache.clone()));
+        measure_runs(&format!("5. cached load, followup {what} ({size:.0} KB)"), 1, 20, || {
+            warm.load("followup", path).expect("loads");
+        });
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+/// A component or core module without its custom sections (names, debug information), nested ones included.
+fn strip_custom_sections(bytes: &[u8]) -> Vec<u8> {
+    let is_component = bytes.get(4..8) == Some(&[0x0d, 0x00, 0x01, 0x00]);
+    let mut out = bytes[..8].to_vec();
+    let mut at = 8;
+    while at < bytes.len() {
+        let id = bytes[at];
+        let (size, len) = leb128(&bytes[at + 1..]);
+        let payload = &bytes[at + 1 + len..at + 1 + len + size];
+        at += 1 + len + size;
+        match id {
+            0 => {}
+            // Core modules (1) and components (4) nested in a component carry their own custom sections.
+            1 | 4 if is_component => {
+                let inner = strip_custom_sections(payload);
+                out.push(id);
+                write_leb128(&mut out, inner.len());
+                out.extend_from_slice(&inner);
+            }
+            _ => {
+                out.push(id);
+                write_leb128(&mut out, size);
+                out.extend_from_slice(payload);
+            }
+        }
+    }
+    out
+}
+
+fn leb128(bytes: &[u8]) -> (usize, usize) {
+    let (mut value, mut shift) = (0usize, 0);
+    for (i, b) in bytes.iter().enumerate() {
+        value |= usize::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return (value, i + 1);
+        }
+        shift += 7;
+    }
+    panic!("truncated LEB128")
+}
+
+fn write_leb128(out: &mut Vec<u8>, mut value: usize) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// `HOT_PATHS=2,3` runs only those measurements (for profiling one of them); unset runs all.
+fn wanted(n: u32) -> bool {
+    std::env::var("HOT_PATHS").map_or(true, |list| list.split(',').any(|x| x.trim() == n.to_string()))
 }
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    bare_wasmtime();
-    probe_one_trace(&root);
-    create_through_three_steps(&root);
-    security_check();
-    retrieve_multiple_10k(&root);
-    create_with_async(&root);
-    rollback_100_rows();
+    let none = (f64::NAN, f64::NAN);
+    let bare = if wanted(1) { bare_wasmtime() } else { none };
+    let probe = if wanted(2) { probe_one_trace(&root) } else { none };
+    let sandboxed = if wanted(3) { create_through_three_steps(&root) } else { none };
+    let native = if wanted(4) { native_three_steps(&root) } else { none };
+    if wanted(5) {
+        suite_1000(&root);
+        compile_cold_and_cached(&root);
+    }
+    if wanted(6) {
+        security_check();
+    }
+    if wanted(7) {
+        retrieve_multiple_10k(&root);
+    }
+    if wanted(8) {
+        create_with_async(&root);
+    }
+    if wanted(9) {
+        rollback_100_rows();
+    }
+    println!("ratio 2/1 (probe execution / bare wasmtime): p50 {:.1}x", probe.0 / bare.0);
+    println!(
+        "ratio 3/4 (sandboxed steps / native steps):  p50 {:.2}x   p99 {:.2}x",
+        sandboxed.0 / native.0,
+        sandboxed.1 / native.1
+    );
 }

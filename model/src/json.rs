@@ -568,8 +568,16 @@ fn decimal_text(v: &Json, path: &Path<'_>) -> Result<String> {
     }
 }
 
+/// RFC 3339 text as UTC. An offset can carry a date written in years 0000..=9999 outside them in UTC
+/// (`0000-01-01T00:00:00+01:00`), where RFC 3339 cannot write it back: such a date is refused here, so that
+/// every date read is one `value_to_json` writes readably.
 pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc)).filter(is_writable)
+}
+
+/// Whether RFC 3339 can write the date: its year in UTC has four digits.
+pub fn is_writable(t: &DateTime<Utc>) -> bool {
+    (0..=9999).contains(&chrono::Datelike::year(t))
 }
 
 /// The JSON form of a value.
@@ -691,6 +699,15 @@ mod tests {
         assert_eq!(when.to_string(), "2026-11-21T10:00:00Z");
         let lookup = reader.value(&json!({"@ref": "systemuser", "id": "@alice"}), &root).unwrap();
         assert_eq!(lookup, Value::Lookup(EntityReference::new("systemuser", Uuid::from_u128(7))));
+    }
+
+    /// Found by the `values` fuzz target: a date whose UTC year RFC 3339 cannot write is refused when read.
+    #[test]
+    fn dates_outside_four_digit_years_in_utc_are_refused() {
+        assert!(parse_datetime("0000-01-01T00:00:00+01:00").is_none());
+        assert!(parse_datetime("9999-12-31T23:59:59-01:00").is_none());
+        let edge = parse_datetime("0000-01-01T00:00:00Z").unwrap();
+        assert_eq!(parse_datetime(&edge.to_rfc3339_opts(SecondsFormat::AutoSi, true)), Some(edge));
     }
 
     #[test]

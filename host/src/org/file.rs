@@ -440,10 +440,14 @@ impl<'f> Builder<'f> {
         if s.timeout_seconds <= 0.0 || s.memory_limit_mb <= 0.0 {
             return Err(FileError::new(path, "settings", "timeoutSeconds and memoryLimitMb must be positive"));
         }
+        // `from_secs_f64` panics past `Duration::MAX` (about 5.8e11 years): a file's number must not.
+        let timeout = Duration::try_from_secs_f64(s.timeout_seconds).map_err(|_| {
+            FileError::new(path, "settings.timeoutSeconds", "timeoutSeconds is too large to be a duration")
+        })?;
         let settings = Settings {
             max_depth: s.max_depth,
             trace_log: s.plugin_trace_log_setting,
-            timeout: Duration::from_secs_f64(s.timeout_seconds),
+            timeout,
             // INVARIANT: memory_limit_mb is positive; `as` saturates a huge value.
             memory_limit_bytes: (s.memory_limit_mb * 1024.0 * 1024.0) as usize,
         };

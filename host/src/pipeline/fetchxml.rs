@@ -516,7 +516,8 @@ pub fn parse_value(ty: &ColumnType, text: &str) -> Option<Value> {
         T::String | T::Memo => Value::Text(text.to_owned()),
         T::Integer => Value::Integer(t.parse().ok()?),
         T::BigInt => Value::BigInt(t.parse().ok()?),
-        T::Double => Value::Double(t.parse().ok()?),
+        // `inf`, `NaN` and `1e999` parse as f64 but are no value a column (or JSON) holds.
+        T::Double => Value::Double(t.parse().ok().filter(|d: &f64| d.is_finite())?),
         T::Decimal => Value::Decimal(decimal(t)?),
         T::Money => Value::Money(decimal(t)?),
         T::DateTime => Value::DateTime(datetime(t)?),
@@ -554,13 +555,15 @@ fn decimal(text: &str) -> Option<String> {
     (is_digits(whole) && is_digits(frac)).then(|| text.to_owned())
 }
 
-/// RFC 3339; a date and time without a zone (read as UTC); a date alone (its midnight, UTC).
+/// RFC 3339; a date and time without a zone (read as UTC); a date alone (its midnight, UTC). Years outside
+/// 0000..=9999 (`+10000-01-01`) are refused: RFC 3339, the JSON form of dates, cannot write them.
 fn datetime(text: &str) -> Option<DateTime<Utc>> {
     let naive = |format| NaiveDateTime::parse_from_str(text, format).ok().map(|t| t.and_utc());
     xrm_model::json::parse_datetime(text)
         .or_else(|| naive("%Y-%m-%dT%H:%M:%S%.f"))
         .or_else(|| naive("%Y-%m-%d %H:%M:%S%.f"))
         .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0).map(|t| t.and_utc()))
+        .filter(xrm_model::json::is_writable)
 }
 
 #[cfg(test)]

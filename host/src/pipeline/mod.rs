@@ -42,7 +42,15 @@ pub struct Pipeline {
     sandbox: &'static Sandbox<StepHost>,
     /// Every user's privileges, resolved once (SEC-2): roles and teams cannot change while a suite runs.
     privileges: HashMap<Uuid, UserPrivileges>,
+    /// Plug-ins run as Rust code in the host instead of in the sandbox (see [`Pipeline::set_native`]).
+    native: HashMap<String, NativePlugin>,
 }
+
+/// A plug-in written as a plain Rust function called in the host, with the step, its context and a host for
+/// its service calls: no sandbox, no isolation. It exists to measure what the sandbox costs (the native
+/// baseline of `host/benches/hot_paths.rs`); plug-ins under test belong in the sandbox.
+pub type NativePlugin =
+    Arc<dyn Fn(&Step, &mut ExecutionContext, &mut dyn PluginHost) -> Result<(), Fault> + Send + Sync>;
 
 impl Pipeline {
     pub fn new(
@@ -51,7 +59,12 @@ impl Pipeline {
         plugins: HashMap<String, Arc<Plugin<StepHost>>>,
     ) -> Result<Self, LoadError> {
         let privileges = org.users.keys().map(|id| (*id, UserPrivileges::resolve(&org, *id))).collect();
-        Ok(Pipeline { org, registrations, plugins, sandbox: shared_sandbox()?, privileges })
+        Ok(Pipeline { org, registrations, plugins, sandbox: shared_sandbox()?, privileges, native: HashMap::new() })
+    }
+
+    /// Runs the steps of plug-in `name` as `plugin`, in the host, instead of in the sandbox.
+    pub fn set_native(&mut self, name: &str, plugin: NativePlugin) {
+        self.native.insert(name.to_owned(), plugin);
     }
 
     pub fn org(&self) -> &Arc<Organization> {
@@ -93,6 +106,8 @@ pub fn load_plugin(name: &str, path: &Path) -> Result<Arc<Plugin<StepHost>>, Loa
 pub struct CaseState {
     pub store: Transactional,
     pub log: Vec<Event>,
+    /// Events not logged because the log was full ([`MAX_LOG_EVENTS`]).
+    pub log_dropped: usize,
     pub traces: Vec<TraceRecord>,
     /// Asynchronous steps queued inside the running transaction, waiting for it to commit.
     pending_jobs: Vec<jobs::Job>,
@@ -104,7 +119,20 @@ pub struct CaseState {
     doomed: bool,
 }
 
+/// The most events a case logs: a plug-in calling the service in a loop must not grow the host without bound.
+pub const MAX_LOG_EVENTS: usize = 10_000;
+
 impl CaseState {
+    /// Logs `event` and returns its index, or counts it as dropped once the log is full.
+    fn record(&mut self, event: Event) -> Option<usize> {
+        if self.log.len() >= MAX_LOG_EVENTS {
+            self.log_dropped += 1;
+            return None;
+        }
+        self.log.push(event);
+        Some(self.log.len() - 1)
+    }
+
     /// Writes the trace records of finished executions as `plugintracelog` rows. Called between requests,
     /// outside any transaction, so the rows survive the rollbacks that the executions they record caused
     /// (PIPE-13).
@@ -227,6 +255,11 @@ impl Session {
         self.state.store.data()
     }
 
+    /// Events left out of [`Session::log`] because it was full.
+    pub fn log_dropped(&self) -> usize {
+        self.state.log_dropped
+    }
+
     pub fn log(&self) -> &[Event] {
         &self.state.log
     }
@@ -297,9 +330,8 @@ impl PluginHost for StepHost {
 }
 
 fn run(pipeline: &Arc<Pipeline>, state: &mut CaseState, call: Call, request: Request) -> Result<Response, Fault> {
-    let event = state.log.len();
     let frame = Frame::new(pipeline, call, request);
-    state.log.push(Event::Request {
+    let event = state.record(Event::Request {
         depth: frame.call.depth,
         message: frame.request.message.clone(),
         table: frame.table.clone(),
@@ -312,7 +344,7 @@ fn run(pipeline: &Arc<Pipeline>, state: &mut CaseState, call: Call, request: Req
     });
     let started = std::time::Instant::now();
     let result = frame.run(state);
-    if let Some(Event::Request { outcome, duration, .. }) = state.log.get_mut(event) {
+    if let Some(Event::Request { outcome, duration, .. }) = event.and_then(|e| state.log.get_mut(e)) {
         *outcome = Some(result.as_ref().map(|_| ()).map_err(Clone::clone));
         *duration = started.elapsed();
     }
@@ -346,13 +378,18 @@ fn execute_step(
     context: ExecutionContext,
 ) -> (Result<(), StepFailure>, ExecutionContext) {
     let org = &pipeline.org;
-    let Some(plugin) = pipeline.plugins.get(&step.plugin) else {
-        let fault =
-            Fault::new(codes::PLUGIN_FAULT, format!("step `{}`: plug-in `{}` is not loaded", step.name, step.plugin));
-        return (Err(StepFailure { fault, retry: false }), context);
+    let code = match (pipeline.native.get(&step.plugin), pipeline.plugins.get(&step.plugin)) {
+        (Some(native), _) => Code::Native(native),
+        (None, Some(plugin)) => Code::Sandboxed(plugin),
+        (None, None) => {
+            let fault = Fault::new(
+                codes::PLUGIN_FAULT,
+                format!("step `{}`: plug-in `{}` is not loaded", step.name, step.plugin),
+            );
+            return (Err(StepFailure { fault, retry: false }), context);
+        }
     };
-    let event = state.log.len();
-    state.log.push(Event::Step {
+    let event = state.record(Event::Step {
         depth: context.depth,
         stage: context.stage,
         mode: context.mode,
@@ -374,7 +411,10 @@ fn execute_step(
     let host = StepHost { pipeline: pipeline.clone(), state: std::mem::take(state) };
     let started = Utc::now();
     let config = (step.unsecure.clone(), step.secure.clone());
-    let out = pipeline.sandbox.execute(plugin, context, config, limits, host);
+    let out = match code {
+        Code::Native(native) => run_native(native, step, context, host),
+        Code::Sandboxed(plugin) => pipeline.sandbox.execute(plugin, context, config, limits, host),
+    };
     *state = out.host.state;
     let result = match out.result {
         Ok(()) if in_transaction && state.doomed => Err(StepFailure {
@@ -389,13 +429,32 @@ fn execute_step(
     };
     let outcome = result.as_ref().map(|_| ()).map_err(|f| f.fault.clone());
     let text = log::keep_tail(&out.trace);
-    if let Some(Event::Step { outcome: o, duration, trace, .. }) = state.log.get_mut(event) {
+    if let Some(Event::Step { outcome: o, duration, trace, .. }) = event.and_then(|e| state.log.get_mut(e)) {
         *o = Some(outcome.clone());
         *duration = out.duration;
         *trace = text.clone();
     }
     write_trace(org, state, step, &out.context, text, &outcome, started, out.duration);
     (result, out.context)
+}
+
+/// What runs a step: a component in the sandbox, or a native function (the benchmark's baseline).
+enum Code<'p> {
+    Sandboxed(&'p Arc<Plugin<StepHost>>),
+    Native(&'p NativePlugin),
+}
+
+/// Runs a native plug-in the way the sandbox runs a component: same context in and out, same host.
+fn run_native(
+    native: &NativePlugin,
+    step: &Step,
+    mut context: ExecutionContext,
+    mut host: StepHost,
+) -> crate::sandbox::Outcome<StepHost> {
+    let started = std::time::Instant::now();
+    let result = native(step, &mut context, &mut host)
+        .map_err(|fault| crate::sandbox::PluginFailure { kind: crate::sandbox::FailureKind::PassedThrough, fault });
+    crate::sandbox::Outcome { host, context, result, trace: String::new(), duration: started.elapsed() }
 }
 
 /// Keeps a `plugintracelog` record of an execution, as the organization's setting asks (PIPE-13).

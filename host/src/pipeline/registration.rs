@@ -266,6 +266,13 @@ fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[St
     }
     let unsecure = configuration(file, &format!("{at}.configuration"), s.configuration.as_ref(), org)?;
     let secure = configuration(file, &format!("{at}.secureconfiguration"), s.secureconfiguration.as_ref(), org)?;
+    // `from_secs_f64` panics past `Duration::MAX`: a file's number must not.
+    let timeout = match s.timeoutseconds.filter(|t| *t > 0.0) {
+        Some(t) => {
+            Some(Duration::try_from_secs_f64(t).map_err(|_| fail("timeoutseconds", "timeoutseconds is too large"))?)
+        }
+        None => None,
+    };
     Ok(Step {
         id: s
             .sdkmessageprocessingstepid
@@ -284,7 +291,7 @@ fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[St
         enabled: s.statecode == 0,
         async_auto_delete: s.asyncautodelete,
         images,
-        timeout: s.timeoutseconds.filter(|t| *t > 0.0).map(Duration::from_secs_f64),
+        timeout,
         // INVARIANT: the filter keeps positive sizes; `as` saturates a huge one.
         memory_limit_bytes: s.memorylimitmb.filter(|m| *m > 0.0).map(|m| (m * 1024.0 * 1024.0) as usize),
     })

@@ -1,9 +1,9 @@
 //! The one wasmtime engine of the process and the clock that drives its epoch deadlines.
 
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances: the resolution of the time limit.
 const TICK: Duration = Duration::from_millis(5);
@@ -13,6 +13,9 @@ const TICK: Duration = Duration::from_millis(5);
 pub const WASM_STACK: usize = 1 << 20;
 
 static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+
+/// The most bytes of a slot's memory (and of its tables) reset in place rather than handed back to the kernel.
+const KEEP_RESIDENT: usize = 1 << 20;
 
 /// The shared engine, created on first use with its epoch ticker.
 pub fn shared() -> Result<&'static Engine, String> {
@@ -28,7 +31,14 @@ fn create() -> Result<Engine, String> {
         .total_core_instances(4000)
         .total_memories(1000)
         .total_tables(4000)
-        .max_memory_size(4 << 30);
+        .max_memory_size(4 << 30)
+        // Reset a used slot by rewriting just the pages the last instance dirtied (found with Linux's
+        // PAGEMAP_SCAN, 6.7+), keeping them mapped: no madvise, no TLB shootdown, and no page faults when the
+        // next execution touches the same stack, data and heap pages. Half the time of a probe execution went
+        // to those faults before. Elsewhere wasmtime falls back to madvise.
+        .pagemap_scan(Enabled::Auto)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT);
     let mut config = Config::new();
     config
         .epoch_interruption(true)
@@ -39,8 +49,17 @@ fn create() -> Result<Engine, String> {
     std::thread::Builder::new()
         .name("xrm-sandbox-epoch".into())
         .spawn(move || {
+            // The epoch counts the ticks elapsed since the engine started, not the ticker's wake-ups: on a busy
+            // machine a sleep lasts longer than asked, and counting wake-ups would let every time limit run late
+            // by the sum of those delays (60 late wake-ups made a 300 ms limit last 600 ms).
+            let origin = Instant::now();
+            let mut epoch: u128 = 0;
             while let Some(engine) = ticker.upgrade() {
-                engine.increment_epoch();
+                let due = origin.elapsed().as_nanos() / TICK.as_nanos();
+                while epoch < due {
+                    engine.increment_epoch();
+                    epoch += 1;
+                }
                 drop(engine);
                 std::thread::sleep(TICK);
             }
@@ -49,7 +68,8 @@ fn create() -> Result<Engine, String> {
     Ok(engine)
 }
 
-/// The epoch deadline, in ticks, for a time limit.
+/// The epoch deadline, in ticks, for a time limit. The epoch may run ahead of an execution's own clock (it
+/// counts whole ticks, and catches up at once after a late wake-up), so reaching it only means "check the clock".
 pub fn ticks(timeout: Duration) -> u64 {
     let ticks = timeout.as_nanos().div_ceil(TICK.as_nanos()).max(1);
     u64::try_from(ticks).unwrap_or(u64::MAX)

@@ -68,17 +68,23 @@ fn trap_failure(trap: &wasmtime::Error, memory_refused: bool, plugin: &str) -> (
         let message = format!("The plug-in `{plugin}` exceeded its memory limit: the sandbox worker is not available");
         return (FailureKind::Memory, Fault::new(codes::SANDBOX_WORKER_NOT_AVAILABLE, message));
     }
-    let what = match trap.downcast_ref::<Trap>() {
-        Some(Trap::StackOverflow) => "overflowed its stack".to_owned(),
-        Some(t) => format!("trapped: {t}"),
-        None => format!("failed: {}", first_line(trap)),
+    let what = match (trap.downcast_ref::<Trap>(), trap.downcast_ref::<wasmtime_wasi::I32Exit>()) {
+        (Some(Trap::StackOverflow), _) => "overflowed its stack".to_owned(),
+        // Rust keeps large locals on a stack in linear memory; overflowing it reads below address 0.
+        (Some(Trap::MemoryOutOfBounds), _) => {
+            "trapped: out of bounds memory access (its stack in linear memory overflowed, or a bad pointer)".to_owned()
+        }
+        (Some(t), _) => format!("trapped: {t}"),
+        (None, Some(exit)) => format!("exited its process (status {}) instead of returning", exit.0),
+        (None, None) => format!("failed: {}", first_line(trap)),
     };
     let message = format!("Unexpected exception from plug-in `{plugin}`: it {what}");
     (FailureKind::Fault, Fault::new(codes::PLUGIN_FAULT, message))
 }
 
+/// The first line of the error's root cause: the outer layers are wasmtime's backtrace context.
 fn first_line(e: &wasmtime::Error) -> String {
-    e.to_string().lines().next().unwrap_or_default().to_owned()
+    e.root_cause().to_string().lines().next().unwrap_or_default().to_owned()
 }
 
 /// A one-line reason why a component does not match the plug-in interface (BOX-4).

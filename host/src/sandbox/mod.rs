@@ -7,11 +7,14 @@
 
 mod bindings;
 mod cache;
+mod clock;
 mod convert;
 mod engine;
 mod fault;
 mod host;
+mod output;
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +22,6 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Store, StoreLimits};
 use wasmtime_wasi::WasiCtx;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use xrm_model::{Fault, Request, Response, Uuid};
 
 use crate::context::ExecutionContext;
@@ -44,7 +46,8 @@ pub trait PluginHost: Send + 'static {
 /// Limits of one execution (BOX-3).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
-    /// Wall time of the execution, including the time spent in its service calls. Default: 2 minutes.
+    /// Wall time of the execution, including the time spent in its service calls, and never past the deadline
+    /// of the execution whose service call runs this one. Default: 2 minutes.
     pub timeout: Duration,
     /// Linear memory of the instance, in bytes. Default: 256 MiB.
     pub memory_bytes: usize,
@@ -90,7 +93,8 @@ pub struct StoreData<H> {
     /// Set when the memory limit refused a growth, so the resulting trap reads as SandboxWorkerNotAvailable.
     memory_refused: bool,
     memory_limit: usize,
-    trace: String,
+    /// What the plug-in traced, its last [`OUTPUT_CAPACITY`] bytes.
+    trace: output::Tail,
     deadline: Instant,
 }
 
@@ -112,8 +116,44 @@ pub struct Sandbox<H: PluginHost> {
     cache_dir: Option<PathBuf>,
 }
 
-/// Output a plug-in may write to stdout and stderr before writes fail.
-const OUTPUT_CAPACITY: usize = 1 << 20;
+/// What the host keeps of a plug-in's trace, and of its stdout and stderr: the last 64 KiB of each, more than
+/// the 10 KB a trace log record keeps (PIPE-13). Older text is dropped as newer arrives, so a plug-in may write
+/// without end and neither fails nor grows the host's memory.
+const OUTPUT_CAPACITY: usize = 64 << 10;
+
+thread_local! {
+    /// The deadline of the execution running on this thread, if any. A plug-in's service call may run other
+    /// plug-ins on the same thread; they must stop by the caller's deadline too, or the caller's time limit
+    /// would not hold while it waits in a host call.
+    static ENCLOSING_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Puts back the enclosing deadline when an execution ends.
+struct DeadlineScope(Option<Instant>);
+
+impl DeadlineScope {
+    fn enter(deadline: Instant) -> Self {
+        DeadlineScope(ENCLOSING_DEADLINE.replace(Some(deadline)))
+    }
+}
+
+impl Drop for DeadlineScope {
+    fn drop(&mut self) {
+        ENCLOSING_DEADLINE.set(self.0);
+    }
+}
+
+/// When an execution started at `started` with `timeout` must end: its own limit, or the enclosing
+/// execution's deadline if that comes first.
+fn deadline(started: Instant, timeout: Duration) -> Instant {
+    // A limit too large to add is as good as none: a century.
+    let own = started.checked_add(timeout).or_else(|| started.checked_add(Duration::from_secs(100 * 365 * 86_400)));
+    match (own, ENCLOSING_DEADLINE.get()) {
+        (Some(own), Some(outer)) => own.min(outer),
+        (Some(own), None) => own,
+        (None, outer) => outer.unwrap_or(started),
+    }
+}
 
 impl<H: PluginHost> Sandbox<H> {
     pub fn new() -> Result<Self, LoadError> {
@@ -125,6 +165,12 @@ impl<H: PluginHost> Sandbox<H> {
         let mut linker = Linker::new(engine);
         let linked = bindings::PluginWorld::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |d| d)
             .and_then(|()| wasmtime_wasi::p2::add_to_linker_sync(&mut linker));
+        let linked = linked.and_then(|()| {
+            clock::add_to_linker(&mut linker, |d: &mut StoreData<H>| clock::DeadlineClock {
+                table: &mut d.table,
+                deadline: d.deadline,
+            })
+        });
         linked.map_err(|e| LoadError { plugin: String::new(), path: String::new(), reason: e.to_string() })?;
         Ok(Sandbox { linker, cache_dir: cache::default_dir() })
     }
@@ -157,7 +203,8 @@ impl<H: PluginHost> Sandbox<H> {
         host: H,
     ) -> Outcome<H> {
         let started = Instant::now();
-        let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        let deadline = deadline(started, limits.timeout);
+        let stdout = output::TailPipe::new(OUTPUT_CAPACITY);
         let mut wasi = WasiCtx::builder();
         // Deny-all (BOX-1): no preopened directories, no environment, no arguments, no network.
         wasi.stdout(stdout.clone())
@@ -176,18 +223,26 @@ impl<H: PluginHost> Sandbox<H> {
                 .build(),
             memory_refused: false,
             memory_limit: limits.memory_bytes,
-            trace: String::new(),
-            deadline: started + limits.timeout,
+            trace: output::Tail::new(OUTPUT_CAPACITY),
+            deadline,
         };
         let mut store = Store::new(self.linker.engine(), data);
         store.limiter(|d| d);
-        store.set_epoch_deadline(engine::ticks(limits.timeout));
-        store.epoch_deadline_trap();
+        store.set_epoch_deadline(engine::ticks(deadline.saturating_duration_since(started)));
+        // Reaching the epoch deadline means "look at the clock": stop only once the deadline has really passed.
+        store.epoch_deadline_callback(|store| {
+            Ok(match Instant::now() >= store.data().deadline {
+                true => wasmtime::UpdateDeadline::Interrupt,
+                false => wasmtime::UpdateDeadline::Continue(1),
+            })
+        });
 
+        let scope = DeadlineScope::enter(deadline);
         let result = run(&mut store, plugin, configuration);
+        drop(scope);
         let duration = started.elapsed();
         let data = store.into_data();
-        let mut trace = data.trace;
+        let mut trace = data.trace.text();
         append_output(&mut trace, &stdout.contents());
         let result = result.map_err(|e| fault::classify(e, data.memory_refused, &plugin.name, &mut trace));
         Outcome { host: data.host, context: data.context, result, trace, duration }
@@ -206,20 +261,23 @@ fn run<H: PluginHost>(
     let config = export::StepConfiguration { unsecure, secure };
     let outcome = instance.xrm_plugin_plugin().call_execute(&mut *store, context, &config);
     match outcome {
+        // The epoch trails the clock by up to a tick: a plug-in woken at its deadline (a sleep cut short) could
+        // otherwise finish just past it as if in time.
+        Ok(_) if Instant::now() > store.data().deadline => Err(fault::RunError::Trap(host::TimeLimit.into())),
         Ok(Ok(())) => Ok(()),
         Ok(Err(err)) => Err(fault::RunError::Plugin(err)),
         Err(trap) => Err(fault::RunError::Trap(trap)),
     }
 }
 
-fn append_output(trace: &mut String, output: &[u8]) {
+fn append_output(trace: &mut String, output: &str) {
     if output.is_empty() {
         return;
     }
     if !trace.is_empty() && !trace.ends_with('\n') {
         trace.push('\n');
     }
-    trace.push_str(&String::from_utf8_lossy(output));
+    trace.push_str(output);
 }
 
 impl<H: Send> wasmtime_wasi::WasiView for StoreData<H> {

@@ -62,5 +62,6 @@ pub fn explore(
     let response =
         result.map(|r| response_to_json(&r)).map_err(|f| format!("{}: {}", f.code_hex(), aliases.humanize(&f.message)));
     let nodes = report::nodes(session.log(), &aliases);
-    Ok(Explored { response, tree: report::tree(&nodes), nodes, traces: report::traces(session.traces(), &aliases) })
+    let tree = report::tree(&nodes) + &report::dropped(session.log_dropped());
+    Ok(Explored { response, tree, nodes, traces: report::traces(session.traces(), &aliases) })
 }

@@ -262,7 +262,7 @@ fn run_case_here(suite: &Suite, case: &Case) -> CaseResult {
         passed: failures.is_empty(),
         failures,
         duration: started.elapsed(),
-        tree: report::tree(&nodes),
+        tree: report::tree(&nodes) + &report::dropped(session.log_dropped()),
         nodes,
         traces: report::traces(session.traces(), &aliases),
     }

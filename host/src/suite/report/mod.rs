@@ -191,6 +191,14 @@ pub fn tree(nodes: &[Node]) -> String {
     out
 }
 
+/// The line that closes a tree whose log was full, saying how much is missing.
+pub fn dropped(events: usize) -> String {
+    if events == 0 {
+        return String::new();
+    }
+    format!("… and {events} more requests and steps, not logged (a case logs {})\n", crate::pipeline::MAX_LOG_EVENTS)
+}
+
 /// The trace text of each step that ran, headed by the step.
 pub fn traces(records: &[TraceRecord], aliases: &Aliases) -> String {
     let mut out = String::new();
