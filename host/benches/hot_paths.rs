@@ -304,6 +304,9 @@ fn suite_1000(root: &Path) {
         })
         .collect();
     suite["cases"] = serde_json::Value::Array(cases);
+    // Absolute paths, so the copy written under target/ finds the organization and the plug-in.
+    suite["org"] = serde_json::json!(root.join("tests/conformance/org.json"));
+    suite["plugins"] = serde_json::json!({ "probe": { "crate": root.join("plugins/probe") } });
     // Also written out, so the command-line tool can be timed on the same suite.
     let out = root.join("target/suite-1000");
     std::fs::create_dir_all(&out).unwrap();
