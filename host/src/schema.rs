@@ -350,21 +350,6 @@ form!(
     })
 );
 
-/// Messages whose request must carry a `target` (as `Reader::request` checks).
-const TARGETED: &[&str] = &[
-    messages::CREATE,
-    messages::UPDATE,
-    messages::DELETE,
-    messages::RETRIEVE,
-    messages::ASSOCIATE,
-    messages::DISASSOCIATE,
-    messages::ASSIGN,
-    messages::SET_STATE,
-    messages::GRANT_ACCESS,
-    messages::MODIFY_ACCESS,
-    messages::REVOKE_ACCESS,
-];
-
 /// `"ReadAccess|WriteAccess"`: access right names joined by `|`.
 fn access_mask_pattern() -> String {
     let names: Vec<&str> = access_rights::NAMES.iter().map(|(_, name)| *name).collect();
@@ -425,7 +410,7 @@ form!(
         "required": ["message"],
         "dependentRequired": { "principal": ["accessmask"] },
         "allOf": [
-            when_message(TARGETED, json!({ "required": ["target"] })),
+            when_message(xrm_model::json::TARGETED, json!({ "required": ["target"] })),
             when_message(&[messages::RETRIEVE_MULTIPLE], json!({ "required": ["query"] })),
             when_message(&[messages::UPDATE], json!({ "properties": { "target": { "required": ["@id"] } } })),
         ],

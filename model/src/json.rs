@@ -442,8 +442,8 @@ const REQUEST_KEYS: &[&str] = &[
     "parameters",
 ];
 
-/// Messages whose request must carry a `target`.
-const TARGETED: &[&str] = &[
+/// Messages whose request must carry a `target` (the JSON Schema of the suite file says the same).
+pub const TARGETED: &[&str] = &[
     messages::CREATE,
     messages::UPDATE,
     messages::DELETE,
