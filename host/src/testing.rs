@@ -80,8 +80,7 @@ pub fn run(suites: Vec<Suite>, options: &RunOptions) -> SuiteRun {
 /// Loads suite files (or folders of them) and runs every case.
 pub fn run_files(paths: &[impl AsRef<Path>]) -> Result<SuiteRun, FileError> {
     let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_owned()).collect();
-    let suites = suite::discover(&paths)?.iter().map(|f| Suite::load(f)).collect::<Result<Vec<_>, _>>()?;
-    Ok(run(suites, &RunOptions::default()))
+    Ok(run(suite::load_all(&paths)?, &RunOptions::default()))
 }
 
 /// An organization (`formats.md`, "Organization"), built in code.

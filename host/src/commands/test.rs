@@ -65,9 +65,6 @@ pub fn run(args: TestArgs) -> u8 {
     let mut collected = wants_files.then(|| Collected::new(&suites));
     let mut bar: Option<ProgressBar> = None;
     let stats = suite::run(suites, &options, |event| {
-        if let Some(c) = collected.as_mut() {
-            c.record(&event);
-        }
         let text = match &event {
             Event::Started { cases } => {
                 bar = progress_bar(*cases as u64);
@@ -82,6 +79,9 @@ pub fn run(args: TestArgs) -> u8 {
                 bar.inc(1);
             }
             None => print!("{text}"),
+        }
+        if let Some(c) = collected.as_mut() {
+            c.record(event);
         }
     });
     if let Some(bar) = bar {
@@ -101,8 +101,7 @@ pub fn run(args: TestArgs) -> u8 {
 
 /// Every file is loaded and checked before any case runs.
 fn load(paths: &[PathBuf]) -> Result<Vec<Suite>, String> {
-    let files = suite::discover(paths).map_err(|e| e.to_string())?;
-    let suites = files.iter().map(|f| Suite::load(f)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    let suites = suite::load_all(paths).map_err(|e| e.to_string())?;
     if suites.is_empty() {
         return Err("no suite found in the paths given".into());
     }

@@ -4,21 +4,13 @@
 use std::sync::Arc;
 
 use serde_json::Value as Json;
-use xrm_model::json::{Path as JsonPath, Reader, response_to_json};
+use xrm_model::json::response_to_json;
 
-use super::Header;
+use super::OnBehalfOf;
 use super::check::Aliases;
 use super::report::{self, Node};
-use super::runner::impersonation;
+use super::runner::send;
 use crate::pipeline::{Pipeline, Session};
-
-/// How a client names the user it acts for (IMP-6), and the user (a GUID or `@alias`) it names.
-#[derive(Debug, Clone)]
-pub enum OnBehalfOf {
-    CallerId(String),
-    CallerObjectId(String),
-    MscrmCallerId(String),
-}
 
 /// What one request did.
 #[derive(Debug, Clone)]
@@ -42,26 +34,10 @@ pub fn explore(
 ) -> Result<Explored, String> {
     let org = pipeline.org().clone();
     let aliases = Aliases::new(&org);
-    let resolve = |a: &str| aliases.resolve(a);
-    let reader = Reader::new(&resolve);
-    let caller = reader.guid_text(as_user, &JsonPath::Root("as")).map_err(|e| e.to_string())?;
-    let request = reader.request(request, &JsonPath::Root("request")).map_err(|e| e.to_string())?;
     let mut session = Session::new(pipeline);
-    let result = match on_behalf_of {
-        None => session.execute(caller, request, None),
-        Some(header) => {
-            let (header, text) = match header {
-                OnBehalfOf::CallerId(t) => (Header::CallerId, t),
-                OnBehalfOf::CallerObjectId(t) => (Header::CallerObjectId, t),
-                OnBehalfOf::MscrmCallerId(t) => (Header::MscrmCallerId, t),
-            };
-            let on_behalf_of = impersonation(header, text, &session, &aliases)?;
-            session.execute_impersonating(caller, on_behalf_of, request, None)
-        }
-    };
+    let (_, result) = send(&mut session, &aliases, as_user, on_behalf_of, request, None)?;
     let response =
         result.map(|r| response_to_json(&r)).map_err(|f| format!("{}: {}", f.code_hex(), aliases.humanize(&f.message)));
-    let nodes = report::nodes(session.log(), &aliases);
-    let tree = report::tree(&nodes) + &report::dropped(session.log_dropped());
-    Ok(Explored { response, tree, nodes, traces: report::traces(session.traces(), &aliases) })
+    let (nodes, tree, traces) = report::rendered(&session, &aliases);
+    Ok(Explored { response, nodes, tree, traces })
 }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value as Json, json};
 use xrm_model::Uuid;
 use xrm_model::json::{Path as JsonPath, Reader};
 
-use super::{Action, Assert, Case, Expect, ExpectedError, RecordAssert, RequestAction, Suite, TraceAssert};
+use super::{Action, Assert, Case, Expect, ExpectedError, OnBehalfOf, RecordAssert, RequestAction, Suite, TraceAssert};
 use crate::input::{self, FileError};
 use crate::org::Organization;
 use crate::pipeline::registration::StepFile;
@@ -404,10 +404,11 @@ fn load_action(
             "SYSTEM cannot be a calling user (ORG-2): it is reached only through CreateOrganizationService(null)",
         ));
     }
+    // The first constructor's type, a plain function pointer, is the array's: each variant is one.
     let headers = [
-        ("callerid", super::Header::CallerId, &r.callerid),
-        ("callerobjectid", super::Header::CallerObjectId, &r.callerobjectid),
-        ("mscrmcallerid", super::Header::MscrmCallerId, &r.mscrmcallerid),
+        ("callerid", OnBehalfOf::CallerId as fn(String) -> OnBehalfOf, &r.callerid),
+        ("callerobjectid", OnBehalfOf::CallerObjectId, &r.callerobjectid),
+        ("mscrmcallerid", OnBehalfOf::MscrmCallerId, &r.mscrmcallerid),
     ];
     let mut on_behalf_of = None;
     for (key, header, value) in headers {
@@ -420,7 +421,7 @@ fn load_action(
             ));
         }
         user(key, value)?;
-        on_behalf_of = Some((header, value.clone()));
+        on_behalf_of = Some(header(value.clone()));
     }
     // Checked now with placeholders for saved ids; read again when the action runs.
     let root = format!("{at}.request");

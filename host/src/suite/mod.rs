@@ -17,7 +17,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::input::FileError;
 use crate::pipeline::Pipeline;
-pub use explore::{Explored, OnBehalfOf, explore};
+pub use explore::{Explored, explore};
 pub use file::load_pipeline;
 pub(crate) use file::{RegistrationsFile, SuiteFile};
 pub use runner::{CaseResult, Event, Partition, RunOptions, RunStats, run, run_case};
@@ -57,8 +57,8 @@ enum Action {
 
 struct RequestAction {
     as_user: String,
-    /// External impersonation (IMP-6): which header, and the user (or Entra object id) it names.
-    on_behalf_of: Option<(Header, String)>,
+    /// External impersonation (IMP-6).
+    on_behalf_of: Option<OnBehalfOf>,
     tag: Option<String>,
     /// Read when the action runs, once the ids saved by earlier actions are known.
     request: Json,
@@ -66,13 +66,14 @@ struct RequestAction {
     expect: Expect,
 }
 
-/// The ways a client names the user it acts for; named as the platform names them.
-#[derive(Debug, Clone, Copy)]
+/// How a client names the user it acts for (IMP-6), as the platform names the header, and the user (a GUID
+/// or `@alias`; for `CallerObjectId`, an Entra object id or the `@alias` of the user who has it) it names.
+#[derive(Debug, Clone)]
 #[allow(clippy::enum_variant_names)]
-enum Header {
-    CallerId,
-    CallerObjectId,
-    MscrmCallerId,
+pub enum OnBehalfOf {
+    CallerId(String),
+    CallerObjectId(String),
+    MscrmCallerId(String),
 }
 
 #[derive(Default)]
@@ -169,6 +170,11 @@ struct TraceAssert {
     /// Whether the matching trace must not exist.
     #[serde(default)]
     absent: bool,
+}
+
+/// Loads every suite under the paths given (see [`discover`]), stopping at the first file in error.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Suite>, FileError> {
+    discover(paths)?.iter().map(|f| Suite::load(f)).collect()
 }
 
 /// Finds the suite files under the paths given: files as they are, folders searched for `*.json` files that

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use serde_json::Value as Json;
 use xrm_model::json::{Path as JsonPath, Reader};
-use xrm_model::{ParameterValue, Response, Uuid, Value, messages};
+use xrm_model::{Fault, ParameterValue, Response, Uuid, Value, messages};
 
 use super::check::{self, Aliases};
-use super::{Action, Case, Header, RequestAction, Suite, report};
+use super::{Action, Case, OnBehalfOf, RequestAction, Suite, report};
 use crate::pipeline::{Impersonation, Session};
 
 /// Threads' stack: nested plug-ins run on the thread that runs the case, each with up to 1 MiB of wasm stack,
@@ -254,7 +255,7 @@ fn run_case_here(suite: &Suite, case: &Case) -> CaseResult {
             panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()));
         vec![format!("the host panicked: {}", what.unwrap_or_default())]
     });
-    let nodes = report::nodes(session.log(), &aliases);
+    let (nodes, tree, traces) = report::rendered(&session, &aliases);
     CaseResult {
         suite: suite.name.clone(),
         file: suite.file.clone(),
@@ -262,9 +263,9 @@ fn run_case_here(suite: &Suite, case: &Case) -> CaseResult {
         passed: failures.is_empty(),
         failures,
         duration: started.elapsed(),
-        tree: report::tree(&nodes) + &report::dropped(session.log_dropped()),
         nodes,
-        traces: report::traces(session.traces(), &aliases),
+        tree,
+        traces,
     }
 }
 
@@ -287,22 +288,10 @@ fn run_actions(case: &Case, session: &mut Session, aliases: &mut Aliases) -> Vec
 }
 
 fn request(r: &RequestAction, session: &mut Session, aliases: &mut Aliases) -> Vec<String> {
-    let resolve = |a: &str| aliases.resolve(a);
-    let reader = Reader::new(&resolve);
-    let parsed = reader
-        .guid_text(&r.as_user, &JsonPath::Root("as"))
-        .and_then(|caller| Ok((caller, reader.request(&r.request, &JsonPath::Root("request"))?)));
-    let (caller, request) = match parsed {
-        Ok(p) => p,
-        Err(e) => return vec![format!("cannot read the request: {e}")],
-    };
-    let target = request.target_reference().map(|t| t.id);
-    let result = match &r.on_behalf_of {
-        None => session.execute(caller, request, r.tag.clone()),
-        Some((header, text)) => match impersonation(*header, text, session, aliases) {
-            Ok(on_behalf_of) => session.execute_impersonating(caller, on_behalf_of, request, r.tag.clone()),
-            Err(e) => return vec![e],
-        },
+    let (target, result) = match send(session, aliases, &r.as_user, r.on_behalf_of.as_ref(), &r.request, r.tag.clone())
+    {
+        Ok(sent) => sent,
+        Err(e) => return vec![e],
     };
     if let (Some(name), Ok(response)) = (&r.save, &result)
         && let Some(id) = created_id(response).or(target)
@@ -312,28 +301,50 @@ fn request(r: &RequestAction, session: &mut Session, aliases: &mut Aliases) -> V
     check::response(&r.expect, &result, aliases)
 }
 
-/// The header's user: `callerobjectid` takes an Entra object id, or `@alias` for that user's object id.
-pub(super) fn impersonation(
-    header: Header,
-    text: &str,
-    session: &Session,
+/// Reads the calling user and the request (with the aliases known now) and runs it, through external
+/// impersonation if asked. Gives the request's target id with its outcome; `Err` is input that cannot be read.
+pub(super) fn send(
+    session: &mut Session,
     aliases: &Aliases,
-) -> Result<Impersonation, String> {
+    as_user: &str,
+    on_behalf_of: Option<&OnBehalfOf>,
+    request: &Json,
+    tag: Option<String>,
+) -> Result<(Option<Uuid>, Result<Response, Fault>), String> {
     let resolve = |a: &str| aliases.resolve(a);
+    let reader = Reader::new(&resolve);
+    let read = |e: xrm_model::json::JsonError| format!("cannot read the request: {e}");
+    let caller = reader.guid_text(as_user, &JsonPath::Root("as")).map_err(read)?;
+    let request = reader.request(request, &JsonPath::Root("request")).map_err(read)?;
+    let target = request.target_reference().map(|t| t.id);
+    let result = match on_behalf_of {
+        None => session.execute(caller, request, tag),
+        Some(header) => {
+            let on_behalf_of = impersonation(header, session, aliases)?;
+            session.execute_impersonating(caller, on_behalf_of, request, tag)
+        }
+    };
+    Ok((target, result))
+}
+
+/// The header's user: `callerobjectid` takes an Entra object id, or `@alias` for that user's object id.
+fn impersonation(header: &OnBehalfOf, session: &Session, aliases: &Aliases) -> Result<Impersonation, String> {
+    let resolve = |a: &str| aliases.resolve(a);
+    let (OnBehalfOf::CallerId(text) | OnBehalfOf::CallerObjectId(text) | OnBehalfOf::MscrmCallerId(text)) = header;
     let id = Reader::new(&resolve).guid_text(text, &JsonPath::Root("caller")).map_err(|e| e.to_string())?;
     Ok(match header {
-        Header::CallerId => Impersonation::CallerId(id),
-        Header::MscrmCallerId => Impersonation::MscrmCallerId(id),
-        Header::CallerObjectId if text.starts_with('@') => {
+        OnBehalfOf::CallerId(_) => Impersonation::CallerId(id),
+        OnBehalfOf::MscrmCallerId(_) => Impersonation::MscrmCallerId(id),
+        OnBehalfOf::CallerObjectId(_) if text.starts_with('@') => {
             let user = session.pipeline().org().user(id).ok_or_else(|| format!("`{text}` is not a user"))?;
             let object = user.aad_object_id.ok_or_else(|| format!("`{text}` has no azureactivedirectoryobjectid"))?;
             Impersonation::CallerObjectId(object)
         }
-        Header::CallerObjectId => Impersonation::CallerObjectId(id),
+        OnBehalfOf::CallerObjectId(_) => Impersonation::CallerObjectId(id),
     })
 }
 
-pub(super) fn created_id(response: &Response) -> Option<Uuid> {
+fn created_id(response: &Response) -> Option<Uuid> {
     match response.results.get(messages::ID) {
         Some(ParameterValue::Value(Value::Guid(id))) => Some(*id),
         _ => None,

@@ -31,21 +31,22 @@ pub fn render(run: &Collected, stats: &RunStats) -> String {
         esc(&run.timestamp()),
         millis(run.duration.as_secs_f64())
     );
-    failing_links(&mut out, run);
+    let suites = run.suites();
+    failing_links(&mut out, &suites);
     out.push_str(
         "<input type=\"checkbox\" id=\"only-failures\"><label for=\"only-failures\">show failing cases only</label>\n\
          </header>\n<main>\n",
     );
-    for (s, suite) in run.suites().iter().enumerate() {
+    for (s, suite) in suites.iter().enumerate() {
         suite_section(&mut out, s, suite);
     }
     out.push_str("</main>\n</body>\n</html>\n");
     out
 }
 
-fn failing_links(out: &mut String, run: &Collected) {
+fn failing_links(out: &mut String, suites: &[SuiteReport]) {
     let mut links = String::new();
-    for (s, suite) in run.suites().iter().enumerate() {
+    for (s, suite) in suites.iter().enumerate() {
         for (c, r) in suite.finished.iter().enumerate().filter(|(_, r)| !r.passed) {
             let _ = write!(links, "<li><a href=\"#{}\">{}</a></li>", case_id(s, c), esc(&r.id()));
         }

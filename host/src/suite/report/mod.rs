@@ -5,7 +5,7 @@
 pub mod html;
 pub mod junit;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use xrm_model::Fault;
 use super::check::Aliases;
 use super::runner::{CaseResult, RunStats};
 use super::{Event as RunEvent, Suite};
-use crate::pipeline::{Event, TraceRecord};
+use crate::pipeline::{Event, Session, TraceRecord};
 
 /// One node of a case's execution tree, ready to show: users by alias, faults as text.
 #[derive(Debug, Clone)]
@@ -191,8 +191,16 @@ pub fn tree(nodes: &[Node]) -> String {
     out
 }
 
+/// What a session did, for a report: its nodes, the tree as text (closed by what the full log left out), and
+/// the traces.
+pub fn rendered(session: &Session, aliases: &Aliases) -> (Vec<Node>, String, String) {
+    let nodes = nodes(session.log(), aliases);
+    let tree = tree(&nodes) + &dropped(session.log_dropped());
+    (nodes, tree, traces(session.traces(), aliases))
+}
+
 /// The line that closes a tree whose log was full, saying how much is missing.
-pub fn dropped(events: usize) -> String {
+fn dropped(events: usize) -> String {
     if events == 0 {
         return String::new();
     }
@@ -280,7 +288,7 @@ impl HumanReporter {
 pub struct Collected {
     suites: Vec<(String, PathBuf, Vec<String>)>,
     finished: HashMap<(PathBuf, String), CaseResult>,
-    skipped: HashMap<(PathBuf, String), ()>,
+    skipped: HashSet<(PathBuf, String)>,
     started: DateTime<Utc>,
     clock: Instant,
     /// The run's wall time, set by [`Collected::finish`].
@@ -303,21 +311,22 @@ impl Collected {
         Collected {
             suites: suites.collect(),
             finished: HashMap::new(),
-            skipped: HashMap::new(),
+            skipped: HashSet::new(),
             started: Utc::now(),
             clock: Instant::now(),
             duration: Duration::ZERO,
         }
     }
 
-    pub fn record(&mut self, event: &RunEvent) {
+    /// Keeps what `event` says about a case (the result itself, not a copy).
+    pub fn record(&mut self, event: RunEvent) {
         match event {
             RunEvent::Started { .. } => {}
             RunEvent::CaseFinished(r) => {
-                self.finished.insert((r.file.clone(), r.case.clone()), (**r).clone());
+                self.finished.insert((r.file.clone(), r.case.clone()), *r);
             }
             RunEvent::CaseSkipped { file, case, .. } => {
-                self.skipped.insert((file.clone(), case.clone()), ());
+                self.skipped.insert((file, case));
             }
         }
     }
@@ -332,7 +341,7 @@ impl Collected {
         for (name, file, cases) in &self.suites {
             let key = |c: &String| (file.clone(), c.clone());
             let finished: Vec<&CaseResult> = cases.iter().filter_map(|c| self.finished.get(&key(c))).collect();
-            let skipped: Vec<String> = cases.iter().filter(|c| self.skipped.contains_key(&key(c))).cloned().collect();
+            let skipped: Vec<String> = cases.iter().filter(|c| self.skipped.contains(&key(c))).cloned().collect();
             if !finished.is_empty() || !skipped.is_empty() {
                 out.push(SuiteReport { name: name.clone(), file: file.display().to_string(), finished, skipped });
             }
