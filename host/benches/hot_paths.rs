@@ -33,10 +33,16 @@ use xrm_sandbox::testing;
 const WARMUP: usize = 500;
 const ITERATIONS: usize = 5_000;
 
+/// Timed runs of the microsecond measurements: `HOT_PATHS_RUNS`, else [`ITERATIONS`]. A profiler wants more of
+/// them, so that the steady state outweighs the setup.
+fn iterations() -> usize {
+    std::env::var("HOT_PATHS_RUNS").ok().and_then(|n| n.parse().ok()).unwrap_or(ITERATIONS)
+}
+
 /// Like `measure`, for operations too short to time one by one: each sample runs `batch` of them.
 fn measure_batch(name: &str, batch: usize, mut f: impl FnMut()) {
-    let mut times: Vec<f64> = Vec::with_capacity(ITERATIONS / 10);
-    for i in 0..(ITERATIONS / 10 + WARMUP / 10) {
+    let mut times: Vec<f64> = Vec::with_capacity(iterations() / 10);
+    for i in 0..(iterations() / 10 + WARMUP / 10) {
         let start = Instant::now();
         for _ in 0..batch {
             f();
@@ -52,7 +58,7 @@ fn measure_batch(name: &str, batch: usize, mut f: impl FnMut()) {
 
 /// Prints and returns p50 and p99, in µs.
 fn measure(name: &str, f: impl FnMut()) -> (f64, f64) {
-    measure_runs(name, WARMUP, ITERATIONS, f)
+    measure_runs(name, WARMUP, iterations(), f)
 }
 
 /// Times `runs` calls of `f` after `warmup` untimed ones and prints p50 and p99.

@@ -35,29 +35,41 @@ pub struct Op {
     path: String,
     name: &'static str,
     body: Map<String, Json>,
+    /// Whether the body holds a `{` to fill in (outside nested ops); most ops have none and run as written.
+    has_placeholders: bool,
     /// The ops of `catch` and `when`.
     nested: Vec<Op>,
 }
+
+/// The keys whose values are nested ops: they are filled in when they run, not with the op around them.
+const NESTED_KEYS: &[&str] = &["catch", "ops"];
 
 /// Reads `{"ops": [...]}`, checking every op's name and keys before anything runs.
 pub fn parse_configuration(text: Option<&str>) -> Result<Vec<Op>, PluginError> {
     let text = text.ok_or_else(|| config_error("missing; expected {\"ops\": [...]}"))?;
     let json: Json = serde_json::from_str(text).map_err(|e| config_error(format!("not valid JSON: {e}")))?;
-    let obj = json.as_object().ok_or_else(|| config_error("expected an object {\"ops\": [...]}"))?;
-    json::check_keys(obj, &["ops"], &Path::Root("configuration")).map_err(json_error)?;
-    let ops = obj.get("ops").ok_or_else(|| config_error("missing `ops`"))?;
+    let Json::Object(mut obj) = json else {
+        return Err(config_error("expected an object {\"ops\": [...]}"));
+    };
+    json::check_keys(&obj, &["ops"], &Path::Root("configuration")).map_err(json_error)?;
+    let ops = obj.remove("ops").ok_or_else(|| config_error("missing `ops`"))?;
     parse_list(ops, "ops")
 }
 
-fn parse_list(json: &Json, path: &str) -> Result<Vec<Op>, PluginError> {
-    let items = json.as_array().ok_or_else(|| config_error(format!("{path}: expected a list of ops")))?;
-    items.iter().enumerate().map(|(i, item)| parse_op(item, format!("{path}[{i}]"))).collect()
+fn parse_list(json: Json, path: &str) -> Result<Vec<Op>, PluginError> {
+    let Json::Array(items) = json else {
+        return Err(config_error(format!("{path}: expected a list of ops")));
+    };
+    items.into_iter().enumerate().map(|(i, item)| parse_op(item, format!("{path}[{i}]"))).collect()
 }
 
-fn parse_op(json: &Json, path: String) -> Result<Op, PluginError> {
-    let body = json.as_object().ok_or_else(|| config_error(format!("{path}: expected an op object")))?;
+fn parse_op(json: Json, path: String) -> Result<Op, PluginError> {
+    let Json::Object(body) = json else {
+        return Err(config_error(format!("{path}: expected an op object")));
+    };
     // `trace` is an op and also a key of other ops: an op name that is another present op's key is that key.
-    let present: Vec<&(&str, &[&str])> = OPS.iter().filter(|(name, _)| body.contains_key(*name)).collect();
+    // The keys are compared as text, not looked up: an op has a few keys and there are many op names.
+    let present: Vec<&(&str, &[&str])> = OPS.iter().filter(|(name, _)| body.keys().any(|k| k == name)).collect();
     let is_key = |name: &str| present.iter().any(|(_, extra)| extra.contains(&name));
     let mut names = present.iter().filter(|(name, _)| !is_key(name));
     let (name, extra) = match (names.next(), names.next()) {
@@ -75,14 +87,26 @@ fn parse_op(json: &Json, path: String) -> Result<Op, PluginError> {
         return Err(config_error(format!("{path}: unknown key `{key}` for `{name}` (allowed: {allowed})")));
     }
     let nested = match name {
-        "catch" => parse_list(body.get(name).unwrap_or(&Json::Null), &format!("{path}.catch"))?,
+        "catch" => parse_list(body.get(name).cloned().unwrap_or(Json::Null), &format!("{path}.catch"))?,
         "when" => {
             let ops = body.get("ops").ok_or_else(|| config_error(format!("{path}: `when` needs `ops`")))?;
-            parse_list(ops, &format!("{path}.ops"))?
+            parse_list(ops.clone(), &format!("{path}.ops"))?
         }
         _ => Vec::new(),
     };
-    Ok(Op { path, name, body: body.clone(), nested })
+    let has_placeholders =
+        body.iter().any(|(k, v)| k.contains('{') || (!NESTED_KEYS.contains(&k.as_str()) && braces(v)));
+    Ok(Op { path, name, body, has_placeholders, nested })
+}
+
+/// Whether any text in `json` holds a `{`, keys included.
+fn braces(json: &Json) -> bool {
+    match json {
+        Json::String(s) => s.contains('{'),
+        Json::Array(items) => items.iter().any(braces),
+        Json::Object(obj) => obj.iter().any(|(k, v)| k.contains('{') || braces(v)),
+        _ => false,
+    }
 }
 
 fn config_error(what: impl std::fmt::Display) -> PluginError {
@@ -161,8 +185,15 @@ impl<'c, 'a> Runner<'c, 'a> {
 
     fn run(&mut self, op: &Op) -> Result<(), PluginError> {
         // Nested ops are filled in when they run, so they see what the ops before them saved.
-        let body = self.scope().expand_object(&op.body, &["catch", "ops"]);
-        let step = Step { op, body: &body };
+        let expanded;
+        let body = match op.has_placeholders {
+            true => {
+                expanded = self.scope().expand_object(&op.body, NESTED_KEYS);
+                &expanded
+            }
+            false => &op.body,
+        };
+        let step = Step { op, body };
         match op.name {
             "trace" => step.trace(),
             "create" => self.create(&step),
@@ -461,6 +492,19 @@ mod tests {
         assert_eq!(ops.len(), 18);
         assert_eq!(ops[12].nested[0].path, "ops[12].catch[0]");
         assert_eq!(ops[17].nested[0].path, "ops[17].ops[0]");
+    }
+
+    #[test]
+    fn only_bodies_with_a_brace_are_filled_in() {
+        let config = r#"{"ops": [
+            {"trace": "x"}, {"trace": "{Depth}"}, {"create": {"@logicalname": "task", "{k}": 1}},
+            {"catch": [{"trace": "{Depth}"}]}
+        ]}"#;
+        let ops = parse_configuration(Some(config)).unwrap();
+        let filled: Vec<bool> = ops.iter().map(|op| op.has_placeholders).collect();
+        // A nested op is filled in when it runs, not with the `catch` around it.
+        assert_eq!(filled, [false, true, true, false]);
+        assert!(ops[3].nested[0].has_placeholders);
     }
 
     #[test]
