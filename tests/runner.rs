@@ -255,6 +255,15 @@ fn reports_are_written_whole_and_an_unwritable_path_is_an_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("results.xml") && stderr(&out).contains("cannot write"), "{}", stderr(&out));
     assert!(!dir.join("no-such-folder").exists());
+
+    // A target that is a folder: the report is written beside it, the rename fails, and nothing is left behind.
+    let folder = dir.join("report.html");
+    std::fs::create_dir_all(&folder).unwrap();
+    let out = run(&["test", suite.to_str().unwrap(), "--report", folder.to_str().unwrap(), "--filter", "IMP-1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("report.html") && stderr(&out).contains("cannot write"), "{}", stderr(&out));
+    assert!(!dir.join(".report.html.partial").exists(), "the file beside the target is removed");
+    assert!(folder.is_dir() && std::fs::read_dir(&folder).unwrap().next().is_none(), "the folder is untouched");
 }
 
 #[test]

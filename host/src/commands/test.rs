@@ -131,11 +131,14 @@ fn write_reports(run: &Collected, stats: &RunStats, junit: Option<&Path>, report
     Ok(())
 }
 
-/// Writes beside the target and renames, so a reader never sees half a report.
+/// Writes beside the target and renames, so a reader never sees half a report; a failed write or rename
+/// leaves neither the target nor the file beside it.
 fn write_file(path: &Path, text: &str) -> Result<(), String> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let partial = path.with_file_name(format!(".{name}.partial"));
-    std::fs::write(&partial, text)
-        .and_then(|()| std::fs::rename(&partial, path))
-        .map_err(|e| format!("{}: cannot write the report: {e}", path.display()))
+    std::fs::write(&partial, text).and_then(|()| std::fs::rename(&partial, path)).map_err(|e| {
+        // It may not exist (the write failed); either way nothing of it should stay.
+        let _ = std::fs::remove_file(&partial);
+        format!("{}: cannot write the report: {e}", path.display())
+    })
 }
