@@ -320,7 +320,7 @@ pub(super) fn send(
     let result = match on_behalf_of {
         None => session.execute(caller, request, tag),
         Some(header) => {
-            let on_behalf_of = impersonation(header, session, aliases)?;
+            let on_behalf_of = impersonation(header, session, &reader)?;
             session.execute_impersonating(caller, on_behalf_of, request, tag)
         }
     };
@@ -328,10 +328,9 @@ pub(super) fn send(
 }
 
 /// The header's user: `callerobjectid` takes an Entra object id, or `@alias` for that user's object id.
-fn impersonation(header: &OnBehalfOf, session: &Session, aliases: &Aliases) -> Result<Impersonation, String> {
-    let resolve = |a: &str| aliases.resolve(a);
+fn impersonation(header: &OnBehalfOf, session: &Session, reader: &Reader) -> Result<Impersonation, String> {
     let (OnBehalfOf::CallerId(text) | OnBehalfOf::CallerObjectId(text) | OnBehalfOf::MscrmCallerId(text)) = header;
-    let id = Reader::new(&resolve).guid_text(text, &JsonPath::Root("caller")).map_err(|e| e.to_string())?;
+    let id = reader.guid_text(text, &JsonPath::Root("caller")).map_err(|e| e.to_string())?;
     Ok(match header {
         OnBehalfOf::CallerId(_) => Impersonation::CallerId(id),
         OnBehalfOf::MscrmCallerId(_) => Impersonation::MscrmCallerId(id),
