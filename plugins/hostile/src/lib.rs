@@ -209,7 +209,7 @@ fn stack_overflow() -> Result<(), PluginError> {
 }
 
 /// Rust checks integer division, so dividing by zero panics with "attempt to divide by zero" before the
-/// WebAssembly instruction could trap (tests/sandbox.rs traps on the instruction itself).
+/// WebAssembly instruction could trap (tests/integration/sandbox.rs traps on the instruction itself).
 fn divide_by_zero() -> Result<(), PluginError> {
     let zero = std::hint::black_box(0_u32);
     let quotient = std::hint::black_box(7_u32) / zero;

@@ -3,7 +3,7 @@
 //! the organization, and Basic depth hides other users' rows), nothing deadlocks, and memory stays flat: the
 //! resident set after 10,000 finished cases is no larger than after 1,000, give or take allocator noise.
 //!
-//! Its own test binary, so no other test shares the process whose memory it reads.
+//! It runs in a child process of its own, so no other test shares the process whose memory it reads.
 
 // Test code: a broken expectation is a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -90,6 +90,15 @@ fn case(i: usize) -> CaseBuilder {
 
 #[test]
 fn soak_10000_parallel_cases_stay_isolated_and_memory_stays_flat() {
+    let text = crate::in_child("soak::soak_child");
+    assert!(text.contains("soak: 10000 cases"), "the child measured: {text}");
+}
+
+#[test]
+fn soak_child() {
+    if !crate::is_child("soak::soak_child") {
+        return;
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let [on_account, on_task] = steps();
     let mut builder =

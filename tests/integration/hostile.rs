@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use xrm_model::{Entity, Fault, ParameterValue, Request, Response, Uuid, codes, messages};
@@ -38,9 +38,8 @@ fn component(name: &str) -> PathBuf {
 
 /// The tests run one at a time: on a small machine, a spinning plug-in or a busy child process would slow the
 /// others' clocks down.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    crate::exclusive()
 }
 
 fn context() -> ExecutionContext {
@@ -189,12 +188,10 @@ fn peak_rss() -> u64 {
     kb * 1024
 }
 
-const RSS_CHILD: &str = "XRM_SANDBOX_HOSTILE_RSS_CHILD";
-
 /// Runs in a process of its own (the parent test starts it), so that no other test's memory counts.
 #[test]
 fn pipe_13_rss_child() {
-    if std::env::var_os(RSS_CHILD).is_none() {
+    if !crate::is_child("hostile::pipe_13_rss_child") {
         return;
     }
     let sandbox = sandbox::<Quick>();
@@ -220,16 +217,8 @@ fn pipe_13_rss_child() {
 
 #[test]
 fn pipe_13_box_3_a_100_mb_trace_does_not_grow_host_memory() {
-    let _one = serial();
-    let exe = std::env::current_exe().expect("the test binary");
-    let out = Command::new(exe)
-        .args(["--exact", "pipe_13_rss_child", "--nocapture", "--test-threads", "1"])
-        .env(RSS_CHILD, "1")
-        .output()
-        .expect("the child test runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("peak RSS grew by") && text.contains("1 passed"), "the child measured: {text}");
+    let text = crate::in_child("hostile::pipe_13_rss_child");
+    assert!(text.contains("peak RSS grew by"), "the child measured: {text}");
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -208,6 +208,8 @@ fn case(caller: &str, (reg, user): (&str, Option<&str>), sm: (i32, i32), (arg, _
 
 #[test]
 fn the_identity_matrix() {
+    // 768 cases on every core: not beside the tests that measure time.
+    let _heavy = crate::exclusive();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap();
     let mut cases = Vec::new();
     for caller in CALLERS {
