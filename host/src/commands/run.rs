@@ -30,7 +30,7 @@ pub struct RunArgs {
     /// Impersonate this user with the Web API's MSCRMCallerID header (IMP-6).
     #[arg(long, value_name = "USER", group = "header")]
     mscrmcallerid: Option<String>,
-    /// The request as JSON (formats.md, "Suite"), or a file holding it:
+    /// The request as JSON (docs/reference/formats.md, "Suite"), or a file holding it:
     /// '{"message": "Create", "target": {"@logicalname": "account", "name": "Contoso"}}'.
     request: String,
 }
