@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod context;
+pub mod deadline;
 pub mod import;
 pub mod init;
 pub mod input;

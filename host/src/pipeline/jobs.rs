@@ -7,7 +7,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use xrm_model::{Entity, EntityReference, Fault, Uuid, Value};
 
-use super::{CaseState, Pipeline, Step, execute_step, identity};
+use super::step::execute_step;
+use super::{CaseState, Pipeline, Step, identity};
 use crate::context::ExecutionContext;
 use crate::org::Organization;
 

@@ -14,7 +14,6 @@ mod fault;
 mod host;
 mod output;
 
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -121,34 +120,12 @@ pub struct Sandbox<H: PluginHost> {
 /// without end and neither fails nor grows the host's memory.
 const OUTPUT_CAPACITY: usize = 64 << 10;
 
-thread_local! {
-    /// The deadline of the execution running on this thread, if any. A plug-in's service call may run other
-    /// plug-ins on the same thread; they must stop by the caller's deadline too, or the caller's time limit
-    /// would not hold while it waits in a host call.
-    static ENCLOSING_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
-}
-
-/// Puts back the enclosing deadline when an execution ends.
-struct DeadlineScope(Option<Instant>);
-
-impl DeadlineScope {
-    fn enter(deadline: Instant) -> Self {
-        DeadlineScope(ENCLOSING_DEADLINE.replace(Some(deadline)))
-    }
-}
-
-impl Drop for DeadlineScope {
-    fn drop(&mut self) {
-        ENCLOSING_DEADLINE.set(self.0);
-    }
-}
-
 /// When an execution started at `started` with `timeout` must end: its own limit, or the enclosing
 /// execution's deadline if that comes first.
 fn deadline(started: Instant, timeout: Duration) -> Instant {
     // A limit too large to add is as good as none: a century.
     let own = started.checked_add(timeout).or_else(|| started.checked_add(Duration::from_secs(100 * 365 * 86_400)));
-    match (own, ENCLOSING_DEADLINE.get()) {
+    match (own, crate::deadline::current()) {
         (Some(own), Some(outer)) => own.min(outer),
         (Some(own), None) => own,
         (None, outer) => outer.unwrap_or(started),
@@ -237,7 +214,7 @@ impl<H: PluginHost> Sandbox<H> {
             })
         });
 
-        let scope = DeadlineScope::enter(deadline);
+        let scope = crate::deadline::Scope::enter(deadline);
         let result = run(&mut store, plugin, configuration);
         drop(scope);
         let duration = started.elapsed();

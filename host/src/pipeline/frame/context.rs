@@ -1,0 +1,84 @@
+//! The execution context each step of a pipeline gets (PIPE-7, PIPE-8, PIPE-14).
+
+use xrm_model::{EntityReference, Parameters, Uuid};
+
+use super::{Frame, has_outer_context};
+use crate::context::ExecutionContext;
+use crate::pipeline::Step;
+use crate::store::Store;
+
+impl Frame<'_> {
+    /// The context of `step` at `stage`, running as `user_id` (PIPE-14).
+    pub(super) fn context(
+        &self,
+        state_store: &Store,
+        step: &Step,
+        stage: i32,
+        user_id: Uuid,
+        in_transaction: bool,
+    ) -> ExecutionContext {
+        let outer = has_outer_context(&self.request.message);
+        // PIPE-8 [choice]: an image is what the step's user may read; a record the user cannot read gives none.
+        let images = |pre: bool| {
+            let record = if pre { self.pre_record.as_deref() } else { self.post_record.as_deref() };
+            let record = record.filter(|r| self.readable_by(user_id, state_store, r));
+            let wanted = step.images.iter().filter(|i| if pre { i.pre } else { i.post });
+            wanted.filter_map(|i| record.map(|r| (i.alias.clone(), i.of(r)))).collect()
+        };
+        let mut context = self.base_context(stage, user_id, in_transaction);
+        context.mode = step.mode;
+        context.owning_extension = EntityReference {
+            logical_name: "sdkmessageprocessingstep".into(),
+            id: step.id,
+            name: Some(step.name.clone()),
+        };
+        context.pre_entity_images = images(true);
+        if stage >= 30 {
+            context.output_parameters = self.output.clone();
+        }
+        if stage == 40 {
+            context.post_entity_images = images(false);
+        }
+        if outer && stage != 10 {
+            context.parent = self.outer_parent.clone();
+        }
+        context
+    }
+
+    /// The PreValidation context of Create, Update and Delete, as later stages see it through ParentContext.
+    pub(super) fn outer_context(&self) -> ExecutionContext {
+        self.base_context(10, self.call.caller, self.call.in_transaction)
+    }
+
+    /// What every context of this pipeline shares; shared variables and parent as PreValidation sees them.
+    pub(super) fn base_context(&self, stage: i32, user_id: Uuid, in_transaction: bool) -> ExecutionContext {
+        let org = self.org();
+        let outer = stage == 10 && has_outer_context(&self.request.message);
+        ExecutionContext {
+            message_name: self.request.message.clone(),
+            primary_entity_name: self.table.clone(),
+            primary_entity_id: self.primary_id,
+            secondary_entity_name: "none".into(),
+            stage,
+            mode: 0,
+            depth: self.call.depth,
+            user_id,
+            initiating_user_id: self.call.initiating,
+            business_unit_id: org.business_unit_of(self.call.caller),
+            organization_id: org.id,
+            organization_name: org.name.clone(),
+            correlation_id: self.call.correlation_id,
+            request_id: Some(self.request_id),
+            operation_id: self.operation_id,
+            operation_created_on: self.created_on,
+            is_in_transaction: in_transaction,
+            owning_extension: EntityReference::new("sdkmessageprocessingstep", Uuid::nil()),
+            input_parameters: self.request.parameters.clone(),
+            output_parameters: Parameters::new(),
+            pre_entity_images: Default::default(),
+            post_entity_images: Default::default(),
+            shared_variables: if outer { self.outer_shared.clone() } else { self.shared.clone() },
+            parent: self.call.parent.clone(),
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! One pipeline run (a [`Frame`]): the request through its stages, the platform's checks, the core operation
+//! and the transaction around them (PIPE-4..10), as the user its [`Call`] names.
+
+mod context;
+mod operation;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use xrm_model::{Entity, Fault, ParameterValue, Parameters, Query, Request, Response, Uuid, Value, codes, messages};
+
+use super::step::execute_step;
+use super::{CaseState, Event, Pipeline, Step, authorize, custom, fetchxml, identity, jobs};
+use crate::context::ExecutionContext;
+use crate::org::Organization;
+use crate::security::UserPrivileges;
+use crate::store::Store;
+
+/// Who runs a pipeline and where it sits (IMP-2, PIPE-9).
+pub(in crate::pipeline) struct Call {
+    /// The calling user of this pipeline.
+    pub(in crate::pipeline) caller: Uuid,
+    pub(in crate::pipeline) initiating: Uuid,
+    pub(in crate::pipeline) depth: i32,
+    pub(in crate::pipeline) correlation_id: Uuid,
+    pub(in crate::pipeline) parent: Option<Arc<ExecutionContext>>,
+    pub(in crate::pipeline) in_transaction: bool,
+    pub(in crate::pipeline) tag: Option<String>,
+    pub(in crate::pipeline) via: Option<&'static str>,
+    /// The user who impersonates the caller from outside (IMP-6), for the top-level request only.
+    pub(in crate::pipeline) impersonator: Option<Uuid>,
+}
+
+pub(in crate::pipeline) fn run(
+    pipeline: &Arc<Pipeline>,
+    state: &mut CaseState,
+    call: Call,
+    request: Request,
+) -> Result<Response, Fault> {
+    let frame = Frame::new(pipeline, call, request);
+    let event = state.record(Event::Request {
+        depth: frame.call.depth,
+        message: frame.request.message.clone(),
+        table: frame.table.clone(),
+        caller: frame.call.caller,
+        initiating: frame.call.initiating,
+        via: frame.call.via,
+        impersonator: frame.call.impersonator,
+        outcome: None,
+        duration: Default::default(),
+    });
+    let started = std::time::Instant::now();
+    let result = frame.run(state);
+    if let Some(Event::Request { outcome, duration, .. }) = event.and_then(|e| state.log.get_mut(e)) {
+        *outcome = Some(result.as_ref().map(|_| ()).map_err(Clone::clone));
+        *duration = started.elapsed();
+    }
+    result
+}
+
+/// The table a request is about: its Target's, or its query's.
+fn primary_table(request: &Request) -> String {
+    if let Some(t) = request.target_reference() {
+        return t.logical_name;
+    }
+    match request.parameter(messages::QUERY) {
+        Some(ParameterValue::Query(Query::Expression(q))) => q.entity_name.clone(),
+        Some(ParameterValue::Query(Query::FetchXml(x))) => fetchxml::entity_name(x).unwrap_or_else(|| "none".into()),
+        _ => "none".into(),
+    }
+}
+
+/// Create, Update and Delete run PreValidation in an outer context of their own (PIPE-7).
+fn has_outer_context(message: &str) -> bool {
+    matches!(message, messages::CREATE | messages::UPDATE | messages::DELETE)
+}
+
+/// One pipeline run: the request as the stages change it, and what they share.
+struct Frame<'p> {
+    pipeline: &'p Arc<Pipeline>,
+    call: Call,
+    table: String,
+    request: Request,
+    primary_id: Uuid,
+    request_id: Uuid,
+    operation_id: Uuid,
+    created_on: DateTime<Utc>,
+    /// PreValidation's shared variables, for messages with an outer context.
+    outer_shared: Parameters,
+    shared: Parameters,
+    /// The PreValidation context that later stages of Create, Update and Delete see as `ParentContext`.
+    outer_parent: Option<Arc<ExecutionContext>>,
+    output: Parameters,
+    pre_record: Option<Arc<Entity>>,
+    post_record: Option<Arc<Entity>>,
+}
+
+impl<'p> Frame<'p> {
+    fn new(pipeline: &'p Arc<Pipeline>, call: Call, request: Request) -> Self {
+        let mut shared = Parameters::new();
+        if let Some(tag) = &call.tag {
+            shared.insert("tag".into(), ParameterValue::Value(Value::Text(tag.clone())));
+        }
+        Frame {
+            pipeline,
+            table: primary_table(&request),
+            primary_id: request.target_reference().map(|t| t.id).unwrap_or_default(),
+            request,
+            call,
+            request_id: Uuid::new_v4(),
+            operation_id: Uuid::new_v4(),
+            created_on: Utc::now(),
+            outer_shared: shared.clone(),
+            shared,
+            outer_parent: None,
+            output: Parameters::new(),
+            pre_record: None,
+            post_record: None,
+        }
+    }
+
+    fn org(&self) -> &'p Organization {
+        &self.pipeline.org
+    }
+
+    fn run(mut self, state: &mut CaseState) -> Result<Response, Fault> {
+        let org = self.org();
+        if self.call.depth > org.settings.max_depth {
+            return Err(Fault::new(
+                codes::INFINITE_LOOP,
+                "This workflow job was canceled because the workflow that started it included an infinite loop. Correct the workflow logic and try again.",
+            ));
+        }
+        identity::check_user(org, self.call.caller)?;
+        if let Some(api) = org.custom_apis.get(&self.request.message) {
+            custom::check_request(api, &self.request)?;
+        }
+        if matches!(
+            self.request.message.as_str(),
+            messages::UPDATE | messages::DELETE | messages::ASSIGN | messages::SET_STATE
+        ) {
+            self.pre_record = state.store.data().get(&self.table, self.primary_id).cloned();
+        }
+        self.run_stage(state, 10)?;
+        // PIPE-5: the platform's checks come after PreValidation, which runs even for a refused caller.
+        if let Some(who) = self.privileges() {
+            authorize::request(org, who, state.store.data(), &self.request, &self.table)?;
+        }
+        // IMP-7: under external impersonation the impersonator must pass the same checks; the error names the
+        // impersonated user, whose request it is.
+        if let Some(impersonator) = self.call.impersonator
+            && let Some(who) = self.pipeline.privileges.get(&impersonator)
+        {
+            authorize::request(org, who, state.store.data(), &self.request, &self.table).map_err(|f| {
+                Fault::new(f.code, f.message.replace(&impersonator.to_string(), &self.call.caller.to_string()))
+            })?;
+        }
+        if has_outer_context(&self.request.message) {
+            self.outer_parent = Some(Arc::new(self.outer_context()));
+        }
+        // PIPE-10: a pipeline not already inside a transaction owns one from PreOperation on.
+        let owns_transaction = !self.call.in_transaction;
+        let queued_before = state.pending_jobs.len();
+        if owns_transaction {
+            state.store.begin();
+        }
+        let result = self.in_transaction(state);
+        if owns_transaction {
+            match result {
+                Ok(_) => {
+                    state.store.commit();
+                    // PIPE-11: asynchronous steps are queued only when the request commits.
+                    jobs::enqueue(org, state, queued_before);
+                }
+                Err(_) => {
+                    state.store.rollback();
+                    state.pending_jobs.truncate(queued_before);
+                }
+            }
+            state.doomed = false;
+        }
+        result
+    }
+
+    fn in_transaction(&mut self, state: &mut CaseState) -> Result<Response, Fault> {
+        self.run_stage(state, 20)?;
+        self.core(state)?;
+        self.run_stage(state, 40)?;
+        self.queue_async(state);
+        Ok(Response { message: self.request.message.clone(), results: self.output.clone() })
+    }
+
+    fn run_stage(&mut self, state: &mut CaseState, stage: i32) -> Result<(), Fault> {
+        let pipeline = self.pipeline;
+        for step in pipeline.registrations.matching(&self.request.message, &self.table, stage, 0) {
+            // PIPE-4 [choice]: filtering attributes are read against the Target as it stands when the step is
+            // about to run, so a column an earlier PreOperation step added can trigger a later step.
+            if step.filters_in(self.request.target_entity()) {
+                self.run_step(state, step, stage)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn run_step(&mut self, state: &mut CaseState, step: &Step, stage: i32) -> Result<(), Fault> {
+        let user_id = identity::step_user(step.impersonating_user, self.call.caller);
+        if step.impersonating_user.is_some() {
+            identity::check_user(self.org(), user_id)?;
+        }
+        let in_transaction = stage != 10 || self.call.in_transaction;
+        let context = self.context(state.store.data(), step, stage, user_id, in_transaction);
+        let (result, context) = execute_step(self.pipeline, state, step, context);
+        let result = result.map_err(|failure| failure.fault);
+        if result.is_ok() {
+            self.absorb(context, stage);
+        }
+        result
+    }
+
+    /// Queues the asynchronous steps of this pipeline's PostOperation, to run once the request commits
+    /// (PIPE-11), each with the context as it stands now: shared variables included, in no transaction.
+    fn queue_async(&mut self, state: &mut CaseState) {
+        let pipeline = self.pipeline;
+        for step in pipeline.registrations.matching(&self.request.message, &self.table, 40, 1) {
+            if step.filters_in(self.request.target_entity()) {
+                let user_id = identity::step_user(step.impersonating_user, self.call.caller);
+                let context = self.context(state.store.data(), step, 40, user_id, false);
+                state.pending_jobs.push(jobs::Job::new(step.clone(), context));
+            }
+        }
+    }
+
+    /// Takes back what a step changed in its context (PIPE-6, PIPE-7).
+    fn absorb(&mut self, context: ExecutionContext, stage: i32) {
+        // Stage 30 implements a custom message: like PostOperation, what it changes is the response.
+        if stage < 30 {
+            self.request.parameters = context.input_parameters;
+        } else {
+            self.output = context.output_parameters;
+        }
+        if stage == 10 && has_outer_context(&self.request.message) {
+            self.outer_shared = context.shared_variables;
+        } else {
+            self.shared = context.shared_variables;
+        }
+    }
+
+    /// Whether `user` may read `record` (SYSTEM may read everything).
+    fn readable_by(&self, user: Uuid, store: &Store, record: &Entity) -> bool {
+        let pipeline: &'p Pipeline = self.pipeline;
+        user == pipeline.org.system_user
+            || pipeline.privileges.get(&user).is_some_and(|who| authorize::can_read(&pipeline.org, who, store, record))
+    }
+
+    /// The calling user's privileges; `None` for SYSTEM, which bypasses every check (ORG-2).
+    fn privileges(&self) -> Option<&'p UserPrivileges> {
+        let pipeline: &'p Pipeline = self.pipeline;
+        match self.call.caller == pipeline.org.system_user {
+            true => None,
+            false => pipeline.privileges.get(&self.call.caller),
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The core operation of each message (PIPE-1): the platform's own work, as the pipeline's calling user.
+
+use xrm_model::{ColumnSet, Entity, EntityReference, Fault, ParameterValue, Value, codes, messages};
+
+use super::Frame;
+use crate::pipeline::{CaseState, authorize, core, custom, query};
+
+impl Frame<'_> {
+    /// The platform's own work for the message, as the pipeline's calling user.
+    pub(super) fn core(&mut self, state: &mut CaseState) -> Result<(), Fault> {
+        let org = self.org();
+        let user = self.call.caller;
+        let store = state.store.data_mut();
+        let missing = |what: &str| {
+            Fault::new(codes::INVALID_ARGUMENT, format!("the {} request needs {what}", self.request.message))
+        };
+        match self.request.message.as_str() {
+            messages::CREATE => {
+                let target = self.request.target_entity().cloned().ok_or_else(|| missing("an entity Target"))?;
+                let id = core::create(org, store, user, self.call.impersonator, target)?;
+                self.primary_id = id;
+                self.output.insert(messages::ID.into(), ParameterValue::Value(Value::Guid(id)));
+                self.post_record = store.get(&self.table, id).cloned();
+            }
+            messages::UPDATE => {
+                let target =
+                    self.request.target_entity().cloned().ok_or_else(|| missing("an entity Target with an id"))?;
+                core::update(org, store, user, self.call.impersonator, target)?;
+                self.post_record = store.get(&self.table, self.primary_id).cloned();
+            }
+            messages::DELETE => {
+                let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
+                core::delete(org, store, &target)?;
+            }
+            messages::RETRIEVE => {
+                let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
+                let columns = match self.request.parameter(messages::COLUMN_SET) {
+                    Some(ParameterValue::ColumnSet(c)) => c.clone(),
+                    _ => ColumnSet::AllColumns,
+                };
+                let entity = core::retrieve(org, store, &target, &columns)?;
+                self.output.insert(messages::ENTITY.into(), ParameterValue::Entity(entity));
+            }
+            messages::RETRIEVE_MULTIPLE => {
+                let Some(ParameterValue::Query(q)) = self.request.parameter(messages::QUERY) else {
+                    return Err(missing("a Query"));
+                };
+                let who = self.privileges();
+                let impersonator = self.call.impersonator.and_then(|i| self.pipeline.privileges.get(&i));
+                let snapshot = store.clone();
+                let readable = |row: &Entity| {
+                    who.is_none_or(|w| authorize::can_read(org, w, &snapshot, row))
+                        && impersonator.is_none_or(|w| authorize::can_read(org, w, &snapshot, row))
+                };
+                let caller = query::Caller { user, business_unit: org.business_unit_of(user), readable: &readable };
+                let found = query::retrieve_multiple(org, store, q, &caller)?;
+                self.output.insert(messages::ENTITY_COLLECTION.into(), ParameterValue::EntityCollection(found));
+            }
+            messages::ASSIGN => {
+                let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
+                let assignee = self.reference(messages::ASSIGNEE).ok_or_else(|| missing("an Assignee"))?;
+                core::assign(org, store, user, self.call.impersonator, &target, &assignee)?;
+                self.post_record = store.get(&self.table, self.primary_id).cloned();
+            }
+            messages::SET_STATE => {
+                let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
+                let value = |name| self.request.parameter(name).and_then(ParameterValue::as_value).cloned();
+                let state_value = value(messages::STATE).ok_or_else(|| missing("a State"))?;
+                let status = value(messages::STATUS).unwrap_or(Value::Choice(-1));
+                core::set_state(org, store, user, self.call.impersonator, &target, state_value, status)?;
+                self.post_record = store.get(&self.table, self.primary_id).cloned();
+            }
+            messages::GRANT_ACCESS | messages::MODIFY_ACCESS => {
+                let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
+                let Some(ParameterValue::PrincipalAccess(pa)) = self.request.parameter(messages::PRINCIPAL_ACCESS)
+                else {
+                    return Err(missing("a PrincipalAccess"));
+                };
+                let replace = self.request.message == messages::MODIFY_ACCESS;
+                core::share(org, store, &target, &pa.principal, pa.access_mask, replace)?;
+            }
+            messages::REVOKE_ACCESS => {
+                let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
+                let revokee = self.reference(messages::REVOKEE).ok_or_else(|| missing("a Revokee"))?;
+                core::revoke(store, &target, &revokee);
+            }
+            messages::ASSOCIATE | messages::DISASSOCIATE => {
+                let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
+                let Some(ParameterValue::Relationship(name)) = self.request.parameter(messages::RELATIONSHIP) else {
+                    return Err(missing("a Relationship"));
+                };
+                let related = match self.request.parameter(messages::RELATED_ENTITIES) {
+                    Some(ParameterValue::EntityReferences(refs)) => refs.clone(),
+                    _ => return Err(missing("RelatedEntities")),
+                };
+                core::relate(org, store, name, &target, &related, self.request.message == messages::ASSOCIATE)?;
+            }
+            other => match org.custom_apis.get(other) {
+                // PIPE-1: the stage-30 plug-in is the core operation of a custom message.
+                Some(api) => {
+                    self.run_stage(state, 30)?;
+                    custom::check_response(api, &self.output)?;
+                }
+                None => {
+                    return Err(Fault::new(
+                        codes::INVALID_ARGUMENT,
+                        format!(
+                            "Unrecognized request: the message `{other}` is neither built in nor a custom API of this organization"
+                        ),
+                    ));
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// A request parameter holding a reference (Assignee, Revokee).
+    pub(super) fn reference(&self, name: &str) -> Option<EntityReference> {
+        self.request.parameter(name).and_then(ParameterValue::as_reference).cloned()
+    }
+}

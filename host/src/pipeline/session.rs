@@ -1,0 +1,149 @@
+//! A case's session: top-level requests by users, plain or impersonated from outside (IMP-6..8), and the
+//! asynchronous jobs they queue.
+
+use std::sync::Arc;
+
+use xrm_model::{Fault, Request, Response, Uuid, codes};
+
+use super::frame::{Call, run};
+use super::{CaseState, Event, Pipeline, TraceRecord, identity, jobs};
+use crate::store::{Store, Transactional};
+
+/// One case's view of a pipeline: requests run here see and change only this case's data.
+pub struct Session {
+    pipeline: Arc<Pipeline>,
+    state: CaseState,
+}
+
+impl Session {
+    /// A session starting from the organization's data (an O(1) copy-on-write clone).
+    pub fn new(pipeline: Arc<Pipeline>) -> Self {
+        let store = Transactional::new(pipeline.org.data.clone());
+        Session { pipeline, state: CaseState { store, ..CaseState::default() } }
+    }
+
+    /// Runs a top-level request as `caller`, with an optional `tag` (PIPE-7).
+    pub fn execute(&mut self, caller: Uuid, request: Request, tag: Option<String>) -> Result<Response, Fault> {
+        if caller == self.pipeline.org.system_user {
+            return Err(Fault::new(
+                codes::INVALID_ARGUMENT,
+                "SYSTEM cannot call from outside: it is reached only through CreateOrganizationService(null) (ORG-2)",
+            ));
+        }
+        self.top_level(caller, None, request, tag)
+    }
+
+    /// Runs a top-level request sent by `impersonator` on behalf of another user (IMP-6, IMP-7, IMP-8): the
+    /// request runs as that user, allowed only where both users pass the checks.
+    pub fn execute_impersonating(
+        &mut self,
+        impersonator: Uuid,
+        on_behalf_of: Impersonation,
+        request: Request,
+        tag: Option<String>,
+    ) -> Result<Response, Fault> {
+        let org = &self.pipeline.org;
+        if impersonator == org.system_user {
+            return self.execute(impersonator, request, tag);
+        }
+        identity::check_user(org, impersonator)?;
+        let user = match on_behalf_of {
+            Impersonation::CallerId(id) | Impersonation::MscrmCallerId(id) => id,
+            Impersonation::CallerObjectId(object) => {
+                org.users.values().find(|u| u.aad_object_id == Some(object)).map(|u| u.id).ok_or_else(|| {
+                    Fault::new(
+                        codes::OBJECT_DOES_NOT_EXIST,
+                        format!("systemuser With azureactivedirectoryobjectid = {object} Does Not Exist"),
+                    )
+                })?
+            }
+        };
+        identity::check_user(org, user)?;
+        // IMP-6: the privilege counts only through a role assigned to the impersonator directly.
+        let privileges = self.pipeline.privileges.get(&impersonator);
+        if !privileges.is_some_and(|p| p.holds_directly(DELEGATE)) {
+            let mut direct = privileges.cloned().unwrap_or_default();
+            direct.user = impersonator;
+            direct.keep_direct_only();
+            let refused = crate::security::check_plain_privilege(org, &direct, DELEGATE).into_result();
+            return Err(refused.err().unwrap_or_else(|| Fault::new(codes::PRIVILEGE_DENIED, DELEGATE)));
+        }
+        self.top_level(user, Some(impersonator), request, tag)
+    }
+
+    /// A top-level pipeline as `caller` (who is also the initiating user), then its trace records stored.
+    fn top_level(
+        &mut self,
+        caller: Uuid,
+        impersonator: Option<Uuid>,
+        request: Request,
+        tag: Option<String>,
+    ) -> Result<Response, Fault> {
+        let call = Call {
+            caller,
+            initiating: caller,
+            depth: 1,
+            correlation_id: Uuid::new_v4(),
+            parent: None,
+            in_transaction: false,
+            tag,
+            via: None,
+            impersonator,
+        };
+        let result = run(&self.pipeline, &mut self.state, call, request);
+        self.state.store_traces();
+        result
+    }
+
+    /// Runs every queued asynchronous job, and the jobs they queue, to completion (PIPE-11); returns how many
+    /// ran.
+    pub fn run_async(&mut self) -> usize {
+        let mut ran = 0;
+        while let Some(job) = self.state.queue.pop_front() {
+            jobs::run(&self.pipeline, &mut self.state, job);
+            self.state.store_traces();
+            ran += 1;
+        }
+        ran
+    }
+
+    /// The asynchronous jobs queued and not yet run.
+    pub fn queued_jobs(&self) -> usize {
+        self.state.queue.len()
+    }
+
+    pub fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
+
+    pub fn store(&self) -> &Store {
+        self.state.store.data()
+    }
+
+    /// Events left out of [`Session::log`] because it was full.
+    pub fn log_dropped(&self) -> usize {
+        self.state.log_dropped
+    }
+
+    pub fn log(&self) -> &[Event] {
+        &self.state.log
+    }
+
+    pub fn traces(&self) -> &[TraceRecord] {
+        &self.state.traces
+    }
+}
+
+/// How a client outside the sandbox names the user it acts for (IMP-6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Impersonation {
+    /// The SDK's `CallerId`: a `systemuserid`.
+    CallerId(Uuid),
+    /// The Web API's `CallerObjectId` header: an Entra object id (`azureactivedirectoryobjectid`).
+    CallerObjectId(Uuid),
+    /// The Web API's `MSCRMCallerID` header: a `systemuserid`.
+    MscrmCallerId(Uuid),
+}
+
+/// The privilege an impersonator must hold through a role assigned directly (IMP-6).
+const DELEGATE: &str = "prvActOnBehalfOfAnotherUser";
