@@ -110,6 +110,29 @@ pub mod messages {
     pub const MODIFY_ACCESS: &str = "ModifyAccess";
     pub const REVOKE_ACCESS: &str = "RevokeAccess";
 
+    /// Every message the pipeline runs itself (custom APIs aside): the one list that loaders, the import and
+    /// the pipeline's dispatch agree on. A message is runnable when it is here or a custom API of the
+    /// organization.
+    pub const BUILT_IN: &[&str] = &[
+        CREATE,
+        RETRIEVE,
+        UPDATE,
+        DELETE,
+        RETRIEVE_MULTIPLE,
+        ASSOCIATE,
+        DISASSOCIATE,
+        ASSIGN,
+        SET_STATE,
+        GRANT_ACCESS,
+        MODIFY_ACCESS,
+        REVOKE_ACCESS,
+    ];
+
+    /// Whether the pipeline runs `name` itself.
+    pub fn is_built_in(name: &str) -> bool {
+        BUILT_IN.contains(&name)
+    }
+
     pub const TARGET: &str = "Target";
     pub const COLUMN_SET: &str = "ColumnSet";
     pub const QUERY: &str = "Query";

@@ -17,25 +17,6 @@ use super::{BusinessUnit, Depth, Organization, Role, Settings, Team, TeamType, T
 use crate::input::{self, FileError};
 use crate::store::Store;
 
-fn is_built_in_message(name: &str) -> bool {
-    use xrm_model::messages::*;
-    [
-        CREATE,
-        RETRIEVE,
-        UPDATE,
-        DELETE,
-        RETRIEVE_MULTIPLE,
-        ASSOCIATE,
-        DISASSOCIATE,
-        ASSIGN,
-        SET_STATE,
-        GRANT_ACCESS,
-        MODIFY_ACCESS,
-        REVOKE_ACCESS,
-    ]
-    .contains(&name)
-}
-
 /// Privileges that are not about a table.
 const PLAIN_PRIVILEGES: &[&str] = &[
     "prvActOnBehalfOfAnotherUser",
@@ -671,7 +652,7 @@ impl<'f> Builder<'f> {
             {
                 return Err(FileError::new(self.path, format!("{at}.boundentity"), format!("unknown table `{table}`")));
             }
-            if self.org.custom_apis.contains_key(&api.uniquename) || is_built_in_message(&api.uniquename) {
+            if self.org.custom_apis.contains_key(&api.uniquename) || xrm_model::messages::is_built_in(&api.uniquename) {
                 return Err(FileError::new(
                     self.path,
                     format!("{at}.uniquename"),
