@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 use xrm_model::json::{Path, Reader, value_to_json};
 use xrm_model::{FilterExpression, Value, codes};
 use xrm_sandbox::org::ColumnType;
-use xrm_sandbox::pipeline::fetchxml;
+use xrm_sandbox::query::{fetchxml, values};
 
 const TYPES: &[ColumnType] = &[
     ColumnType::String,
@@ -24,7 +24,7 @@ const TYPES: &[ColumnType] = &[
     ColumnType::Picklist,
 ];
 
-fn values(filter: &FilterExpression, out: &mut Vec<String>) {
+fn texts_of(filter: &FilterExpression, out: &mut Vec<String>) {
     for c in &filter.conditions {
         out.extend(c.values.iter().filter_map(|v| match v {
             Value::Text(t) => Some(t.clone()),
@@ -32,7 +32,7 @@ fn values(filter: &FilterExpression, out: &mut Vec<String>) {
         }));
     }
     for f in &filter.filters {
-        values(f, out);
+        texts_of(f, out);
     }
 }
 
@@ -47,7 +47,7 @@ fn canonical(v: Value) -> Value {
 fn round_trips(text: &str) {
     let reader = Reader::default();
     for ty in TYPES {
-        let Some(value) = fetchxml::parse_value(ty, text) else { continue };
+        let Some(value) = values::parse_value(ty, text) else { continue };
         let json = serde_json::to_string(&value_to_json(&value)).expect("a value is JSON");
         let back = serde_json::from_str(&json).expect("written JSON reads");
         match reader.value(&back, &Path::Root("v")) {
@@ -64,9 +64,9 @@ fuzz_target!(|data: &[u8]| {
         Ok(query) => {
             assert_eq!(quick.as_deref(), Some(query.entity_name.as_str()), "entity_name disagrees with parse");
             let mut texts = Vec::new();
-            values(&query.criteria, &mut texts);
+            texts_of(&query.criteria, &mut texts);
             for link in &query.link_entities {
-                values(&link.link_criteria, &mut texts);
+                texts_of(&link.link_criteria, &mut texts);
             }
             texts.iter().for_each(|t| round_trips(t));
         }

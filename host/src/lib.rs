@@ -9,6 +9,7 @@ pub mod init;
 pub mod input;
 pub mod org;
 pub mod pipeline;
+pub mod query;
 pub mod sandbox;
 pub mod schema;
 pub mod security;

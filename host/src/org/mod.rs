@@ -223,6 +223,16 @@ impl Organization {
         self.tables.get(logical_name)
     }
 
+    /// The table, or the platform's fault for a table the organization does not have.
+    pub fn require_table(&self, logical_name: &str) -> Result<&Table, xrm_model::Fault> {
+        self.table(logical_name).ok_or_else(|| {
+            xrm_model::Fault::new(
+                xrm_model::codes::INVALID_ARGUMENT,
+                format!("The entity with a name = '{logical_name}' was not found in the MetadataCache."),
+            )
+        })
+    }
+
     pub fn user(&self, id: Uuid) -> Option<&User> {
         self.users.get(&id)
     }

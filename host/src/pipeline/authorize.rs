@@ -105,7 +105,7 @@ pub fn request(
 fn query_of(request: &Request) -> Result<Option<xrm_model::QueryExpression>, Fault> {
     match request.parameter(messages::QUERY) {
         Some(ParameterValue::Query(xrm_model::Query::Expression(q))) => Ok(Some(q.clone())),
-        Some(ParameterValue::Query(xrm_model::Query::FetchXml(x))) => super::fetchxml::parse(x).map(Some),
+        Some(ParameterValue::Query(xrm_model::Query::FetchXml(x))) => crate::query::fetchxml::parse(x).map(Some),
         _ => Ok(None),
     }
 }

@@ -1,22 +1,15 @@
 //! The core operations of the built-in messages against the store, stamping the effective user.
 
 use chrono::Utc;
-use xrm_model::{ColumnSet, Entity, EntityReference, Fault, Uuid, Value, codes};
+use xrm_model::{Entity, EntityReference, Fault, Uuid, Value, codes};
 
 use crate::org::{Organization, Ownership, Table};
 use crate::store::Store;
 
-pub fn table<'o>(org: &'o Organization, name: &str) -> Result<&'o Table, Fault> {
-    org.table(name).ok_or_else(|| {
-        Fault::new(
-            codes::INVALID_ARGUMENT,
-            format!("The entity with a name = '{name}' was not found in the MetadataCache."),
-        )
-    })
-}
+pub use crate::query::not_found;
 
-pub fn not_found(table: &str, id: Uuid) -> Fault {
-    Fault::new(codes::OBJECT_DOES_NOT_EXIST, format!("{table} With Id = {id} Does Not Exist"))
+pub fn table<'o>(org: &'o Organization, name: &str) -> Result<&'o Table, Fault> {
+    org.require_table(name)
 }
 
 fn user_ref(id: Uuid) -> Value {
@@ -116,41 +109,6 @@ pub fn update(
 pub fn delete(org: &Organization, store: &mut Store, target: &EntityReference) -> Result<(), Fault> {
     let table = table(org, &target.logical_name)?;
     store.remove(&table.logical_name, target.id).map(|_| ()).ok_or_else(|| not_found(&table.logical_name, target.id))
-}
-
-pub fn retrieve(
-    org: &Organization,
-    store: &Store,
-    target: &EntityReference,
-    columns: &ColumnSet,
-) -> Result<Entity, Fault> {
-    let table = table(org, &target.logical_name)?;
-    check_columns(table, columns)?;
-    let record = store.get(&table.logical_name, target.id).ok_or_else(|| not_found(&table.logical_name, target.id))?;
-    Ok(project(table, record, columns))
-}
-
-/// Refuses a column set naming a column the table does not have.
-pub fn check_columns(table: &Table, columns: &ColumnSet) -> Result<(), Fault> {
-    let ColumnSet::Columns(cols) = columns else { return Ok(()) };
-    match cols.iter().find(|c| !table.columns.contains_key(c.as_str())) {
-        Some(c) => Err(Fault::new(
-            codes::UNKNOWN_ATTRIBUTE,
-            format!("'{}' entity doesn't contain attribute with Name = '{c}'", table.logical_name),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// The record with only the requested columns (and its key, as the platform returns it).
-pub fn project(table: &Table, record: &Entity, columns: &ColumnSet) -> Entity {
-    let mut out = Entity { logical_name: record.logical_name.clone(), id: record.id, attributes: Default::default() };
-    for (name, value) in &record.attributes {
-        if (columns.includes(name) || *name == table.primary_id) && !value.is_null() {
-            out.attributes.insert(name.clone(), value.clone());
-        }
-    }
-    out
 }
 
 /// Assign: a new owner, who must exist and be enabled (SEC-5).

@@ -9,12 +9,10 @@
 mod authorize;
 mod core;
 mod custom;
-pub mod fetchxml;
 mod frame;
 pub mod identity;
 pub mod jobs;
 pub mod log;
-pub mod query;
 pub mod registration;
 mod session;
 mod step;

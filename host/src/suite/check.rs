@@ -306,5 +306,5 @@ fn same_value(a: &Value, b: &Value) -> bool {
     if let (Some(x), Some(y)) = (id_of(a), id_of(b)) {
         return x == y;
     }
-    crate::pipeline::query::compare(a, b) == Some(std::cmp::Ordering::Equal)
+    crate::query::compare(a, b) == Some(std::cmp::Ordering::Equal)
 }

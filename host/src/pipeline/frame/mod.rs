@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use xrm_model::{Entity, Fault, ParameterValue, Parameters, Query, Request, Response, Uuid, Value, codes, messages};
 
 use super::step::execute_step;
-use super::{CaseState, Event, Pipeline, Step, authorize, custom, fetchxml, identity, jobs};
+use super::{CaseState, Event, Pipeline, Step, authorize, custom, identity, jobs};
 use crate::context::ExecutionContext;
 use crate::org::Organization;
 use crate::security::UserPrivileges;
@@ -65,7 +65,9 @@ fn primary_table(request: &Request) -> String {
     }
     match request.parameter(messages::QUERY) {
         Some(ParameterValue::Query(Query::Expression(q))) => q.entity_name.clone(),
-        Some(ParameterValue::Query(Query::FetchXml(x))) => fetchxml::entity_name(x).unwrap_or_else(|| "none".into()),
+        Some(ParameterValue::Query(Query::FetchXml(x))) => {
+            crate::query::fetchxml::entity_name(x).unwrap_or_else(|| "none".into())
+        }
         _ => "none".into(),
     }
 }

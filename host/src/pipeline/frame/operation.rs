@@ -3,7 +3,8 @@
 use xrm_model::{ColumnSet, Entity, EntityReference, Fault, ParameterValue, Value, codes, messages};
 
 use super::Frame;
-use crate::pipeline::{CaseState, authorize, core, custom, query};
+use crate::pipeline::{CaseState, authorize, core, custom};
+use crate::query;
 
 impl Frame<'_> {
     /// The platform's own work for the message, as the pipeline's calling user.
@@ -38,7 +39,7 @@ impl Frame<'_> {
                     Some(ParameterValue::ColumnSet(c)) => c.clone(),
                     _ => ColumnSet::AllColumns,
                 };
-                let entity = core::retrieve(org, store, &target, &columns)?;
+                let entity = query::retrieve(org, store, &target, &columns)?;
                 self.output.insert(messages::ENTITY.into(), ParameterValue::Entity(entity));
             }
             messages::RETRIEVE_MULTIPLE => {
