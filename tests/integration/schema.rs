@@ -213,3 +213,43 @@ fn an_unwritable_folder_is_one_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("error: ") && stderr.contains("schemas") && stderr.lines().count() == 1, "{stderr}");
 }
+
+/// The organization file's table metadata: the schema and the loader accept the reference's example and refuse
+/// the same mistakes.
+#[test]
+fn table_metadata_is_read_as_strictly_as_its_schema() {
+    let schemas = Schemas::written("tables");
+    // The example of the reference, so that it cannot drift from what is read.
+    let formats = std::fs::read_to_string(root().join("docs/reference/formats.md")).unwrap();
+    let section = &formats[formats.find("### Table metadata").expect("the section")..];
+    let block = section.split("```json\n").nth(1).and_then(|b| b.split("```").next()).unwrap();
+    let table: Json = serde_json::from_str(block).unwrap();
+    let with_table = |table: Json| {
+        let mut org = org();
+        org["tables"] = json!([table]);
+        json!({ "name": "tables", "org": org, "cases": [case()] })
+    };
+    let good = with_table(table.clone());
+    assert!(errors(&schemas.suite, &good).is_empty(), "{:?}", errors(&schemas.suite, &good));
+    let dir = scratch("tables-good");
+    std::fs::write(dir.join("suite.json"), good.to_string()).unwrap();
+    let out = xrm_sandbox(&["test", &dir.join("suite.json").display().to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let change = |pointer: &str, value: Json| {
+        let mut t = table.clone();
+        *t.pointer_mut(pointer).unwrap() = value;
+        with_table(t)
+    };
+    let status_label = change("/columns/statuscode/options/1", json!("Active"));
+    refused_by_both(&schemas, "status-label", &status_label, "columns.statuscode.options.1");
+    let level = change("/columns/new_kind/requiredlevel", json!("Always"));
+    refused_by_both(&schemas, "required-level", &level, "columns.new_kind.requiredlevel");
+    let kind = change("/columns/new_kind/type", json!("Pickle"));
+    refused_by_both(&schemas, "column-type", &kind, "columns.new_kind.type");
+    let mut words = table.clone();
+    words["columns"]["new_kind"]["options"] = json!({ "one": "Standard" });
+    refused_by_both(&schemas, "option-value", &with_table(words), "columns.new_kind.options.one");
+    let no_columns = change("/keys/0/columns", json!([]));
+    refused_by_both(&schemas, "key-columns", &no_columns, "keys[0].columns");
+}

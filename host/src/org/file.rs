@@ -12,6 +12,7 @@ use serde_json::Value as Json;
 use xrm_model::json::{Path as JsonPath, Reader};
 use xrm_model::{Entity, EntityReference, Uuid, Value};
 
+use super::table_file::{self, TableFile};
 use super::tables::{self, ColumnType, Ownership, Table};
 use super::{BusinessUnit, Depth, Organization, Role, Settings, Team, TeamType, TraceLogSetting, User};
 use crate::input::{self, FileError};
@@ -267,29 +268,6 @@ impl<'de> Deserialize<'de> for Depth {
     }
 }
 
-/// A custom table, or columns added to a built-in one (named by its logical name).
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "Table")]
-struct TableFile {
-    /// The table's logical name, such as `new_invoice`.
-    logicalname: String,
-    /// Its schema name, which privilege names use, such as `new_Invoice` (default: the logical name).
-    #[serde(default)]
-    schemaname: Option<String>,
-    /// The table's object type code.
-    objecttypecode: i32,
-    /// `UserOwned` (the default) or `OrganizationOwned`.
-    #[serde(default = "user_owned")]
-    ownership: OwnershipFile,
-    /// The column holding the record's name.
-    #[serde(default)]
-    primarynameattribute: Option<String>,
-    /// Columns and their types.
-    #[serde(default)]
-    columns: BTreeMap<String, ColumnFile>,
-}
-
 /// A custom API: a message of its own that a plug-in implements at stage 30.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -346,44 +324,6 @@ const STANDARD_RELATIONSHIPS: &[(&str, &str, &str)] = &[
     ("contactleads_association", "contact", "lead"),
     ("opportunitycompetitors_association", "opportunity", "account"),
 ];
-
-/// Who owns a table's records.
-#[derive(Deserialize, JsonSchema, Clone, Copy)]
-#[schemars(rename = "Ownership")]
-enum OwnershipFile {
-    /// Records are owned by a user or team, and privileges apply by depth.
-    UserOwned,
-    /// Records belong to the organization.
-    OrganizationOwned,
-}
-
-fn user_owned() -> OwnershipFile {
-    OwnershipFile::UserOwned
-}
-
-/// A column's type.
-#[derive(Deserialize, JsonSchema)]
-#[serde(untagged)]
-#[schemars(rename = "ColumnType")]
-enum ColumnFile {
-    /// String, Memo, Integer, BigInt, Double, Boolean, Decimal, Money, DateTime, Uniqueidentifier, Picklist or
-    /// MultiSelectPicklist.
-    Plain(String),
-    /// A lookup: `{"Lookup": "account"}`, or a list of the tables it may point to.
-    Lookup {
-        /// The table, or tables, the lookup may point to.
-        #[serde(rename = "Lookup")]
-        lookup: LookupTargets,
-    },
-}
-
-/// One table, or several.
-#[derive(Deserialize, JsonSchema)]
-#[serde(untagged)]
-enum LookupTargets {
-    One(String),
-    Many(Vec<String>),
-}
 
 pub fn load(path: &Path) -> Result<Organization, FileError> {
     let json: Json = input::read_json(path)?;
@@ -610,36 +550,7 @@ impl<'f> Builder<'f> {
 
     fn tables(&mut self, tables: &[TableFile]) -> Result<(), FileError> {
         for (i, t) in tables.iter().enumerate() {
-            let ownership = match t.ownership {
-                OwnershipFile::UserOwned => Ownership::UserOwned,
-                OwnershipFile::OrganizationOwned => Ownership::OrganizationOwned,
-            };
-            let mut table = match self.org.tables.remove(&t.logicalname) {
-                Some(existing) => existing,
-                None => {
-                    let schema = t.schemaname.clone().unwrap_or_else(|| t.logicalname.clone());
-                    Table::new(&t.logicalname, &schema, t.objecttypecode, ownership)
-                }
-            };
-            if let Some(name) = &t.primarynameattribute {
-                table.primary_name = Some(name.clone());
-                table.columns.entry(name.clone()).or_insert(ColumnType::String);
-            }
-            for (column, ty) in &t.columns {
-                let ty = match ty {
-                    ColumnFile::Plain(name) => ColumnType::parse(name).ok_or_else(|| {
-                        FileError::new(
-                            self.path,
-                            format!("tables[{i}].columns.{column}"),
-                            format!("unknown column type `{name}` (expected {})", ColumnType::NAMES),
-                        )
-                    })?,
-                    ColumnFile::Lookup { lookup: LookupTargets::One(t) } => ColumnType::Lookup(vec![t.clone()]),
-                    ColumnFile::Lookup { lookup: LookupTargets::Many(ts) } => ColumnType::Lookup(ts.clone()),
-                };
-                table.columns.insert(column.clone(), ty);
-            }
-            self.org.tables.insert(t.logicalname.clone(), table);
+            table_file::apply(self.path, &format!("tables[{i}]"), t, &mut self.org.tables)?;
         }
         Ok(())
     }

@@ -1,6 +1,8 @@
 //! The organization: business units, users, teams, roles, tables and the data a case starts from (ORG-1..4).
 
 mod file;
+pub mod metadata;
+mod table_file;
 pub mod tables;
 
 use std::collections::{BTreeMap, HashMap};
@@ -12,6 +14,7 @@ use xrm_model::Uuid;
 use crate::input::FileError;
 use crate::store::Store;
 pub(crate) use file::OrgFile;
+pub use metadata::{AlternateKey, ColumnMeta, Options, RequiredLevel, StateOption, StatusOption};
 pub use tables::{ColumnType, Ownership, Table};
 
 /// The organization's `pluginTraceLogSetting` (PIPE-13).
@@ -265,3 +268,6 @@ impl Organization {
         self.users.get(&user).map_or(self.root_business_unit, |u| u.business_unit)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 
 use xrm_model::{Entity, Fault, Value, codes};
 
+use super::metadata::{self, AlternateKey, ColumnMeta};
+
 /// A column's type, as the platform's `AttributeTypeCode`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ColumnType {
@@ -92,6 +94,15 @@ pub struct Table {
     pub primary_id: String,
     pub primary_name: Option<String>,
     pub columns: HashMap<String, ColumnType>,
+    /// The name the platform shows for one record, and for several.
+    pub display_name: Option<String>,
+    pub display_collection_name: Option<String>,
+    /// The Web API's name for the table's records (`accounts`).
+    pub entity_set_name: String,
+    /// Alternate keys, in the order declared.
+    pub keys: Vec<AlternateKey>,
+    /// Display names, required levels and option labels of the columns that declare any.
+    pub column_meta: HashMap<String, ColumnMeta>,
 }
 
 impl Table {
@@ -104,6 +115,11 @@ impl Table {
             primary_id: format!("{logical_name}id"),
             primary_name: None,
             columns: HashMap::new(),
+            display_name: None,
+            display_collection_name: None,
+            entity_set_name: metadata::default_entity_set_name(logical_name),
+            keys: Vec::new(),
+            column_meta: HashMap::new(),
         };
         table.add_common_columns();
         table
@@ -156,6 +172,11 @@ impl Table {
         self.primary_name = Some(name.to_owned());
         self.columns.entry(name.to_owned()).or_insert(ColumnType::String);
         self
+    }
+
+    /// The metadata of a column beyond its type, when it declares any.
+    pub fn column_meta(&self, column: &str) -> Option<&ColumnMeta> {
+        self.column_meta.get(column)
     }
 
     /// Checks every column of `entity` against the table, as a write would (`0x80041103` for an unknown
