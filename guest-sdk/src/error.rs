@@ -106,7 +106,7 @@ impl PluginError {
 /// ```
 /// use xrm_sandbox_guest::{Fault, PluginError, codes};
 ///
-/// let fault = Fault::new(codes::PRIVILEGE_DENIED, "missing prvCreateTask");
+/// let fault = Fault::new(codes::PRIVILEGE_DENIED, "missing prvCreateActivity");
 /// assert_eq!(PluginError::from(fault.clone()), PluginError::Fault(fault));
 /// ```
 impl From<Fault> for PluginError {

@@ -177,7 +177,7 @@ fn security_check() {
         .map(|i| {
             serde_json::json!({ "@alias": format!("r{i}"), "name": format!("R{i}"),
             "privileges": { "prvReadAccount": depths[i], "prvWriteContact": "Global",
-                            "prvCreateTask": "Basic", "prvReadLead": "Deep" } })
+                            "prvCreateActivity": "Basic", "prvReadLead": "Deep" } })
         })
         .collect();
     let file = serde_json::json!({

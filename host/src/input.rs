@@ -21,6 +21,12 @@ impl FileError {
         FileError { file: file.to_owned(), path: path.into(), message: message.into() }
     }
 
+    /// The same error for a part of the file found at `at` (an inline organization is at `org`).
+    pub fn under(mut self, at: &str) -> Self {
+        self.path = join(at, &self.path);
+        self
+    }
+
     /// A model reader's error, whose path already starts at the file's root.
     pub fn json(file: &Path, e: JsonError) -> Self {
         FileError::new(file, e.path, e.message)
@@ -65,13 +71,19 @@ pub fn parse_json<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Fil
 pub fn from_value<T: DeserializeOwned>(file: &Path, at: &str, value: serde_json::Value) -> Result<T, FileError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let sub = e.path().to_string();
-        let path = match (at.is_empty(), sub == ".") {
-            (_, true) => at.to_owned(),
-            (true, false) => sub,
-            (false, false) => format!("{at}.{sub}"),
-        };
-        FileError::new(file, path, strip_position(&e.into_inner().to_string()))
+        let sub = if sub == "." { String::new() } else { sub };
+        FileError::new(file, join(at, &sub), strip_position(&e.into_inner().to_string()))
     })
+}
+
+/// The JSON path of `sub` below `at`: `steps` and `[0].plugin` make `steps[0].plugin`, never `steps.[0]`.
+pub fn join(at: &str, sub: &str) -> String {
+    match (at.is_empty(), sub.is_empty()) {
+        (true, _) => sub.to_owned(),
+        (false, true) => at.to_owned(),
+        (false, false) if sub.starts_with('[') => format!("{at}{sub}"),
+        (false, false) => format!("{at}.{sub}"),
+    }
 }
 
 /// serde_json appends "at line L column C" to data errors; the JSON path says more.

@@ -14,5 +14,6 @@ pub mod sandbox;
 pub mod schema;
 pub mod security;
 pub mod store;
+pub mod suggest;
 pub mod suite;
 pub mod testing;

@@ -19,7 +19,7 @@ fn org() -> OrgBuilder {
         .business_unit("root", "Contoso")
         .child_business_unit("sales", "Sales", "root")
         .role("salesperson", "Salesperson", [("prvCreateAccount", "Basic"), ("prvReadAccount", "Local")])
-        .role("auditor", "Auditor", [("prvCreateAnnotation", "Global"), ("prvReadAnnotation", "Global")])
+        .role("auditor", "Auditor", [("prvCreateNote", "Global"), ("prvReadNote", "Global")])
         .user("alice", "Alice", "sales", ["salesperson"])
         .user("svc", "Service account", "root", ["auditor"])
         .user("eve", "Eve (no roles)", "sales", [])

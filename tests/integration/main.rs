@@ -21,6 +21,7 @@ mod schema;
 mod security_model;
 mod soak;
 mod transactions;
+mod validation;
 
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};

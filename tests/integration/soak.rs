@@ -32,10 +32,10 @@ fn org() -> OrgBuilder {
             ("prvCreateAccount", "Basic"),
             ("prvReadAccount", "Basic"),
             ("prvWriteAccount", "Basic"),
-            ("prvCreateTask", "Basic"),
-            ("prvReadTask", "Basic"),
-            ("prvCreateAnnotation", "Basic"),
-            ("prvReadAnnotation", "Basic"),
+            ("prvCreateActivity", "Basic"),
+            ("prvReadActivity", "Basic"),
+            ("prvCreateNote", "Basic"),
+            ("prvReadNote", "Basic"),
         ],
     );
     for u in 0..USERS {

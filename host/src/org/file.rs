@@ -28,6 +28,9 @@ const PLAIN_PRIVILEGES: &[&str] = &[
     "prvSyncToOutlook",
 ];
 
+/// The access rights a table privilege is named after (SEC-1), AppendTo before Append.
+const ACCESS_RIGHTS: [&str; 8] = ["Create", "Read", "Write", "Delete", "AppendTo", "Append", "Assign", "Share"];
+
 /// The namespace of ids generated from aliases, so the same file always gives the same ids.
 const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1f_0c2e_5d3b_4e8f_9a7c_1b2d_3e4f_5a6b);
 
@@ -634,18 +637,17 @@ impl<'f> Builder<'f> {
         Ok(())
     }
 
-    /// Every privilege a role names must exist: `prv<Access><SchemaName>` of a known table, or a plain one.
+    /// Every privilege a role names must exist: `prv<Access><name>` of a known table (its privilege name, which
+    /// is the platform's: `prvCreateNote` for annotations), or a plain one.
     fn check_privileges(&self, roles: &[RoleFile]) -> Result<(), FileError> {
+        let known = self.privilege_names();
         for (i, role) in roles.iter().enumerate() {
             for name in role.privileges.keys() {
-                if !self.is_privilege(name) {
+                if !known.contains(name) {
                     return Err(FileError::new(
                         self.path,
                         format!("roles[{i}].privileges.{name}"),
-                        format!(
-                            "unknown privilege `{name}` (expected prv<Create|Read|Write|Delete|Append|AppendTo|Assign|Share><table schema name>, such as prvCreateAccount, or one of: {})",
-                            PLAIN_PRIVILEGES.join(", ")
-                        ),
+                        format!("unknown privilege `{name}`{}", self.privilege_hint(name, &known)),
                     ));
                 }
             }
@@ -653,17 +655,35 @@ impl<'f> Builder<'f> {
         Ok(())
     }
 
-    fn is_privilege(&self, name: &str) -> bool {
-        if PLAIN_PRIVILEGES.contains(&name) {
-            return true;
+    /// Every privilege name a role may hold in this organization.
+    fn privilege_names(&self) -> std::collections::BTreeSet<String> {
+        let tables = self.org.tables.values();
+        let table_privileges =
+            tables.flat_map(|t| ACCESS_RIGHTS.iter().map(move |a| format!("prv{a}{}", t.privilege_name)));
+        table_privileges.chain(PLAIN_PRIVILEGES.iter().map(|p| (*p).to_owned())).collect()
+    }
+
+    /// Why `name` is not a privilege, and the one meant: a table's schema name where the platform uses another
+    /// (`prvCreateAnnotation` is `prvCreateNote`), else the nearest name.
+    fn privilege_hint(&self, name: &str, known: &std::collections::BTreeSet<String>) -> String {
+        let rest = name.strip_prefix("prv").unwrap_or(name);
+        for access in ACCESS_RIGHTS {
+            let Some(schema) = rest.strip_prefix(access) else { continue };
+            if let Some(t) = self.org.tables.values().find(|t| t.schema_name == schema && t.privilege_name != schema) {
+                return format!(
+                    ": the platform names the privileges of `{}` after `{}`: `prv{access}{}`",
+                    t.logical_name, t.privilege_name, t.privilege_name
+                );
+            }
         }
-        let Some(rest) = name.strip_prefix("prv") else { return false };
-        // AppendTo before Append, so `prvAppendToAccount` is not read as Append + `ToAccount`.
-        let access = ["Create", "Read", "Write", "Delete", "AppendTo", "Append", "Assign", "Share"];
-        access
-            .iter()
-            .filter_map(|a| rest.strip_prefix(a))
-            .any(|schema| self.org.tables.values().any(|t| t.schema_name == schema))
+        match crate::suggest::nearest(name, known.iter().map(String::as_str)) {
+            Some(near) => format!(": did you mean `{near}`?"),
+            None => format!(
+                " (expected prv<{}><table>, such as prvCreateAccount, or one of: {})",
+                ACCESS_RIGHTS.join("|"),
+                PLAIN_PRIVILEGES.join(", ")
+            ),
+        }
     }
 
     /// The principals as records, then the file's records, each checked against its table.

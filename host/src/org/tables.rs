@@ -76,6 +76,29 @@ impl ColumnType {
     }
 }
 
+/// The type as the platform names it: `Money`, `Lookup (systemuser, team)`.
+impl std::fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            ColumnType::String => "String",
+            ColumnType::Memo => "Memo",
+            ColumnType::Integer => "Integer",
+            ColumnType::BigInt => "BigInt",
+            ColumnType::Double => "Double",
+            ColumnType::Boolean => "Boolean",
+            ColumnType::Decimal => "Decimal",
+            ColumnType::Money => "Money",
+            ColumnType::DateTime => "DateTime",
+            ColumnType::Uniqueidentifier => "Uniqueidentifier",
+            ColumnType::Picklist => "Picklist",
+            ColumnType::MultiSelectPicklist => "MultiSelectPicklist",
+            ColumnType::Lookup(targets) if targets.is_empty() => "Lookup (any table)",
+            ColumnType::Lookup(targets) => return write!(f, "Lookup ({})", targets.join(", ")),
+        };
+        f.write_str(name)
+    }
+}
+
 /// Who owns a table's records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ownership {
@@ -88,6 +111,10 @@ pub enum Ownership {
 pub struct Table {
     pub logical_name: String,
     pub schema_name: String,
+    /// The name in the table's privileges (`prv<Access><name>`): the schema name, except where the platform
+    /// names them otherwise (notes: `prvCreateNote`; every activity: `prvCreateActivity`; users:
+    /// `prvReadUser`).
+    pub privilege_name: String,
     pub object_type_code: i32,
     pub ownership: Ownership,
     /// The primary key column: `<logicalname>id`, or `activityid` for activities.
@@ -110,6 +137,7 @@ impl Table {
         let mut table = Table {
             logical_name: logical_name.to_owned(),
             schema_name: schema_name.to_owned(),
+            privilege_name: schema_name.to_owned(),
             object_type_code,
             ownership,
             primary_id: format!("{logical_name}id"),
@@ -165,6 +193,12 @@ impl Table {
         self
     }
 
+    /// Privileges named `prv<Access><name>` instead of after the schema name.
+    fn privileges(mut self, name: &str) -> Table {
+        self.privilege_name = name.to_owned();
+        self
+    }
+
     fn primary(mut self, id: &str, name: &str) -> Table {
         self.columns.remove(&self.primary_id);
         self.primary_id = id.to_owned();
@@ -194,7 +228,7 @@ impl Table {
                 Fault::new(
                     codes::INVALID_ARGUMENT,
                     format!(
-                        "Incorrect type of attribute value for '{column}' of '{}': expected {ty:?}, found {type_name}",
+                        "Incorrect type of attribute value for '{column}' of '{}': expected {ty}, found {type_name}",
                         self.logical_name
                     ),
                 )
@@ -212,7 +246,9 @@ pub fn standard() -> Vec<Table> {
     let lookup = |t: &[&str]| Lookup(t.iter().map(|s| (*s).to_owned()).collect());
     let any = || Lookup(Vec::new());
     let activity = |name: &str, schema: &str, code: i32, extra: &[(&str, ColumnType)]| {
+        // Every activity table shares the activity privileges (prvCreateActivity, …), as on the platform.
         Table::new(name, schema, code, UserOwned)
+            .privileges("Activity")
             .primary("activityid", "subject")
             .with(&[
                 ("description", Memo),
@@ -275,23 +311,29 @@ pub fn standard() -> Vec<Table> {
         ]),
         activity("task", "Task", 4212, &[("percentcomplete", Integer)]),
         activity("email", "Email", 4202, &[("directioncode", Boolean), ("sender", String), ("torecipients", String)]),
-        Table::new("annotation", "Annotation", 5, UserOwned).primary("annotationid", "subject").with(&[
-            ("notetext", Memo),
-            ("objectid", any()),
-            ("filename", String),
-            ("mimetype", String),
-            ("documentbody", Memo),
-        ]),
-        Table::new("systemuser", "SystemUser", 8, BusinessOwned).primary("systemuserid", "fullname").with(&[
-            ("firstname", String),
-            ("lastname", String),
-            ("domainname", String),
-            ("internalemailaddress", String),
-            ("businessunitid", lookup(&["businessunit"])),
-            ("isdisabled", Boolean),
-            ("azureactivedirectoryobjectid", Uniqueidentifier),
-            ("applicationid", Uniqueidentifier),
-        ]),
+        Table::new("annotation", "Annotation", 5, UserOwned)
+            .privileges("Note")
+            .primary("annotationid", "subject")
+            .with(&[
+                ("notetext", Memo),
+                ("objectid", any()),
+                ("filename", String),
+                ("mimetype", String),
+                ("documentbody", Memo),
+            ]),
+        Table::new("systemuser", "SystemUser", 8, BusinessOwned)
+            .privileges("User")
+            .primary("systemuserid", "fullname")
+            .with(&[
+                ("firstname", String),
+                ("lastname", String),
+                ("domainname", String),
+                ("internalemailaddress", String),
+                ("businessunitid", lookup(&["businessunit"])),
+                ("isdisabled", Boolean),
+                ("azureactivedirectoryobjectid", Uniqueidentifier),
+                ("applicationid", Uniqueidentifier),
+            ]),
         Table::new("team", "Team", 9, BusinessOwned).primary("teamid", "name").with(&[
             ("businessunitid", lookup(&["businessunit"])),
             ("teamtype", Picklist),

@@ -54,9 +54,9 @@ impl Access {
         }
     }
 
-    /// The table privilege's name: `prvCreateAccount`.
+    /// The table privilege's name: `prvCreateAccount` (`prvCreateNote` for annotations: [`Table::privilege_name`]).
     pub fn privilege(self, table: &Table) -> String {
-        format!("prv{}{}", self.name(), table.schema_name)
+        format!("prv{}{}", self.name(), table.privilege_name)
     }
 }
 

@@ -233,7 +233,7 @@ pub fn load_pipeline(
 fn load_org(path: &Path, dir: &Path, json: Json) -> Result<Organization, FileError> {
     match json {
         Json::String(rel) => Organization::load(&dir.join(rel)),
-        inline @ Json::Object(_) => Organization::from_json(path, inline),
+        inline @ Json::Object(_) => Organization::from_json(path, inline).map_err(|e| e.under("org")),
         other => Err(FileError::new(
             path,
             "org",

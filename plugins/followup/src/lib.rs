@@ -45,7 +45,7 @@ impl Plugin for FollowUp {
         // None would be SYSTEM (the task would show SYSTEM as its creator); Some(Uuid::nil()) or
         // Some(context.user_id()) would be the step's user.
         let service = context.service_factory().create_organization_service(Some(context.initiating_user_id()));
-        // `?` hands a failed call's fault to the caller unchanged, e.g. the user's missing prvCreateTask.
+        // `?` hands a failed call's fault to the caller unchanged, e.g. the user's missing prvCreateActivity.
         let task_id = service.create(&task)?;
 
         trace!("Created task {task_id} regarding account {}", account.id);
