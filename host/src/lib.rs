@@ -17,3 +17,4 @@ pub mod store;
 pub mod suggest;
 pub mod suite;
 pub mod testing;
+pub mod threads;

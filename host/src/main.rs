@@ -32,12 +32,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let code = match Cli::parse().command {
+    let command = Cli::parse().command;
+    // Every command runs on a case thread: the stack nested plug-ins need, and no async runtime around them.
+    let code = xrm_sandbox::threads::on_case_thread("xrm-sandbox", move || match command {
         Command::Test(args) => commands::test::run(args),
         Command::Schema(args) => commands::schema::run(args),
         Command::Init(args) => commands::init::run(args),
         Command::Import(args) => commands::import::run(args),
         Command::Run(args) => commands::run::run(args),
-    };
-    ExitCode::from(code)
+    });
+    ExitCode::from(code.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        commands::exit::FAILED
+    }))
 }

@@ -16,16 +16,18 @@ use xrm_sandbox::context::ExecutionContext;
 use xrm_sandbox::sandbox::{FailureKind, Limits, Outcome, Plugin, PluginHost, Sandbox};
 use xrm_sandbox::suite::{self, Suite, report};
 
+mod cli;
+
 /// The time limit of the timing tests, as a suite's `"timeoutseconds": 0.3`.
 const LIMIT: Duration = Duration::from_millis(300);
 /// How late past the limit an execution may return (issue 7).
 const GRACE: Duration = Duration::from_millis(100);
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn component(name: &str) -> PathBuf {
+pub(crate) fn component(name: &str) -> PathBuf {
     static BUILT: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
@@ -38,7 +40,7 @@ fn component(name: &str) -> PathBuf {
 
 /// The tests run one at a time: on a small machine, a spinning plug-in or a busy child process would slow the
 /// others' clocks down.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn serial() -> std::sync::MutexGuard<'static, ()> {
     crate::exclusive()
 }
 
@@ -221,7 +223,7 @@ fn pipe_13_box_3_a_100_mb_trace_does_not_grow_host_memory() {
     assert!(text.contains("peak RSS grew by"), "the child measured: {text}");
 }
 
-fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("xrm-sandbox-hostile-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");

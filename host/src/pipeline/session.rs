@@ -9,6 +9,11 @@ use super::frame::{Call, run};
 use super::{CaseState, Event, Pipeline, TraceRecord, identity, jobs};
 use crate::store::{Store, Transactional};
 
+/// Runs `f` where plug-ins may run (a case thread, [`crate::threads`]); a failure to get there is the request's.
+fn on_a_case_thread<T: Send>(f: impl FnOnce() -> Result<T, Fault> + Send) -> Result<T, Fault> {
+    crate::threads::on_a_case_thread(f).unwrap_or_else(|e| Err(Fault::new(codes::SANDBOX_WORKER_NOT_AVAILABLE, e)))
+}
+
 /// One case's view of a pipeline: requests run here see and change only this case's data.
 pub struct Session {
     pipeline: Arc<Pipeline>,
@@ -24,6 +29,10 @@ impl Session {
 
     /// Runs a top-level request as `caller`, with an optional `tag` (PIPE-7).
     pub fn execute(&mut self, caller: Uuid, request: Request, tag: Option<String>) -> Result<Response, Fault> {
+        on_a_case_thread(|| self.execute_here(caller, request, tag))
+    }
+
+    fn execute_here(&mut self, caller: Uuid, request: Request, tag: Option<String>) -> Result<Response, Fault> {
         if caller == self.pipeline.org.system_user {
             return Err(Fault::new(
                 codes::INVALID_ARGUMENT,
@@ -42,9 +51,19 @@ impl Session {
         request: Request,
         tag: Option<String>,
     ) -> Result<Response, Fault> {
+        on_a_case_thread(|| self.impersonating_here(impersonator, on_behalf_of, request, tag))
+    }
+
+    fn impersonating_here(
+        &mut self,
+        impersonator: Uuid,
+        on_behalf_of: Impersonation,
+        request: Request,
+        tag: Option<String>,
+    ) -> Result<Response, Fault> {
         let org = &self.pipeline.org;
         if impersonator == org.system_user {
-            return self.execute(impersonator, request, tag);
+            return self.execute_here(impersonator, request, tag);
         }
         identity::check_user(org, impersonator)?;
         let user = match on_behalf_of {
@@ -97,14 +116,18 @@ impl Session {
 
     /// Runs every queued asynchronous job, and the jobs they queue, to completion (PIPE-11); returns how many
     /// ran.
-    pub fn run_async(&mut self) -> usize {
+    pub fn run_async(&mut self) -> Result<usize, Fault> {
+        on_a_case_thread(|| self.run_async_here())
+    }
+
+    fn run_async_here(&mut self) -> Result<usize, Fault> {
         let mut ran = 0;
         while let Some(job) = self.state.queue.pop_front() {
             jobs::run(&self.pipeline, &mut self.state, job);
             self.state.store_traces();
             ran += 1;
         }
-        ran
+        Ok(ran)
     }
 
     /// The asynchronous jobs queued and not yet run.

@@ -3,7 +3,6 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -14,10 +13,7 @@ use xrm_model::{Fault, ParameterValue, Response, Uuid, Value, messages};
 use super::check::{self, Aliases};
 use super::{Action, Case, OnBehalfOf, RequestAction, Suite, report};
 use crate::pipeline::{Impersonation, Session};
-
-/// Threads' stack: nested plug-ins run on the thread that runs the case, each with up to 1 MiB of wasm stack,
-/// so a deep pipeline needs far more than the default 2 MiB (the pages are only reserved until touched).
-const CASE_STACK: usize = 256 << 20;
+use crate::threads;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -138,77 +134,43 @@ fn select(suites: &[Suite], options: &RunOptions, stats: &mut RunStats) -> Vec<(
 
 /// Runs every selected case of `suites` and returns the counts; `on_event` sees each result as it comes.
 pub fn run(suites: Vec<Suite>, options: &RunOptions, mut on_event: impl FnMut(Event)) -> RunStats {
-    let suites = Arc::new(suites);
     let mut stats = RunStats::default();
     let selected = select(&suites, options, &mut stats);
     on_event(Event::Started { cases: selected.len() });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .max_blocking_threads(options.jobs.max(1))
-        .thread_stack_size(CASE_STACK)
-        .thread_name("xrm-sandbox-case")
-        .build();
-    let runtime = match runtime {
-        Ok(rt) => rt,
-        Err(e) => {
-            // Without a pool, run on this thread's own stack-sized helper.
-            tracing::warn!("cannot start the case pool ({e}); running cases one at a time");
-            return run_serially(&suites, &selected, options, stats, on_event);
+    let stop = AtomicBool::new(false);
+    let work = |&(s, c): &(usize, usize)| {
+        let result = (!stop.load(Ordering::Relaxed)).then(|| run_case_here(&suites[s], &suites[s].cases[c]));
+        // The worker raises the flag itself, so no case starts after a failure it could have seen.
+        if options.fail_fast && result.as_ref().is_some_and(|r| !r.passed) {
+            stop.store(true, Ordering::Relaxed);
         }
+        (s, c, result)
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = std::sync::mpsc::channel();
-    for &(s, c) in &selected {
-        let (suites, stop, tx, fail_fast) = (suites.clone(), stop.clone(), tx.clone(), options.fail_fast);
-        runtime.spawn_blocking(move || {
-            let result = (!stop.load(Ordering::Relaxed)).then(|| run_case_here(&suites[s], &suites[s].cases[c]));
-            // The worker raises the flag itself, so no case starts after a failure it could have seen.
-            if fail_fast && result.as_ref().is_some_and(|r| !r.passed) {
-                stop.store(true, Ordering::Relaxed);
+    let mut report = |(s, c, result): (usize, usize, Option<CaseResult>)| match result {
+        Some(r) => {
+            if r.passed {
+                stats.passed += 1;
+            } else {
+                stats.failed += 1;
             }
-            let _ = tx.send((s, c, result));
-        });
-    }
-    drop(tx);
-    for (s, c, result) in rx {
-        match result {
-            Some(r) => {
-                if r.passed {
-                    stats.passed += 1;
-                } else {
-                    stats.failed += 1;
-                }
-                on_event(Event::CaseFinished(Box::new(r)));
-            }
-            None => {
-                stats.skipped += 1;
-                on_event(skipped(&suites[s], &suites[s].cases[c]));
-            }
+            on_event(Event::CaseFinished(Box::new(r)));
         }
-    }
-    stats
-}
-
-fn run_serially(
-    suites: &[Suite],
-    selected: &[(usize, usize)],
-    options: &RunOptions,
-    mut stats: RunStats,
-    mut on_event: impl FnMut(Event),
-) -> RunStats {
-    for &(s, c) in selected {
-        if options.fail_fast && stats.failed > 0 {
+        None => {
             stats.skipped += 1;
             on_event(skipped(&suites[s], &suites[s].cases[c]));
-            continue;
         }
-        let r = run_case(&suites[s], &suites[s].cases[c]);
-        if r.passed {
-            stats.passed += 1
-        } else {
-            stats.failed += 1
+    };
+    if !threads::pool(options.jobs, &selected, work, &mut report) {
+        // Without a pool, each case still gets a thread of its own, one at a time.
+        tracing::warn!("cannot start the case pool; running cases one at a time");
+        for &(s, c) in &selected {
+            let skip = options.fail_fast && stop.load(Ordering::Relaxed);
+            let result = (!skip).then(|| run_case(&suites[s], &suites[s].cases[c]));
+            if options.fail_fast && result.as_ref().is_some_and(|r| !r.passed) {
+                stop.store(true, Ordering::Relaxed);
+            }
+            report((s, c, result));
         }
-        on_event(Event::CaseFinished(Box::new(r)));
     }
     stats
 }
@@ -219,13 +181,8 @@ fn skipped(suite: &Suite, case: &Case) -> Event {
 
 /// Runs one case on a fresh session, on a thread of its own with room for nested plug-ins.
 pub fn run_case(suite: &Suite, case: &Case) -> CaseResult {
-    std::thread::scope(|scope| {
-        let thread = std::thread::Builder::new().name("xrm-sandbox-case".into()).stack_size(CASE_STACK);
-        match thread.spawn_scoped(scope, || run_case_here(suite, case)) {
-            Ok(handle) => handle.join().unwrap_or_else(|_| failed(suite, case, "the case thread panicked".into())),
-            Err(e) => failed(suite, case, format!("cannot start a thread for the case: {e}")),
-        }
-    })
+    threads::on_case_thread("xrm-sandbox-case", || run_case_here(suite, case))
+        .unwrap_or_else(|e| failed(suite, case, e))
 }
 
 fn failed(suite: &Suite, case: &Case, why: String) -> CaseResult {
@@ -242,7 +199,7 @@ fn failed(suite: &Suite, case: &Case, why: String) -> CaseResult {
     }
 }
 
-/// Runs one case on this thread, which must have a stack of `CASE_STACK`; a panic of the host becomes the
+/// Runs one case on this thread, which must be a case thread ([`threads`]); a panic of the host becomes the
 /// case's failure, never the run's.
 fn run_case_here(suite: &Suite, case: &Case) -> CaseResult {
     let started = Instant::now();
@@ -250,11 +207,8 @@ fn run_case_here(suite: &Suite, case: &Case) -> CaseResult {
     let org = suite.pipeline.org().clone();
     let mut aliases = Aliases::new(&org);
     let outcome = catch_unwind(AssertUnwindSafe(|| run_actions(case, &mut session, &mut aliases)));
-    let failures = outcome.unwrap_or_else(|panic| {
-        let what =
-            panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()));
-        vec![format!("the host panicked: {}", what.unwrap_or_default())]
-    });
+    let failures =
+        outcome.unwrap_or_else(|panic| vec![format!("the host panicked: {}", threads::panic_message(&*panic))]);
     let (nodes, tree, traces) = report::rendered(&session, &aliases);
     CaseResult {
         suite: suite.name.clone(),
@@ -274,10 +228,10 @@ fn run_actions(case: &Case, session: &mut Session, aliases: &mut Aliases) -> Vec
     for (i, action) in case.actions.iter().enumerate() {
         let failures = match action {
             Action::Request(r) => request(r, session, aliases),
-            Action::RunAsync => {
-                session.run_async();
-                Vec::new()
-            }
+            Action::RunAsync => match session.run_async() {
+                Ok(_) => Vec::new(),
+                Err(fault) => vec![format!("runasync: {}", aliases.humanize(&fault.to_string()))],
+            },
             Action::Assert(a) => check::assert(a, session, aliases),
         };
         if !failures.is_empty() {

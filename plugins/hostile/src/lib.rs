@@ -57,6 +57,8 @@ impl Plugin for Hostile {
             "small-allocations" => small_allocations(self.number("bytes")?),
             "trace-flood" => trace_flood(context, self.number("bytes")?, self.config.get("via").and_then(Json::as_str)),
             "sleep" => sleep(self.number("seconds")?),
+            "nap" => nap(self.number("millis")?),
+            "deep-nest" => deep_nest(context, self.number("frames")?),
             "call-loop" => call_loop(context, self.number("count")?),
             "big-entity" => big_entity(context, self.number("bytes")?),
             other => Err(PluginError::invalid(format!("hostile: unknown attack `{other}`"))),
@@ -278,6 +280,66 @@ fn sleep(seconds: u64) -> Result<(), PluginError> {
     let started = std::time::Instant::now();
     std::thread::sleep(std::time::Duration::from_secs(seconds));
     trace!("sleep: asked for {seconds} s, woke after {:?}", started.elapsed());
+    Ok(())
+}
+
+/// What an ordinary plug-in does while it waits: sleeps `millis`, then polls the clock for as long again.
+fn nap(millis: u64) -> Result<(), PluginError> {
+    let wait = std::time::Duration::from_millis(millis);
+    let started = std::time::Instant::now();
+    std::thread::sleep(wait);
+    let slept = started.elapsed();
+    let mut polls = 0_u64;
+    while started.elapsed() < slept + wait {
+        polls += 1;
+    }
+    let enough = if slept >= wait { "at least" } else { "LESS THAN" };
+    trace!("nap: slept {enough} {millis} ms ({slept:?}), then polled the clock {polls} times");
+    Ok(())
+}
+
+/// Recurses `frames` deep in small frames (WebAssembly stack, not linear memory), then creates an annotation
+/// with the same subject from there, which runs this step again one level deeper: every level of the pipeline
+/// holds its frames on the host thread's stack at once, until the organization's `maxDepth` stops it.
+fn deep_nest(context: &PluginContext, frames: u64) -> Result<(), PluginError> {
+    thread_local! {
+        /// The subject to create with at the bottom, and the fault the create returned.
+        static BOTTOM: std::cell::RefCell<(Option<String>, Option<xrm_sandbox_guest::Fault>)> =
+            const { std::cell::RefCell::new((None, None)) };
+    }
+    /// Frames of plain integers: they live on the WebAssembly stack only.
+    #[inline(never)]
+    fn down(n: u64) -> u64 {
+        if n == 0 {
+            return bottom();
+        }
+        // Using the result after the call keeps it from becoming a loop.
+        std::hint::black_box(down(std::hint::black_box(n - 1))).wrapping_add(n)
+    }
+    /// The create, through the raw interface: the SDK's service lives in the plug-in's context, out of reach.
+    #[inline(never)]
+    fn bottom() -> u64 {
+        use xrm_sandbox_guest::bindings::xrm::plugin::{organization_service_factory as factory, types as w};
+        let attributes = BOTTOM
+            .with_borrow(|b| b.0.clone())
+            .map(|subject| w::Attribute { name: "subject".into(), value: w::Value::Text(subject) });
+        let note =
+            w::Entity { logical_name: "annotation".into(), id: None, attributes: attributes.into_iter().collect() };
+        if let Err(f) = factory::create_organization_service(None).create(&note) {
+            BOTTOM.with_borrow_mut(|b| b.1 = Some(xrm_sandbox_guest::Fault::new(f.code, f.message)));
+        }
+        1
+    }
+    let subject = context.target_entity().and_then(|t| match t.get("subject") {
+        Some(xrm_sandbox_guest::Value::Text(s)) => Some(s.clone()),
+        _ => None,
+    });
+    BOTTOM.with_borrow_mut(|b| *b = (subject, None));
+    let sum = down(frames);
+    if let Some(fault) = BOTTOM.with_borrow_mut(|b| b.1.take()) {
+        return Err(fault.into());
+    }
+    trace!("deep-nest: {frames} frames at depth {}, sum {sum}", context.depth());
     Ok(())
 }
 
