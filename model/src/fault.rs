@@ -54,4 +54,6 @@ pub mod codes {
     pub const INVALID_ARGUMENT: u32 = 0x8004_0203;
     /// A record with this id already exists.
     pub const DUPLICATE_RECORD: u32 = 0x8004_0237;
+    /// A state the table does not have, or a status that is not one of the state's (STATE-1).
+    pub const INVALID_STATE_OR_STATUS: u32 = 0x8004_8408;
 }

@@ -710,7 +710,10 @@ impl<'f> Builder<'f> {
                     format!("unknown table `{}`", entity.logical_name),
                 )
             })?;
-            let entity = table.check(entity).map_err(|f| FileError::new(self.path, at.clone(), f.message))?;
+            let mut entity = table.check(entity).map_err(|f| FileError::new(self.path, at.clone(), f.message))?;
+            // STATE-1: a record starts in a pair its table allows, the default status of its state if none.
+            let id = entity.id.unwrap_or_default();
+            table.settle_state(id, None, &mut entity).map_err(|f| FileError::new(self.path, at.clone(), f.message))?;
             rows.push(entity);
         }
         for row in rows {

@@ -2,6 +2,7 @@
 
 mod file;
 pub mod metadata;
+mod states;
 mod table_file;
 pub mod tables;
 

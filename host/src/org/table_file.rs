@@ -226,7 +226,9 @@ pub(super) fn apply(
         OwnershipFile::UserOwned => Ownership::UserOwned,
         OwnershipFile::OrganizationOwned => Ownership::OrganizationOwned,
     };
-    let mut table = match tables.remove(&file.logicalname) {
+    let existing = tables.remove(&file.logicalname);
+    let is_new = existing.is_none();
+    let mut table = match existing {
         Some(existing) => existing,
         None => {
             let schema = file.schemaname.clone().unwrap_or_else(|| file.logicalname.clone());
@@ -258,6 +260,9 @@ pub(super) fn apply(
         };
     }
     check_state_pairs(path, at, &table)?;
+    if is_new {
+        super::states::apply_default(&mut table);
+    }
     for (i, key) in file.keys.iter().enumerate() {
         table.keys.push(alternate_key(path, &format!("{at}.keys[{i}]"), key, &table)?);
     }

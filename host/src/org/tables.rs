@@ -260,7 +260,7 @@ pub fn standard() -> Vec<Table> {
             ])
             .with(extra)
     };
-    vec![
+    let mut tables = vec![
         Table::new("account", "Account", 1, UserOwned).primary("accountid", "name").with(&[
             ("accountnumber", String),
             ("revenue", Money),
@@ -387,7 +387,9 @@ pub fn standard() -> Vec<Table> {
                 ("performanceexecutionduration", Integer),
                 ("issystemcreated", Boolean),
             ]),
-    ]
+    ];
+    tables.iter_mut().for_each(super::states::apply_builtin);
+    tables
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use chrono::Utc;
 use xrm_model::{Entity, EntityReference, Fault, Uuid, Value, codes};
 
+use super::messages::status;
 use crate::org::{Organization, Ownership, Table};
 use crate::store::Store;
 
@@ -38,6 +39,7 @@ pub fn create(
             format!("Cannot insert duplicate key: {} With Id = {id} already exists", table.logical_name),
         ));
     }
+    table.settle_state(id, None, &mut record)?;
     let now = Value::DateTime(Utc::now());
     record.id = Some(id);
     let attrs = &mut record.attributes;
@@ -50,7 +52,6 @@ pub fn create(
     }
     attrs.insert("createdon".into(), now.clone());
     attrs.insert("modifiedon".into(), now);
-    attrs.entry("statecode".into()).or_insert(Value::Choice(0));
     if table.ownership == Ownership::UserOwned {
         if !matches!(attrs.get("ownerid"), Some(Value::Lookup(_))) {
             attrs.insert("ownerid".into(), user_ref(user));
@@ -89,8 +90,9 @@ pub fn update(
 ) -> Result<(), Fault> {
     let table = table(org, &target.logical_name)?;
     let id = target.id.unwrap_or_default();
-    let changes = table.check(target)?;
+    let mut changes = table.check(target)?;
     let existing = store.get(&table.logical_name, id).ok_or_else(|| not_found(&table.logical_name, id))?;
+    table.settle_state(id, Some(existing), &mut changes)?;
     let mut record = Entity::clone(existing);
     let owner_changed = changes.contains("ownerid");
     record.attributes.extend(changes.attributes);
@@ -130,7 +132,7 @@ pub fn assign(
     update(org, store, user, on_behalf, change)
 }
 
-/// SetState: `statecode` and `statuscode`.
+/// SetState: `statecode`, and `statuscode` or the state's default status (STATE-2).
 pub fn set_state(
     org: &Organization,
     store: &mut Store,
@@ -138,11 +140,9 @@ pub fn set_state(
     on_behalf: Option<Uuid>,
     target: &EntityReference,
     state: Value,
-    status: Value,
+    status: Option<Value>,
 ) -> Result<(), Fault> {
-    let mut change = Entity::with_id(target.logical_name.clone(), target.id);
-    change.set("statecode", state).set("statuscode", status);
-    update(org, store, user, on_behalf, change)
+    update(org, store, user, on_behalf, status::set_state_change(target, state, status))
 }
 
 /// GrantAccess adds rights to a principal's share, ModifyAccess replaces them (SEC-7).

@@ -13,6 +13,7 @@ mod frame;
 pub mod identity;
 pub mod jobs;
 pub mod log;
+pub mod messages;
 pub mod registration;
 mod session;
 mod step;

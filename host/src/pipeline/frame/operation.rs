@@ -67,7 +67,7 @@ impl Frame<'_> {
                 let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
                 let value = |name| self.request.parameter(name).and_then(ParameterValue::as_value).cloned();
                 let state_value = value(messages::STATE).ok_or_else(|| missing("a State"))?;
-                let status = value(messages::STATUS).unwrap_or(Value::Choice(-1));
+                let status = value(messages::STATUS);
                 core::set_state(org, store, user, self.call.impersonator, &target, state_value, status)?;
                 self.post_record = store.get(&self.table, self.primary_id).cloned();
             }
