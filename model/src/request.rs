@@ -106,6 +106,7 @@ pub mod messages {
     pub const DISASSOCIATE: &str = "Disassociate";
     pub const ASSIGN: &str = "Assign";
     pub const SET_STATE: &str = "SetState";
+    pub const SET_STATE_DYNAMIC_ENTITY: &str = "SetStateDynamicEntity";
     pub const GRANT_ACCESS: &str = "GrantAccess";
     pub const MODIFY_ACCESS: &str = "ModifyAccess";
     pub const REVOKE_ACCESS: &str = "RevokeAccess";
@@ -131,6 +132,21 @@ pub mod messages {
     /// Whether the pipeline runs `name` itself.
     pub fn is_built_in(name: &str) -> bool {
         BUILT_IN.contains(&name)
+    }
+
+    /// Messages that are no request of their own here, but whose steps fire for another message: the platform
+    /// fires steps registered on SetStateDynamicEntity for SetState (PIPE-1).
+    pub const FIRED_FOR: &[(&str, &str)] = &[(SET_STATE_DYNAMIC_ENTITY, SET_STATE)];
+
+    /// The message a step registered on `name` fires for: itself, or the message of `FIRED_FOR`.
+    pub fn fires_for(name: &str) -> &str {
+        FIRED_FOR.iter().find(|(step, _)| *step == name).map_or(name, |(_, request)| request)
+    }
+
+    /// Whether a step registered on `name` can fire without a custom API: a built-in message or one that
+    /// fires for one.
+    pub fn can_fire(name: &str) -> bool {
+        is_built_in(fires_for(name))
     }
 
     pub const TARGET: &str = "Target";

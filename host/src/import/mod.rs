@@ -328,7 +328,7 @@ fn image(img: &ExportedImage, step: &ExportedStep, message: Option<&str>) -> Res
     // The platform requires an alias; an image that only has a name is still usable by that name.
     let alias = non_empty(img.entity_alias.as_deref()).or_else(|| non_empty(img.name.as_deref()));
     let alias = alias.ok_or_else(|| "an image has no entityalias".to_owned())?;
-    if let Some(message) = message {
+    if let Some(message) = message.map(xrm_model::messages::fires_for) {
         if pre && !PRE_IMAGE_MESSAGES.contains(&message) {
             return Err(format!(
                 "image `{label}`: the sandbox offers pre-images only on Update, Delete, Assign and SetState, not {message}"

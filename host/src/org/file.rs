@@ -566,7 +566,7 @@ impl<'f> Builder<'f> {
             {
                 return Err(FileError::new(self.path, format!("{at}.boundentity"), format!("unknown table `{table}`")));
             }
-            if self.org.custom_apis.contains_key(&api.uniquename) || xrm_model::messages::is_built_in(&api.uniquename) {
+            if self.org.custom_apis.contains_key(&api.uniquename) || xrm_model::messages::can_fire(&api.uniquename) {
                 return Err(FileError::new(
                     self.path,
                     format!("{at}.uniquename"),

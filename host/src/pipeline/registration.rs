@@ -183,12 +183,14 @@ impl Registrations {
         &self.steps
     }
 
-    /// The enabled steps for a message, table, stage and mode, by rank and then registration order (PIPE-3).
+    /// The enabled steps for a message, table, stage and mode, by rank and then registration order (PIPE-3):
+    /// steps on the message itself, and on a message that fires for it (SetStateDynamicEntity for SetState,
+    /// PIPE-1), in one order.
     pub fn matching(&self, message: &str, table: &str, stage: i32, mode: i32) -> Vec<&Step> {
         let mut steps: Vec<&Step> = self
             .steps
             .iter()
-            .filter(|s| s.enabled && s.stage == stage && s.mode == mode && s.message == message)
+            .filter(|s| s.enabled && s.stage == stage && s.mode == mode && messages::fires_for(&s.message) == message)
             .filter(|s| s.primary_entity.as_deref().is_none_or(|t| t == table))
             .collect();
         // A stable sort keeps registration order among equal ranks.
@@ -298,19 +300,20 @@ fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[St
 }
 
 fn image(s: &StepFile, img: &ImageFile) -> Result<Image, String> {
+    let message = messages::fires_for(&s.message);
     let (pre, post) = match img.imagetype {
         0 => (true, false),
         1 => (false, true),
         2 => (true, true),
         other => return Err(format!("imagetype {other} is not 0 (pre), 1 (post) or 2 (both)")),
     };
-    if pre && !PRE_IMAGE_MESSAGES.contains(&s.message.as_str()) {
+    if pre && !PRE_IMAGE_MESSAGES.contains(&message) {
         return Err(format!(
             "a pre-image is not available on {} (PIPE-8: only Update, Delete, Assign and SetState)",
             s.message
         ));
     }
-    if post && !POST_IMAGE_MESSAGES.contains(&s.message.as_str()) {
+    if post && !POST_IMAGE_MESSAGES.contains(&message) {
         return Err(format!(
             "a post-image is not available on {} (PIPE-8: only Create, Update, Assign and SetState)",
             s.message

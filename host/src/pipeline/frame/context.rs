@@ -26,6 +26,9 @@ impl Frame<'_> {
             wanted.filter_map(|i| record.map(|r| (i.alias.clone(), i.of(r)))).collect()
         };
         let mut context = self.base_context(stage, user_id, in_transaction);
+        // PIPE-1 [choice]: a step registered on SetStateDynamicEntity sees that name, as plug-ins written for
+        // it test `MessageName` against the message they were registered on.
+        context.message_name.clone_from(&step.message);
         context.mode = step.mode;
         context.owning_extension = EntityReference {
             logical_name: "sdkmessageprocessingstep".into(),
