@@ -265,3 +265,26 @@ fn an_unreadable_export_is_refused() {
     assert!(stderr(&output).contains("nowhere.json: cannot read the file"), "{}", stderr(&output));
     assert!(!out.exists());
 }
+
+/// Issue 12: a customizations.xml nesting a million elements (inside a step, or anywhere else) is one clear
+/// error naming the file, never a stack overflow.
+#[test]
+fn a_customizations_xml_nested_a_million_deep_is_refused_naming_the_file() {
+    let deep = |prefix: &str, suffix: &str| {
+        let levels = 1_000_000;
+        let mut text = String::with_capacity(levels * 8 + 200);
+        text.push_str(prefix);
+        text.push_str(&"<a>".repeat(levels));
+        text.push_str(&"</a>".repeat(levels));
+        text.push_str(suffix);
+        text
+    };
+    let in_a_step = deep(
+        "<ImportExportXml><SdkMessageProcessingSteps><SdkMessageProcessingStep Name=\"x\">",
+        "</SdkMessageProcessingStep></SdkMessageProcessingSteps></ImportExportXml>",
+    );
+    let outside = deep("<ImportExportXml><Entities>", "</Entities></ImportExportXml>");
+    for (name, text) in [("deep-step", in_a_step), ("deep-outside", outside)] {
+        refused(name, ("customizations.xml", &text), None, "export", "nests deeper than 256 elements");
+    }
+}

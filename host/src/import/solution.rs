@@ -17,6 +17,9 @@ use super::{ExportedImage, ExportedStep, MessageRef, UserRef, type_name};
 use crate::input::FileError;
 
 const ROOT: &str = "ImportExportXml";
+/// How deep elements may nest. Real solution files nest a few dozen levels (forms and ribbons the deepest); a
+/// deeper file is refused rather than read into a tree that deep.
+pub const MAX_DEPTH: usize = 256;
 const STEPS: &str = "SdkMessageProcessingSteps";
 const STEP: &str = "SdkMessageProcessingStep";
 
@@ -32,6 +35,17 @@ struct Node {
     attributes: Vec<(String, String)>,
     children: Vec<Node>,
     text: String,
+}
+
+/// Dropping a tree frees its nodes one by one from a list, never by recursion (the default drop of nested
+/// vectors would recurse once per level).
+impl Drop for Node {
+    fn drop(&mut self) {
+        let mut pending = std::mem::take(&mut self.children);
+        while let Some(mut node) = pending.pop() {
+            pending.append(&mut node.children);
+        }
+    }
 }
 
 impl Node {
@@ -136,6 +150,13 @@ fn open(
     inside: &mut Vec<Node>,
 ) -> Result<(), FileError> {
     let name = local_name(e);
+    if outside.len() + inside.len() >= MAX_DEPTH {
+        return Err(FileError::new(
+            file,
+            format!("line {line}"),
+            format!("<{name}> nests deeper than {MAX_DEPTH} elements: a solution file nests a few dozen at most"),
+        ));
+    }
     let starts_step = name == STEP && (outside.is_empty() || outside.last().is_some_and(|p| p == STEPS));
     if inside.is_empty() && !starts_step {
         outside.push(name);
