@@ -17,6 +17,7 @@ use xrm_sandbox::sandbox::{FailureKind, Limits, Outcome, Plugin, PluginHost, San
 use xrm_sandbox::suite::{self, Suite, report};
 
 mod cli;
+mod queries;
 
 /// The time limit of the timing tests, as a suite's `"timeoutseconds": 0.3`.
 const LIMIT: Duration = Duration::from_millis(300);
@@ -183,7 +184,7 @@ fn box_3_pipe_12_the_suites_endless_loop_step_stops_within_its_timeoutseconds_pl
 }
 
 /// Peak resident memory of this process, from `/proc/self/status`.
-fn peak_rss() -> u64 {
+pub(crate) fn peak_rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
     let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
     let kb: u64 = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number of kB");

@@ -59,6 +59,7 @@ impl Plugin for Hostile {
             "sleep" => sleep(self.number("seconds")?),
             "nap" => nap(self.number("millis")?),
             "deep-nest" => deep_nest(context, self.number("frames")?),
+            "forged-query" => forged_query(&self.text("shape")?, self.config.get("count").and_then(Json::as_u64)),
             "call-loop" => call_loop(context, self.number("count")?),
             "big-entity" => big_entity(context, self.number("bytes")?),
             other => Err(PluginError::invalid(format!("hostile: unknown attack `{other}`"))),
@@ -340,6 +341,74 @@ fn deep_nest(context: &PluginContext, frames: u64) -> Result<(), PluginError> {
         return Err(fault.into());
     }
     trace!("deep-nest: {frames} frames at depth {}, sum {sum}", context.depth());
+    Ok(())
+}
+
+/// Sends a QueryExpression through the raw interface, its filters and link-entities shaped as the SDK never
+/// would: `self-child` (filter 0, the criteria, lists itself `count` times), `duplicate-child`, `filter-cycle`
+/// (apart from the criteria), `criteria-out-of-range`, `child-out-of-range`, `link-criteria-out-of-range`,
+/// `link-parent-out-of-range`, `link-cycle`, `deep-filters` (`count` levels), `sibling-links` (`count` links
+/// side by side), or `ordinary` (one condition, one link-entity: well formed). Traces how many rows came back.
+fn forged_query(shape: &str, count: Option<u64>) -> Result<(), PluginError> {
+    use xrm_sandbox_guest::bindings::xrm::plugin::{organization_service_factory as factory, types as w};
+    let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
+    let filter = |children: Vec<u32>| w::FilterExpression {
+        filter_operator: w::LogicalOperator::And,
+        conditions: Vec::new(),
+        filters: children,
+    };
+    let link = |parent: Option<u32>, criteria: Option<u32>| w::LinkEntity {
+        parent,
+        link_from_attribute_name: "ownerid".into(),
+        link_to_entity_name: "systemuser".into(),
+        link_to_attribute_name: "systemuserid".into(),
+        join_operator: w::JoinOperator::LeftOuter,
+        entity_alias: None,
+        columns: w::ColumnSet::Columns(Vec::new()),
+        criteria,
+    };
+    let n = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+    let (criteria, filters, links): (Option<u32>, Vec<w::FilterExpression>, Vec<w::LinkEntity>) = match shape {
+        "self-child" => (Some(0), vec![filter(vec![0; count])], Vec::new()),
+        "duplicate-child" => (Some(0), vec![filter(vec![1, 1]), filter(Vec::new())], Vec::new()),
+        "filter-cycle" => (None, vec![filter(vec![1]), filter(vec![0])], Vec::new()),
+        "criteria-out-of-range" => (Some(5), vec![filter(Vec::new())], Vec::new()),
+        "child-out-of-range" => (Some(0), vec![filter(vec![7])], Vec::new()),
+        "link-criteria-out-of-range" => (None, Vec::new(), vec![link(None, Some(3))]),
+        "link-parent-out-of-range" => (None, Vec::new(), vec![link(None, None), link(Some(9), None)]),
+        "link-cycle" => (None, Vec::new(), vec![link(None, None), link(Some(2), None), link(Some(1), None)]),
+        "deep-filters" => {
+            let chain = (0..count).map(|i| filter(if i + 1 < count { vec![n(i + 1)] } else { Vec::new() })).collect();
+            (Some(0), chain, Vec::new())
+        }
+        "sibling-links" => (None, Vec::new(), (0..count).map(|_| link(None, None)).collect()),
+        "ordinary" => {
+            let mut f = filter(Vec::new());
+            f.conditions.push(w::ConditionExpression {
+                entity_name: None,
+                attribute_name: "subject".into(),
+                operator: w::ConditionOperator::NotNull,
+                values: Vec::new(),
+            });
+            (Some(0), vec![f], vec![link(None, None)])
+        }
+        other => return Err(PluginError::invalid(format!("hostile: unknown query shape `{other}`"))),
+    };
+    let query = w::Query::Expression(w::QueryExpression {
+        entity_name: "annotation".into(),
+        column_set: w::ColumnSet::Columns(vec!["subject".into()]),
+        criteria,
+        filters,
+        link_entities: links,
+        orders: Vec::new(),
+        top_count: Some(1),
+        page_info: None,
+        distinct: false,
+    });
+    let found = factory::create_organization_service(None)
+        .retrieve_multiple(&query)
+        .map_err(|f| PluginError::from(xrm_sandbox_guest::Fault::new(f.code, f.message)))?;
+    trace!("forged-query: {shape} returned {} rows", found.entities.len());
     Ok(())
 }
 
