@@ -127,6 +127,7 @@ pub struct ContextInfo {
 pub struct PluginContext<'a> {
     handle: Handle<'a>,
     info: OnceCell<ContextInfo>,
+    pub(crate) identity: OnceCell<crate::identity::IdentityInfo>,
     configuration: StepConfiguration,
 }
 
@@ -139,10 +140,15 @@ enum Handle<'a> {
 
 impl<'a> PluginContext<'a> {
     pub(crate) fn borrowed(context: &'a wit::Context, configuration: StepConfiguration) -> Self {
-        PluginContext { handle: Handle::Borrowed(context), info: OnceCell::new(), configuration }
+        PluginContext {
+            handle: Handle::Borrowed(context),
+            info: OnceCell::new(),
+            identity: OnceCell::new(),
+            configuration,
+        }
     }
 
-    fn raw(&self) -> &wit::Context {
+    pub(crate) fn raw(&self) -> &wit::Context {
         match &self.handle {
             Handle::Borrowed(context) => context,
             Handle::Owned(context) => context,
@@ -633,6 +639,7 @@ impl<'a> PluginContext<'a> {
         Some(PluginContext {
             handle: Handle::Owned(parent),
             info: OnceCell::new(),
+            identity: OnceCell::new(),
             configuration: StepConfiguration::default(),
         })
     }

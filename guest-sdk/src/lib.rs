@@ -41,6 +41,7 @@ pub mod bindings;
 mod context;
 mod convert;
 mod error;
+mod identity;
 mod plugin;
 mod service;
 mod tracing;
@@ -58,6 +59,7 @@ pub use xrm_model::{
 
 pub use context::{ContextInfo, PluginContext, mode, stage};
 pub use error::{OperationStatus, PluginError};
+pub use identity::IdentityInfo;
 pub use plugin::{Plugin, StepConfiguration};
 pub use service::{OrganizationService, ServiceFactory};
 pub use tracing::TracingService;

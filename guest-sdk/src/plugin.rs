@@ -102,7 +102,7 @@ impl StepConfiguration {
     }
 }
 
-/// Exports a [`Plugin`] type as the component's `xrm:plugin/plugin@0.1.0` interface.
+/// Exports a [`Plugin`] type as the component's `xrm:plugin/plugin@0.2.0` interface.
 ///
 /// Use it once, in the plug-in crate's `lib.rs`, built as a `cdylib` for `wasm32-wasip2`.
 ///

@@ -37,6 +37,30 @@ pub struct ExecutionContext {
     /// `ParentContext`: the context of the step whose call started this pipeline, or the PreValidation context
     /// of this pipeline for later stages of Create, Update and Delete (PIPE-7).
     pub parent: Option<Arc<ExecutionContext>>,
+    /// The identity properties of the newer context interfaces (IMP-11).
+    pub identity: Identity,
+}
+
+/// The identity properties of `IPluginExecutionContext2` to `7` (IMP-11). Ids the platform leaves empty are
+/// the nil GUID.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Identity {
+    /// `UserAzureActiveDirectoryObjectId`: the Entra object id of `UserId`.
+    pub user_aad_object_id: Uuid,
+    /// `InitiatingUserAzureActiveDirectoryObjectId`: the Entra object id of `InitiatingUserId`.
+    pub initiating_user_aad_object_id: Uuid,
+    /// `InitiatingUserApplicationId`: the `applicationid` of `InitiatingUserId`, for an application user.
+    pub initiating_user_application_id: Uuid,
+    /// `IsApplicationUser`: whether `InitiatingUserId` is an application user.
+    pub is_application_user: bool,
+    /// `AuthenticatedUserId`: who signed in; the impersonator under external impersonation.
+    pub authenticated_user_id: Uuid,
+    /// `InitiatingUserAgent`: the user agent of the request that started the action.
+    pub initiating_user_agent: Arc<str>,
+    /// `EnvironmentId`, from the organization's settings.
+    pub environment_id: Arc<str>,
+    /// `TenantId`, from the organization's settings.
+    pub tenant_id: Uuid,
 }
 
 impl ExecutionContext {
@@ -44,6 +68,10 @@ impl ExecutionContext {
     pub const IS_EXECUTING_OFFLINE: bool = false;
     /// `IsolationMode`: 2, sandbox.
     pub const ISOLATION_MODE: i32 = 2;
+    /// `IsPortalsClientCall`: never, in the sandbox.
+    pub const IS_PORTALS_CLIENT_CALL: bool = false;
+    /// `PortalsContactId`: none, in the sandbox.
+    pub const PORTALS_CONTACT_ID: Uuid = Uuid::nil();
 
     /// A context for `message` on `table` run by `user`, every other field empty or zero: for running a plug-in
     /// in the sandbox outside a pipeline (tests, benchmarks).
@@ -73,6 +101,7 @@ impl ExecutionContext {
             post_entity_images: BTreeMap::new(),
             shared_variables: Parameters::new(),
             parent: None,
+            identity: Identity { authenticated_user_id: user, ..Identity::default() },
         }
     }
 

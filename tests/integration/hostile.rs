@@ -242,7 +242,7 @@ fn box_4_a_suite_naming_a_component_that_does_not_fit_is_refused_with_exit_2() {
     let hostile = std::fs::read(component("hostile")).expect("hostile bytes");
     let core = wat::parse_str("(module)").expect("wat");
     let other_version = wat::parse_str(
-        r#"(component (import "xrm:plugin/tracing-service@0.2.0" (instance (export "trace" (func (param "message" string))))))"#,
+        r#"(component (import "xrm:plugin/tracing-service@0.1.0" (instance (export "trace" (func (param "message" string))))))"#,
     )
     .expect("wat");
     let cases: [(&str, Vec<u8>, &str); 6] = [
@@ -250,8 +250,8 @@ fn box_4_a_suite_naming_a_component_that_does_not_fit_is_refused_with_exit_2() {
         ("empty", Vec::new(), "not a WebAssembly file"),
         ("truncated", hostile[..hostile.len() / 3].to_vec(), "not a valid component"),
         ("core", core, "core WebAssembly module, not a component"),
-        ("no-export", wat::parse_str("(component)").expect("wat"), "xrm:plugin/plugin@0.1.0"),
-        ("other-version", other_version, "xrm:plugin/tracing-service@0.2.0"),
+        ("no-export", wat::parse_str("(component)").expect("wat"), "xrm:plugin/plugin@0.2.0"),
+        ("other-version", other_version, "rebuild the plug-in with the current SDK"),
     ];
     for (name, bytes, problem) in cases {
         let file = format!("{name}.wasm");

@@ -133,11 +133,11 @@ fn box_4_components_that_do_not_fit_are_refused_at_load_naming_the_plugin_and_th
 
     let empty = wat::parse_str("(component)").expect("wat");
     let err = load_bytes("no-export", &empty);
-    assert!(err.contains("plug-in `no-export`") && err.contains("xrm:plugin/plugin@0.1.0"), "{err}");
+    assert!(err.contains("plug-in `no-export`") && err.contains("xrm:plugin/plugin@0.2.0"), "{err}");
 
-    let other_version = wat::parse_str(r#"(component (import "xrm:plugin/tracing-service@0.2.0" (instance (export "trace" (func (param "message" string))))))"#).expect("wat");
+    let other_version = wat::parse_str(r#"(component (import "xrm:plugin/tracing-service@0.3.0" (instance (export "trace" (func (param "message" string))))))"#).expect("wat");
     let err = load_bytes("wrong-version", &other_version);
-    assert!(err.contains("plug-in `wrong-version`") && err.contains("xrm:plugin/tracing-service@0.2.0"), "{err}");
+    assert!(err.contains("plug-in `wrong-version`") && err.contains("xrm:plugin/tracing-service@0.3.0"), "{err}");
 
     let unknown =
         wat::parse_str(r#"(component (import "acme:net/socket" (instance (export "connect" (func)))))"#).expect("wat");
@@ -175,7 +175,7 @@ fn box_4_more_components_that_do_not_fit_are_refused_at_load_naming_the_plugin_a
     // Only a header is a valid, empty component: it exports nothing.
     let err = load_bytes("header-only", &header_only);
     assert!(
-        err.contains("plug-in `header-only`") && err.contains("does not export `xrm:plugin/plugin@0.1.0`"),
+        err.contains("plug-in `header-only`") && err.contains("does not export `xrm:plugin/plugin@0.2.0`"),
         "{err}"
     );
 
@@ -186,25 +186,49 @@ fn box_4_more_components_that_do_not_fit_are_refused_at_load_naming_the_plugin_a
 
     // The interface is exported, but without `execute`.
     let no_execute =
-        wat::parse_str(r#"(component (instance $i) (export "xrm:plugin/plugin@0.1.0" (instance $i)))"#).expect("wat");
+        wat::parse_str(r#"(component (instance $i) (export "xrm:plugin/plugin@0.2.0" (instance $i)))"#).expect("wat");
     let err = load_bytes("no-execute", &no_execute);
     assert!(err.contains("plug-in `no-execute`") && err.contains("execute"), "{err}");
 
     // A plug-in built against another version of the interface exports that version.
     let newer =
-        wat::parse_str(r#"(component (instance $i) (export "xrm:plugin/plugin@0.2.0" (instance $i)))"#).expect("wat");
+        wat::parse_str(r#"(component (instance $i) (export "xrm:plugin/plugin@0.3.0" (instance $i)))"#).expect("wat");
     let err = load_bytes("newer-export", &newer);
-    assert!(err.contains("plug-in `newer-export`") && err.contains("xrm:plugin/plugin@0.1.0"), "{err}");
+    assert!(
+        err.contains("plug-in `newer-export`")
+            && err.contains("xrm:plugin@0.3.0")
+            && err.contains("xrm:plugin@0.2.0")
+            && err.contains("rebuild the plug-in with the current SDK"),
+        "{err}"
+    );
 
     // A WASI interface the host does not provide, next to the plug-in's own imports.
     let wasi_next = wat::parse_str(
         r#"(component
-             (import "xrm:plugin/tracing-service@0.1.0" (instance (export "trace" (func (param "message" string)))))
+             (import "xrm:plugin/tracing-service@0.2.0" (instance (export "trace" (func (param "message" string)))))
              (import "wasi:cli/environment@0.3.0" (instance (export "get-arguments" (func (result (list string)))))))"#,
     )
     .expect("wat");
     let err = load_bytes("wasi-next", &wasi_next);
     assert!(err.contains("plug-in `wasi-next`") && err.contains("wasi:cli/environment@0.3.0"), "{err}");
+}
+
+/// A plug-in as the SDK of interface 0.1.0 built it: the 0.1.0 services imported, the 0.1.0 `plugin` exported.
+const BUILT_AGAINST_0_1_0: &str = r#"(component
+    (import "xrm:plugin/tracing-service@0.1.0" (instance (export "trace" (func (param "message" string)))))
+    (import "xrm:plugin/organization-service-factory@0.1.0" (instance))
+    (instance $plugin)
+    (export "xrm:plugin/plugin@0.1.0" (instance $plugin)))"#;
+
+#[test]
+fn box_4_a_plugin_built_against_interface_0_1_0_is_refused_at_load_naming_both_versions() {
+    let old = wat::parse_str(BUILT_AGAINST_0_1_0).expect("wat");
+    let err = load_bytes("built-with-0.1", &old);
+    assert!(err.contains("plug-in `built-with-0.1`"), "{err}");
+    assert!(err.contains("built against the plug-in interface `xrm:plugin@0.1.0`"), "{err}");
+    assert!(err.contains("this host implements `xrm:plugin@0.2.0`"), "{err}");
+    assert!(err.contains("rebuild the plug-in with the current SDK"), "{err}");
+    assert_eq!(xrm_sandbox::sandbox::interface(), "xrm:plugin@0.2.0");
 }
 
 fn hostile() -> std::sync::Arc<Plugin<NoCalls>> {

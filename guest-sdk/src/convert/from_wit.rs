@@ -246,3 +246,18 @@ pub(crate) fn context_info(i: wit_context::ContextInfo) -> ContextInfo {
         owning_extension: reference(i.owning_extension),
     }
 }
+
+pub(crate) fn identity_info(i: wit_context::IdentityInfo) -> crate::identity::IdentityInfo {
+    crate::identity::IdentityInfo {
+        user_azure_active_directory_object_id: uuid(i.user_azure_active_directory_object_id),
+        initiating_user_azure_active_directory_object_id: uuid(i.initiating_user_azure_active_directory_object_id),
+        initiating_user_application_id: uuid(i.initiating_user_application_id),
+        is_application_user: i.is_application_user,
+        authenticated_user_id: uuid(i.authenticated_user_id),
+        is_portals_client_call: i.is_portals_client_call,
+        portals_contact_id: uuid(i.portals_contact_id),
+        initiating_user_agent: i.initiating_user_agent,
+        environment_id: i.environment_id,
+        tenant_id: uuid(i.tenant_id),
+    }
+}

@@ -101,6 +101,12 @@ struct SettingsFile {
     #[serde(default = "default_memory")]
     #[schemars(extend("exclusiveMinimum" = 0))]
     memory_limit_mb: f64,
+    /// The environment id plug-ins read as `EnvironmentId` (default: empty).
+    #[serde(default, rename = "environmentid")]
+    environment_id: String,
+    /// The Microsoft Entra tenant id plug-ins read as `TenantId` (default: the empty GUID).
+    #[serde(default, rename = "tenantid")]
+    tenant_id: Uuid,
 }
 
 fn default_depth() -> i32 {
@@ -123,6 +129,8 @@ impl Default for SettingsFile {
             plugin_trace_log_setting: default_trace(),
             timeout_seconds: default_timeout(),
             memory_limit_mb: default_memory(),
+            environment_id: String::new(),
+            tenant_id: Uuid::nil(),
         }
     }
 }
@@ -374,6 +382,8 @@ impl<'f> Builder<'f> {
             timeout,
             // INVARIANT: memory_limit_mb is positive; `as` saturates a huge value.
             memory_limit_bytes: (s.memory_limit_mb * 1024.0 * 1024.0) as usize,
+            environment_id: s.environment_id.as_str().into(),
+            tenant_id: s.tenant_id,
         };
         let system_user = generated_id("systemuser", "system");
         let mut aliases = HashMap::from([("system".to_owned(), system_user)]);

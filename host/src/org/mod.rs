@@ -35,6 +35,10 @@ pub struct Settings {
     pub trace_log: TraceLogSetting,
     pub timeout: Duration,
     pub memory_limit_bytes: usize,
+    /// `EnvironmentId` of every context (IMP-11); empty by default.
+    pub environment_id: std::sync::Arc<str>,
+    /// `TenantId` of every context (IMP-11); the nil GUID by default.
+    pub tenant_id: Uuid,
 }
 
 impl Default for Settings {
@@ -44,6 +48,8 @@ impl Default for Settings {
             trace_log: TraceLogSetting::All,
             timeout: Duration::from_secs(120),
             memory_limit_bytes: 256 << 20,
+            environment_id: "".into(),
+            tenant_id: Uuid::nil(),
         }
     }
 }

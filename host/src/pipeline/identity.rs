@@ -1,7 +1,10 @@
 //! Who a pipeline, a step and a service run as (IMP-1..5, SEC-8).
 
+use std::sync::Arc;
+
 use xrm_model::{Fault, Uuid, codes};
 
+use crate::context::Identity;
 use crate::org::Organization;
 
 /// Checks that a user may call or be impersonated: it exists and is enabled (SEC-8). SYSTEM always may.
@@ -44,5 +47,30 @@ pub fn factory_label(arg: Option<Uuid>, user_id: Uuid, initiating: Uuid) -> &'st
         Some(id) if id == user_id => "UserId",
         Some(id) if id == initiating => "InitiatingUserId",
         Some(_) => "user",
+    }
+}
+
+/// The identity properties of a context (IMP-11): the Entra object ids of the step's user and the initiating
+/// user (nil for a user without one, SYSTEM included), the initiating user's application, who authenticated,
+/// the user agent of the request that started the action, and the organization's environment.
+pub fn context_identity(
+    org: &Organization,
+    user_id: Uuid,
+    initiating: Uuid,
+    authenticated: Uuid,
+    user_agent: &Arc<str>,
+) -> Identity {
+    let object_id = |id: Uuid| org.user(id).and_then(|u| u.aad_object_id).unwrap_or_default();
+    let application = org.user(initiating).and_then(|u| u.application_id);
+    Identity {
+        user_aad_object_id: object_id(user_id),
+        initiating_user_aad_object_id: object_id(initiating),
+        initiating_user_application_id: application.unwrap_or_default(),
+        // IMP-11 [choice]: the initiating user decides, as for `InitiatingUserApplicationId`.
+        is_application_user: application.is_some(),
+        authenticated_user_id: authenticated,
+        initiating_user_agent: user_agent.clone(),
+        environment_id: org.settings.environment_id.clone(),
+        tenant_id: org.settings.tenant_id,
     }
 }

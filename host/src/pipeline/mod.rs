@@ -31,7 +31,7 @@ use crate::security::UserPrivileges;
 use crate::store::Transactional;
 pub use log::{Event, TraceRecord};
 pub use registration::{Registrations, Step};
-pub use session::{Impersonation, Session};
+pub use session::{Impersonation, RequestOptions, Session};
 pub use step::{StepFailure, StepHost};
 use xrm_model::Fault;
 /// What every case of a suite shares: the organization, the registrations and the loaded plug-ins.

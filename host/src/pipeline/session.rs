@@ -29,17 +29,7 @@ impl Session {
 
     /// Runs a top-level request as `caller`, with an optional `tag` (PIPE-7).
     pub fn execute(&mut self, caller: Uuid, request: Request, tag: Option<String>) -> Result<Response, Fault> {
-        on_a_case_thread(|| self.execute_here(caller, request, tag))
-    }
-
-    fn execute_here(&mut self, caller: Uuid, request: Request, tag: Option<String>) -> Result<Response, Fault> {
-        if caller == self.pipeline.org.system_user {
-            return Err(Fault::new(
-                codes::INVALID_ARGUMENT,
-                "SYSTEM cannot call from outside: it is reached only through CreateOrganizationService(null) (ORG-2)",
-            ));
-        }
-        self.top_level(caller, None, request, tag)
+        self.send(caller, None, request, RequestOptions { tag, ..RequestOptions::default() })
     }
 
     /// Runs a top-level request sent by `impersonator` on behalf of another user (IMP-6, IMP-7, IMP-8): the
@@ -51,21 +41,39 @@ impl Session {
         request: Request,
         tag: Option<String>,
     ) -> Result<Response, Fault> {
-        on_a_case_thread(|| self.impersonating_here(impersonator, on_behalf_of, request, tag))
+        self.send(impersonator, Some(on_behalf_of), request, RequestOptions { tag, ..RequestOptions::default() })
     }
 
-    fn impersonating_here(
+    /// Runs a top-level request sent by `sender`, on behalf of another user if a header names one (IMP-6),
+    /// with what else the client sent along.
+    pub fn send(
         &mut self,
-        impersonator: Uuid,
-        on_behalf_of: Impersonation,
+        sender: Uuid,
+        on_behalf_of: Option<Impersonation>,
         request: Request,
-        tag: Option<String>,
+        options: RequestOptions,
+    ) -> Result<Response, Fault> {
+        on_a_case_thread(|| self.send_here(sender, on_behalf_of, request, options))
+    }
+
+    fn send_here(
+        &mut self,
+        sender: Uuid,
+        on_behalf_of: Option<Impersonation>,
+        request: Request,
+        options: RequestOptions,
     ) -> Result<Response, Fault> {
         let org = &self.pipeline.org;
-        if impersonator == org.system_user {
-            return self.execute_here(impersonator, request, tag);
+        if sender == org.system_user {
+            return Err(Fault::new(
+                codes::INVALID_ARGUMENT,
+                "SYSTEM cannot call from outside: it is reached only through CreateOrganizationService(null) (ORG-2)",
+            ));
         }
-        identity::check_user(org, impersonator)?;
+        let Some(on_behalf_of) = on_behalf_of else {
+            return self.top_level(sender, None, request, options);
+        };
+        identity::check_user(org, sender)?;
         let user = match on_behalf_of {
             Impersonation::CallerId(id) | Impersonation::MscrmCallerId(id) => id,
             Impersonation::CallerObjectId(object) => {
@@ -79,15 +87,15 @@ impl Session {
         };
         identity::check_user(org, user)?;
         // IMP-6: the privilege counts only through a role assigned to the impersonator directly.
-        let privileges = self.pipeline.privileges.get(&impersonator);
+        let privileges = self.pipeline.privileges.get(&sender);
         if !privileges.is_some_and(|p| p.holds_directly(DELEGATE)) {
             let mut direct = privileges.cloned().unwrap_or_default();
-            direct.user = impersonator;
+            direct.user = sender;
             direct.keep_direct_only();
             let refused = crate::security::check_plain_privilege(org, &direct, DELEGATE).into_result();
             return Err(refused.err().unwrap_or_else(|| Fault::new(codes::PRIVILEGE_DENIED, DELEGATE)));
         }
-        self.top_level(user, Some(impersonator), request, tag)
+        self.top_level(user, Some(sender), request, options)
     }
 
     /// A top-level pipeline as `caller` (who is also the initiating user), then its trace records stored.
@@ -96,7 +104,7 @@ impl Session {
         caller: Uuid,
         impersonator: Option<Uuid>,
         request: Request,
-        tag: Option<String>,
+        options: RequestOptions,
     ) -> Result<Response, Fault> {
         let call = Call {
             caller,
@@ -105,9 +113,11 @@ impl Session {
             correlation_id: Uuid::new_v4(),
             parent: None,
             in_transaction: false,
-            tag,
+            tag: options.tag,
             via: None,
             impersonator,
+            authenticated: impersonator.unwrap_or(caller),
+            user_agent: options.user_agent.as_deref().unwrap_or_default().into(),
         };
         let result = run(&self.pipeline, &mut self.state, call, request);
         self.state.store_traces();
@@ -166,6 +176,15 @@ pub enum Impersonation {
     CallerObjectId(Uuid),
     /// The Web API's `MSCRMCallerID` header: a `systemuserid`.
     MscrmCallerId(Uuid),
+}
+
+/// What a client sends along with a request.
+#[derive(Debug, Clone, Default)]
+pub struct RequestOptions {
+    /// The request's `tag`, which steps read as the shared variable `tag` (PIPE-7).
+    pub tag: Option<String>,
+    /// The client's user agent, which steps read as `InitiatingUserAgent` (IMP-11).
+    pub user_agent: Option<String>,
 }
 
 /// The privilege an impersonator must hold through a role assigned directly (IMP-6).

@@ -33,6 +33,9 @@ impl PluginHost for StepHost {
             via: Some(identity::factory_label(arg, ctx.user_id, ctx.initiating_user_id)),
             // IMP-7: a plug-in's calls follow IMP-4 and IMP-5, not the intersection.
             impersonator: None,
+            // IMP-11 [choice]: who signed in, and with what, stays that of the top-level request.
+            authenticated: ctx.identity.authenticated_user_id,
+            user_agent: ctx.identity.initiating_user_agent.clone(),
         };
         let pipeline = self.pipeline.clone();
         let result = run(&pipeline, &mut self.state, call, request);

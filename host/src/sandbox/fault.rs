@@ -90,8 +90,9 @@ fn first_line(e: &wasmtime::Error) -> String {
 /// A one-line reason why a component does not match the plug-in interface (BOX-4).
 pub fn describe_link_error(e: &wasmtime::Error) -> String {
     let text = format!("{e:#}");
+    let version = super::version::VERSION;
     if text.contains("xrm:plugin/plugin") && text.contains("export") {
-        return format!("does not export `xrm:plugin/plugin@0.1.0` with `execute` as this host expects: {text}");
+        return format!("does not export `xrm:plugin/plugin@{version}` with `execute` as this host expects: {text}");
     }
-    format!("does not match the plug-in interface `xrm:plugin@0.1.0`: {text}")
+    format!("does not match the plug-in interface `{}`: {text}", super::version::package())
 }

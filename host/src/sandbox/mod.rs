@@ -13,6 +13,7 @@ mod engine;
 mod fault;
 mod host;
 mod output;
+mod version;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use xrm_model::{Fault, Request, Response, Uuid};
 use crate::context::ExecutionContext;
 pub use engine::shared as engine;
 pub use fault::{FailureKind, PluginFailure};
+pub use version::{VERSION as INTERFACE_VERSION, package as interface};
 
 use bindings::PluginWorldPre;
 use bindings::exports::xrm::plugin::plugin as export;
@@ -165,6 +167,7 @@ impl<H: PluginHost> Sandbox<H> {
         let fail = |reason: String| LoadError { plugin: name.to_owned(), path: path.display().to_string(), reason };
         let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
         let component = cache::compile(self.linker.engine(), &bytes, self.cache_dir.as_deref()).map_err(fail)?;
+        version::check(self.linker.engine(), &component).map_err(fail)?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| fail(fault::describe_link_error(&e)))?;
         let pre = PluginWorldPre::new(pre).map_err(|e| fail(fault::describe_link_error(&e)))?;
         Ok(Arc::new(Plugin { name: name.to_owned(), pre }))

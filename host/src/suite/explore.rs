@@ -35,7 +35,7 @@ pub fn explore(
     let org = pipeline.org().clone();
     let aliases = Aliases::new(&org);
     let mut session = Session::new(pipeline);
-    let (_, result) = send(&mut session, &aliases, as_user, on_behalf_of, request, None)?;
+    let (_, result) = send(&mut session, &aliases, as_user, on_behalf_of, request, Default::default())?;
     let response =
         result.map(|r| response_to_json(&r)).map_err(|f| format!("{}: {}", f.code_hex(), aliases.humanize(&f.message)));
     let (nodes, tree, traces) = report::rendered(&session, &aliases);

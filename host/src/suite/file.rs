@@ -318,6 +318,9 @@ struct RequestFile {
     /// A label for the request in reports.
     #[serde(default)]
     tag: Option<String>,
+    /// The client's user agent, which plug-ins read as `InitiatingUserAgent`.
+    #[serde(default)]
+    useragent: Option<String>,
     /// The request: its message and parameters.
     #[schemars(with = "crate::schema::RequestForm")]
     request: Json,
@@ -452,6 +455,7 @@ fn load_action(
         as_user: r.as_user,
         on_behalf_of,
         tag: r.tag,
+        user_agent: r.useragent,
         request: r.request,
         save: r.save,
         expect,

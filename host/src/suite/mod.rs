@@ -60,6 +60,8 @@ struct RequestAction {
     /// External impersonation (IMP-6).
     on_behalf_of: Option<OnBehalfOf>,
     tag: Option<String>,
+    /// The client's user agent: `InitiatingUserAgent` of the contexts (IMP-11).
+    user_agent: Option<String>,
     /// Read when the action runs, once the ids saved by earlier actions are known.
     request: Json,
     save: Option<String>,

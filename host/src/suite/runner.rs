@@ -12,7 +12,7 @@ use xrm_model::{Fault, ParameterValue, Response, Uuid, Value, messages};
 
 use super::check::{self, Aliases};
 use super::{Action, Case, OnBehalfOf, RequestAction, Suite, report};
-use crate::pipeline::{Impersonation, Session};
+use crate::pipeline::{Impersonation, RequestOptions, Session};
 use crate::threads;
 
 #[derive(Debug, Clone)]
@@ -242,8 +242,8 @@ fn run_actions(case: &Case, session: &mut Session, aliases: &mut Aliases) -> Vec
 }
 
 fn request(r: &RequestAction, session: &mut Session, aliases: &mut Aliases) -> Vec<String> {
-    let (target, result) = match send(session, aliases, &r.as_user, r.on_behalf_of.as_ref(), &r.request, r.tag.clone())
-    {
+    let options = RequestOptions { tag: r.tag.clone(), user_agent: r.user_agent.clone() };
+    let (target, result) = match send(session, aliases, &r.as_user, r.on_behalf_of.as_ref(), &r.request, options) {
         Ok(sent) => sent,
         Err(e) => return vec![e],
     };
@@ -263,7 +263,7 @@ pub(super) fn send(
     as_user: &str,
     on_behalf_of: Option<&OnBehalfOf>,
     request: &Json,
-    tag: Option<String>,
+    options: RequestOptions,
 ) -> Result<(Option<Uuid>, Result<Response, Fault>), String> {
     let resolve = |a: &str| aliases.resolve(a);
     let reader = Reader::new(&resolve);
@@ -271,13 +271,11 @@ pub(super) fn send(
     let caller = reader.guid_text(as_user, &JsonPath::Root("as")).map_err(read)?;
     let request = reader.request(request, &JsonPath::Root("request")).map_err(read)?;
     let target = request.target_reference().map(|t| t.id);
-    let result = match on_behalf_of {
-        None => session.execute(caller, request, tag),
-        Some(header) => {
-            let on_behalf_of = impersonation(header, session, &reader)?;
-            session.execute_impersonating(caller, on_behalf_of, request, tag)
-        }
+    let on_behalf_of = match on_behalf_of {
+        None => None,
+        Some(header) => Some(impersonation(header, session, &reader)?),
     };
+    let result = session.send(caller, on_behalf_of, request, options);
     Ok((target, result))
 }
 

@@ -35,6 +35,7 @@ impl Scope<'_, '_> {
             "Shared" => self.context.shared_variable(rest).as_ref().map(parameter_text),
             "ParentShared" => self.context.parent().and_then(|p| p.shared_variable(rest)).as_ref().map(parameter_text),
             "Output" => self.context.output_parameter(rest).as_ref().map(parameter_text),
+            "Input" => self.context.input_parameter(rest).as_ref().map(parameter_text),
             "saved" => self.saved.get(rest).cloned(),
             _ => return None,
         };
@@ -62,6 +63,26 @@ impl Scope<'_, '_> {
             "IsInTransaction" => c.is_in_transaction().to_string(),
             "IsExecutingOffline" => c.is_executing_offline().to_string(),
             "IsolationMode" => c.isolation_mode().to_string(),
+            _ => return self.identity_field(name),
+        })
+    }
+
+    /// The identity properties of the newer context interfaces (IMP-11).
+    fn identity_field(&self, name: &str) -> Option<String> {
+        let i = self.context.identity();
+        Some(match name {
+            "AuthenticatedUserId" => i.authenticated_user_id.to_string(),
+            "UserAzureActiveDirectoryObjectId" => i.user_azure_active_directory_object_id.to_string(),
+            "InitiatingUserAzureActiveDirectoryObjectId" => {
+                i.initiating_user_azure_active_directory_object_id.to_string()
+            }
+            "InitiatingUserApplicationId" => i.initiating_user_application_id.to_string(),
+            "IsApplicationUser" => i.is_application_user.to_string(),
+            "IsPortalsClientCall" => i.is_portals_client_call.to_string(),
+            "PortalsContactId" => i.portals_contact_id.to_string(),
+            "InitiatingUserAgent" => i.initiating_user_agent.clone(),
+            "EnvironmentId" => i.environment_id.clone(),
+            "TenantId" => i.tenant_id.to_string(),
             _ => return None,
         })
     }

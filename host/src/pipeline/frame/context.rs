@@ -4,7 +4,7 @@ use xrm_model::{EntityReference, Parameters, Uuid};
 
 use super::{Frame, has_outer_context};
 use crate::context::ExecutionContext;
-use crate::pipeline::Step;
+use crate::pipeline::{Step, identity};
 use crate::store::Store;
 
 impl Frame<'_> {
@@ -82,6 +82,13 @@ impl Frame<'_> {
             post_entity_images: Default::default(),
             shared_variables: if outer { self.outer_shared.clone() } else { self.shared.clone() },
             parent: self.call.parent.clone(),
+            identity: identity::context_identity(
+                org,
+                user_id,
+                self.call.initiating,
+                self.call.authenticated,
+                &self.call.user_agent,
+            ),
         }
     }
 }

@@ -29,6 +29,10 @@ pub(in crate::pipeline) struct Call {
     pub(in crate::pipeline) via: Option<&'static str>,
     /// The user who impersonates the caller from outside (IMP-6), for the top-level request only.
     pub(in crate::pipeline) impersonator: Option<Uuid>,
+    /// Who signed in for the top-level request, carried unchanged into child pipelines (IMP-11).
+    pub(in crate::pipeline) authenticated: Uuid,
+    /// The user agent of the top-level request, carried unchanged into child pipelines (IMP-11).
+    pub(in crate::pipeline) user_agent: Arc<str>,
 }
 
 pub(in crate::pipeline) fn run(

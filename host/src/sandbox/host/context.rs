@@ -3,7 +3,9 @@ use xrm_model::{Fault, Parameters, codes};
 
 use super::ContextHandle;
 use crate::context::ExecutionContext;
-use crate::sandbox::bindings::xrm::plugin::execution_context::{ContextInfo, EntityImage, Host, HostContext};
+use crate::sandbox::bindings::xrm::plugin::execution_context::{
+    ContextInfo, EntityImage, Host, HostContext, IdentityInfo,
+};
 use crate::sandbox::bindings::xrm::plugin::types as w;
 use crate::sandbox::{PluginHost, StoreData, convert};
 
@@ -131,6 +133,22 @@ impl<H: PluginHost> HostContext for StoreData<H> {
             return Ok(None);
         }
         Ok(Some(self.table.push(ContextHandle { level })?))
+    }
+
+    fn identity(&mut self, this: Resource<ContextHandle>) -> wasmtime::Result<IdentityInfo> {
+        let c = &self.context_at(&this)?.identity;
+        Ok(IdentityInfo {
+            user_azure_active_directory_object_id: convert::guid(c.user_aad_object_id),
+            initiating_user_azure_active_directory_object_id: convert::guid(c.initiating_user_aad_object_id),
+            initiating_user_application_id: convert::guid(c.initiating_user_application_id),
+            is_application_user: c.is_application_user,
+            authenticated_user_id: convert::guid(c.authenticated_user_id),
+            is_portals_client_call: ExecutionContext::IS_PORTALS_CLIENT_CALL,
+            portals_contact_id: convert::guid(ExecutionContext::PORTALS_CONTACT_ID),
+            initiating_user_agent: c.initiating_user_agent.to_string(),
+            environment_id: c.environment_id.to_string(),
+            tenant_id: convert::guid(c.tenant_id),
+        })
     }
 
     fn drop(&mut self, rep: Resource<ContextHandle>) -> wasmtime::Result<()> {
