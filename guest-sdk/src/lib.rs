@@ -40,6 +40,7 @@
 pub mod bindings;
 mod context;
 mod convert;
+mod environment;
 mod error;
 mod identity;
 mod plugin;
@@ -58,6 +59,7 @@ pub use xrm_model::{
 };
 
 pub use context::{ContextInfo, PluginContext, mode, stage};
+pub use environment::EnvironmentVariableService;
 pub use error::{OperationStatus, PluginError};
 pub use identity::IdentityInfo;
 pub use plugin::{Plugin, StepConfiguration};

@@ -12,6 +12,8 @@ use serde_json::Value as Json;
 use xrm_model::json::{Path as JsonPath, Reader};
 use xrm_model::{Entity, EntityReference, Uuid, Value};
 
+use super::currency::{self, CurrencyFile};
+use super::environment::{self, EnvironmentVariableFile};
 use super::table_file::{self, TableFile};
 use super::tables::{self, ColumnType, Ownership, Table};
 use super::{BusinessUnit, Depth, Organization, Role, Settings, Team, TeamType, TraceLogSetting, User};
@@ -79,6 +81,12 @@ pub(crate) struct OrgFile {
     #[serde(default)]
     #[schemars(with = "Vec<crate::schema::RecordForm>")]
     records: Vec<Json>,
+    /// Transaction currencies; one is the base currency (default: US Dollar alone).
+    #[serde(default)]
+    currencies: Vec<CurrencyFile>,
+    /// Environment variables, as a solution brings their definitions and values.
+    #[serde(default)]
+    environmentvariables: Vec<EnvironmentVariableFile>,
 }
 
 /// The organization's pipeline settings.
@@ -349,6 +357,8 @@ pub fn build(path: &Path, json: Json) -> Result<Organization, FileError> {
     b.users(&file.users)?;
     b.teams(&file.teams)?;
     b.tables(&file.tables)?;
+    b.currencies(&file.currencies)?;
+    b.environment_variables(&file.environmentvariables)?;
     b.check_privileges(&file.roles)?;
     b.relationships(&file.relationships)?;
     b.records(&file.records)?;
@@ -425,6 +435,14 @@ impl<'f> Builder<'f> {
                 add(format!("records[{i}].@alias"), alias, id)?;
             }
         }
+        for (at, alias, id) in currency::aliases(&file.currencies) {
+            add(at, &alias, id)?;
+        }
+        for (i, v) in file.environmentvariables.iter().enumerate() {
+            if let Some(alias) = &v.alias {
+                add(format!("environmentvariables[{i}].@alias"), alias, environment::definition_id(v))?;
+            }
+        }
         let tables = tables::standard().into_iter().map(|t| (t.logical_name.clone(), t)).collect();
         let org = Organization {
             id: file.organizationid.unwrap_or_else(|| generated_id("organization", &file.name)),
@@ -432,6 +450,7 @@ impl<'f> Builder<'f> {
             settings,
             system_user,
             root_business_unit: Uuid::nil(),
+            base_currency: Uuid::nil(),
             business_units: HashMap::new(),
             users: HashMap::new(),
             teams: HashMap::new(),
@@ -564,6 +583,36 @@ impl<'f> Builder<'f> {
     fn tables(&mut self, tables: &[TableFile]) -> Result<(), FileError> {
         for (i, t) in tables.iter().enumerate() {
             table_file::apply(self.path, &format!("tables[{i}]"), t, &mut self.org.tables)?;
+        }
+        Ok(())
+    }
+
+    /// The currencies and the organization's row (CUR-1), and the currency columns of every money table.
+    fn currencies(&mut self, declared: &[CurrencyFile]) -> Result<(), FileError> {
+        let (rows, base) = currency::records(self.path, declared)?;
+        self.org.base_currency = base;
+        self.org.tables.values_mut().for_each(currency::add_columns);
+        let mut organization = Entity::with_id("organization", self.org.id);
+        organization
+            .set("name", self.org.name.clone())
+            .set("basecurrencyid", EntityReference::new("transactioncurrency", base));
+        if let Some(Value::Text(symbol)) =
+            rows.iter().find(|r| r.id == Some(base)).and_then(|r| r.get("currencysymbol"))
+        {
+            organization.set("basecurrencysymbol", symbol.clone());
+        }
+        for row in rows.into_iter().chain([organization]) {
+            let row = self.stamped(row);
+            self.org.data.put(row);
+        }
+        Ok(())
+    }
+
+    /// The declared environment variables' records (ENV-1).
+    fn environment_variables(&mut self, variables: &[EnvironmentVariableFile]) -> Result<(), FileError> {
+        for row in environment::records(self.path, variables)? {
+            let row = self.stamped(row);
+            self.org.data.put(row);
         }
         Ok(())
     }
@@ -724,6 +773,12 @@ impl<'f> Builder<'f> {
             // STATE-1: a record starts in a pair its table allows, the default status of its state if none.
             let id = entity.id.unwrap_or_default();
             table.settle_state(id, None, &mut entity).map_err(|f| FileError::new(self.path, at.clone(), f.message))?;
+            // CUR-1: a money record gets its currency and base values, as a Create would give them.
+            let rate =
+                |currency: Uuid| self.org.data.get("transactioncurrency", currency).and_then(|r| currency::rate_of(r));
+            table
+                .stamp_currency(self.org.base_currency, &rate, None, &mut entity)
+                .map_err(|f| FileError::new(self.path, at.clone(), f.message))?;
             rows.push(entity);
         }
         for row in rows {

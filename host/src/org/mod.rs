@@ -1,7 +1,10 @@
 //! The organization: business units, users, teams, roles, tables and the data a case starts from (ORG-1..4).
 
+pub mod currency;
+mod environment;
 mod file;
 pub mod metadata;
+mod platform;
 mod states;
 mod table_file;
 pub mod tables;
@@ -203,6 +206,8 @@ pub struct Organization {
     /// The built-in SYSTEM user (ORG-2).
     pub system_user: Uuid,
     pub root_business_unit: Uuid,
+    /// The organization's base currency (CUR-1).
+    pub base_currency: Uuid,
     pub business_units: HashMap<Uuid, BusinessUnit>,
     pub users: HashMap<Uuid, User>,
     pub teams: HashMap<Uuid, Team>,

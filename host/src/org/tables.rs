@@ -186,7 +186,7 @@ impl Table {
         }
     }
 
-    fn with(mut self, columns: &[(&str, ColumnType)]) -> Table {
+    pub(super) fn with(mut self, columns: &[(&str, ColumnType)]) -> Table {
         for (name, ty) in columns {
             self.columns.insert((*name).to_owned(), ty.clone());
         }
@@ -194,12 +194,12 @@ impl Table {
     }
 
     /// Privileges named `prv<Access><name>` instead of after the schema name.
-    fn privileges(mut self, name: &str) -> Table {
+    pub(super) fn privileges(mut self, name: &str) -> Table {
         self.privilege_name = name.to_owned();
         self
     }
 
-    fn primary(mut self, id: &str, name: &str) -> Table {
+    pub(super) fn primary(mut self, id: &str, name: &str) -> Table {
         self.columns.remove(&self.primary_id);
         self.primary_id = id.to_owned();
         self.columns.insert(id.to_owned(), ColumnType::Uniqueidentifier);
@@ -388,6 +388,7 @@ pub fn standard() -> Vec<Table> {
                 ("issystemcreated", Boolean),
             ]),
     ];
+    super::platform::add(&mut tables);
     tables.iter_mut().for_each(super::states::apply_builtin);
     tables
 }

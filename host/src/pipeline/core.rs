@@ -40,6 +40,7 @@ pub fn create(
         ));
     }
     table.settle_state(id, None, &mut record)?;
+    table.stamp_currency(org.base_currency, &|c| rate(store, c), None, &mut record)?;
     let now = Value::DateTime(Utc::now());
     record.id = Some(id);
     let attrs = &mut record.attributes;
@@ -60,6 +61,11 @@ pub fn create(
     }
     store.put(record);
     Ok(id)
+}
+
+/// A currency's exchange rate as it stands in the store now (CUR-1).
+fn rate(store: &Store, currency: Uuid) -> Option<rust_decimal::Decimal> {
+    store.get("transactioncurrency", currency).and_then(|r| crate::org::currency::rate_of(r))
 }
 
 /// Fills `owningbusinessunit`, `owninguser` and `owningteam` from `ownerid`.
@@ -93,6 +99,7 @@ pub fn update(
     let mut changes = table.check(target)?;
     let existing = store.get(&table.logical_name, id).ok_or_else(|| not_found(&table.logical_name, id))?;
     table.settle_state(id, Some(existing), &mut changes)?;
+    table.stamp_currency(org.base_currency, &|c| rate(store, c), Some(existing), &mut changes)?;
     let mut record = Entity::clone(existing);
     let owner_changed = changes.contains("ownerid");
     record.attributes.extend(changes.attributes);

@@ -26,6 +26,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("allocate", &[]),
     ("recurse", &[]),
     ("when", &["ops"]),
+    ("environmentvariable", &[]),
 ];
 
 /// One op of the configuration, as written.
@@ -213,6 +214,7 @@ impl<'c, 'a> Runner<'c, 'a> {
             "allocate" => step.allocate(),
             "recurse" => step.recurse(),
             "when" => self.when(&step),
+            "environmentvariable" => step.environment_variable(self.context),
             other => Err(config_error(format!("{}: unknown op `{other}`", op.path))),
         }
     }
@@ -388,6 +390,14 @@ impl Step<'_> {
             let value = Reader::default().parameter_value(value, &path.key(name)).map_err(json_error)?;
             set(name, value)?;
         }
+        Ok(())
+    }
+
+    /// Traces `environment variable <name>=<value>`, read through `IEnvironmentVariableService` (ENV-1).
+    fn environment_variable(&self, context: &PluginContext) -> Result<(), PluginError> {
+        let name = self.text()?;
+        let value = context.environment_variable_service().retrieve_environment_variable_value(&name)?;
+        trace!("environment variable {name}={value}");
         Ok(())
     }
 
