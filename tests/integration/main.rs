@@ -13,6 +13,7 @@ mod hostile;
 mod identity;
 mod identity_matrix;
 mod import;
+mod import_solution;
 mod init;
 mod library;
 mod runner;

@@ -1,37 +1,78 @@
-//! `xrm-sandbox import`: read an export of step registrations and a mapping file, write a registration file,
-//! list the steps left out (`docs/import.md`).
+//! `xrm-sandbox import`: read a solution (folders, customizations.xml, step files, the Web API's JSON) and
+//! write a runnable project into a folder (organization, registrations, starter suite, identity map, and the
+//! mapping file the user edits), or, with `--out <file>.json`, only the registrations (`docs/import.md`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use xrm_sandbox::import::{self, Mapping};
+use xrm_sandbox::import::{self, Mapping, Written};
 use xrm_sandbox::input::FileError;
 
 use super::exit;
 
 #[derive(Args)]
-#[command(after_help = "Exit status: 0 every step written; 1 some steps left out (each listed on stderr, the file \
-                        still written); 2 the export or the mapping is unreadable or malformed (nothing written).")]
+#[command(
+    after_help = "Exit status: 0 every step imported and able to fire; 1 some steps cannot fire yet or were left \
+                        out (each listed on stderr, the files still written); 2 an input or the mapping is unreadable \
+                        or malformed, or a file cannot be written (nothing written)."
+)]
 pub struct ImportArgs {
-    /// The export: the Web API's JSON of `sdkmessageprocessingsteps` (with the `$expand` of docs/import.md) or
-    /// a solution's customizations.xml. The format is told by the content.
-    #[arg(value_name = "EXPORT")]
-    export: PathBuf,
-    /// The mapping file: .NET plug-in types to our plug-ins, users to organization aliases, message ids to
-    /// names (docs/import.md).
-    #[arg(long, value_name = "MAPPING.JSON")]
-    mapping: PathBuf,
-    /// The registration file to write. It is replaced only once the import succeeded (atomically), and is
-    /// written even when some steps are left out.
-    #[arg(long, value_name = "REGISTRATIONS.JSON")]
+    /// What to import: solution folders (SolutionPackager or `pac solution unpack`, with or without `src/`, or
+    /// an unzipped export), customizations.xml files, step files, or the Web API's JSON of
+    /// `sdkmessageprocessingsteps`. Several paths merge into one project.
+    #[arg(value_name = "PATH", required = true)]
+    paths: Vec<PathBuf>,
+    /// The folder to write the project into, created if missing: org.json, registrations.json, suite.json,
+    /// identity-map.html and mapping.json. A path ending in `.json` writes only that registrations file.
+    #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// The mapping file: .NET plug-in types to our plug-ins (`"*"` for every type not named), users to
+    /// aliases, message ids to names. Default: mapping.json in the output folder, written on the first import
+    /// and kept, with your edits, after.
+    #[arg(long, value_name = "MAPPING.JSON")]
+    mapping: Option<PathBuf>,
 }
 
-/// 0: every step written; 1: some left out (each listed on stderr), the file still written; 2: the export or
-/// the mapping is unreadable or malformed, or the file cannot be written: nothing written.
 pub fn run(args: ImportArgs) -> u8 {
-    match import(&args) {
+    if args.out.extension().is_some_and(|e| e == "json") {
+        return registrations_only(&args);
+    }
+    let mapping = args.mapping.clone().unwrap_or_else(|| args.out.join("mapping.json"));
+    match import::import_project(&args.paths, &mapping, &args.out) {
+        Ok(written) => report(&written, &args.out),
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::INVALID_INPUT
+        }
+    }
+}
+
+fn report(written: &Written, out: &Path) -> u8 {
+    print!("{}", written.identity_map);
+    for note in &written.notes {
+        eprintln!("note: {note}");
+    }
+    for warning in &written.cannot_fire {
+        eprintln!("warning: {warning}");
+    }
+    for left_out in &written.left_out {
+        eprintln!("left out: {left_out}");
+    }
+    println!(
+        "imported {} steps into {} ({} cannot fire yet, {} left out); run them with: xrm-sandbox test {}",
+        written.steps,
+        out.display(),
+        written.cannot_fire.len(),
+        written.left_out.len(),
+        out.join("suite.json").display()
+    );
+    if written.cannot_fire.is_empty() && written.left_out.is_empty() { exit::PASSED } else { exit::FAILED }
+}
+
+/// `--out registrations.json`: one export and its mapping in, that one file out.
+fn registrations_only(args: &ImportArgs) -> u8 {
+    match registrations(args) {
         Ok(imported) => {
             for left_out in &imported.left_out {
                 eprintln!("left out: {left_out}");
@@ -48,11 +89,20 @@ pub fn run(args: ImportArgs) -> u8 {
     }
 }
 
-fn import(args: &ImportArgs) -> Result<import::Imported, FileError> {
-    let export = read(&args.export)?;
-    let mapping = Mapping::parse(&args.mapping, &read(&args.mapping)?)?;
-    let mapping = mapping.relative_to(&folder(&args.mapping)?, &folder(&args.out)?);
-    let imported = import::import(&args.export, &export, &mapping)?;
+fn registrations(args: &ImportArgs) -> Result<import::Imported, FileError> {
+    let [export] = args.paths.as_slice() else {
+        return Err(FileError::new(
+            &args.out,
+            "",
+            "a registrations file is written from one export: pass one path, or an output folder",
+        ));
+    };
+    let Some(mapping_file) = &args.mapping else {
+        return Err(FileError::new(&args.out, "", "a registrations file needs --mapping (an output folder does not)"));
+    };
+    let mapping = Mapping::parse(mapping_file, &read(mapping_file)?)?;
+    let mapping = mapping.relative_to(&folder(mapping_file)?, &folder(&args.out)?);
+    let imported = import::import(export, &read(export)?, &mapping)?;
     let mut text = serde_json::to_string_pretty(&imported.file)
         .map_err(|e| FileError::new(&args.out, "", format!("cannot write the registrations: {e}")))?;
     text.push('\n');

@@ -35,7 +35,21 @@ struct MappingFile {
 struct PluginEntry {
     plugin: String,
     component: Json,
+    #[serde(default)]
+    configuration: Option<Json>,
 }
+
+/// The plug-in that stands in for a .NET type: its name, component, and the configuration it gets instead
+/// of the step's real one (None: the real one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StandIn {
+    pub plugin: String,
+    pub component: Json,
+    pub configuration: Option<Json>,
+}
+
+/// The mapping's key for every type not mapped by name.
+pub const ANY_TYPE: &str = "*";
 
 /// A user a step runs as, by whatever the export tells of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,7 +74,7 @@ impl fmt::Display for UserRef {
 #[derive(Debug, Clone, Default)]
 pub struct Mapping {
     /// Type name → our plug-in's name and its component (`"x.wasm"` or `{"crate": "dir"}`).
-    plugins: BTreeMap<String, (String, Json)>,
+    plugins: BTreeMap<String, StandIn>,
     users_by_id: HashMap<Uuid, String>,
     /// Domain names and full names, lower-cased: both are matched ignoring case.
     users_by_name: HashMap<String, String>,
@@ -90,7 +104,10 @@ impl Mapping {
                 ));
             }
             components.insert(entry.plugin.clone(), (type_name.clone(), entry.component.clone()));
-            mapping.plugins.insert(super::type_name(&type_name).to_owned(), (entry.plugin, entry.component));
+            let stand_in =
+                StandIn { plugin: entry.plugin, component: entry.component, configuration: entry.configuration };
+            let key = if type_name == ANY_TYPE { ANY_TYPE } else { super::type_name(&type_name) };
+            mapping.plugins.insert(key.to_owned(), stand_in);
         }
         for (key, target) in raw.users {
             let at = format!("users.{key}");
@@ -112,9 +129,17 @@ impl Mapping {
         Ok(mapping)
     }
 
-    /// Our plug-in's name and component for a .NET type, named with or without its assembly.
-    pub fn plugin(&self, type_name: &str) -> Option<(&str, &Json)> {
-        self.plugins.get(super::type_name(type_name)).map(|(name, component)| (name.as_str(), component))
+    /// The stand-in for a .NET type, named with or without its assembly: its own, else the `"*"` one.
+    pub fn plugin(&self, type_name: &str) -> Option<&StandIn> {
+        self.plugins.get(super::type_name(type_name)).or_else(|| self.plugins.get(ANY_TYPE))
+    }
+
+    /// Maps one more user (by id, domain name or full name) to an alias.
+    pub fn add_user(&mut self, key: &str, alias: &str) {
+        match Uuid::parse_str(key.trim()) {
+            Ok(id) => self.users_by_id.insert(id, alias.to_owned()),
+            Err(_) => self.users_by_name.insert(key.trim().to_lowercase(), alias.to_owned()),
+        };
     }
 
     /// The alias (or GUID) a user maps to: by id, then domain name, then full name.
@@ -135,7 +160,7 @@ impl Mapping {
     /// Rewrites relative component paths, which the mapping file gives relative to its own folder, relative
     /// to the folder of the registration file instead (both folders absolute). Absolute paths stay as they are.
     pub fn relative_to(mut self, mapping_dir: &Path, out_dir: &Path) -> Mapping {
-        for (_, component) in self.plugins.values_mut() {
+        for StandIn { component, .. } in self.plugins.values_mut() {
             let path = match component {
                 Json::String(p) => p,
                 Json::Object(o) => match o.get_mut("crate") {
@@ -180,7 +205,7 @@ fn check_user_target(target: &str) -> Result<(), String> {
 
 /// `target` seen from the folder `base`, with `/` separators, both taken lexically; None when they share no
 /// root (two Windows drives).
-fn relative_path(target: &Path, base: &Path) -> Option<String> {
+pub(super) fn relative_path(target: &Path, base: &Path) -> Option<String> {
     let (target, base) = (normalize(target), normalize(base));
     let common = target.components().zip(base.components()).take_while(|(a, b)| a == b).count();
     if common == 0 {
@@ -227,10 +252,10 @@ mod tests {
         let mapping = Mapping::parse(Path::new("m.json"), text).unwrap();
         let mapping = mapping.relative_to(Path::new("/repo/mappings"), Path::new("/repo/suites/x"));
         assert_eq!(
-            mapping.plugin("A").map(|(_, c)| c.clone()),
+            mapping.plugin("A").map(|s| s.component.clone()),
             Some(serde_json::json!({"crate": "../../plugins/probe"}))
         );
-        assert_eq!(mapping.plugin("B").map(|(_, c)| c.clone()), Some(serde_json::json!("/abs/other.wasm")));
+        assert_eq!(mapping.plugin("B").map(|s| s.component.clone()), Some(serde_json::json!("/abs/other.wasm")));
     }
 
     #[test]

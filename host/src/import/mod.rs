@@ -1,17 +1,25 @@
-//! `xrm-sandbox import`: step registrations exported from a real environment (the Web API's JSON or a
-//! solution's `customizations.xml`) turned into a registration file (`formats.md`, "Plug-ins and
-//! registrations"), with a mapping file that says which of our plug-ins stands for each .NET plug-in type and
-//! which organization alias stands for each user.
+//! `xrm-sandbox import`: a real solution turned into a project the sandbox runs (`docs/import.md`).
 //!
-//! Pure functions from text to an [`Imported`]: the steps that could be mapped, and every step that could not,
-//! with its reasons. Nothing here prints or touches the file system. A step is left out rather than written in
-//! a form the loader would refuse, so the written file always loads (given an organization with its tables).
+//! - Reading: solution folders and customizations.xml (`package`, `solution`, `entity`, over the bounded XML
+//!   reader of `xml`), the Web API's JSON (`webapi`); the mapping file (`mapping`).
+//! - Mapping steps (here): pure functions from exported steps to an [`Imported`]: the steps that could be
+//!   mapped, and every step that could not, with its reasons. A step is left out rather than written in a form
+//!   the loader would refuse.
+//! - The project (`project`, `starter`, `identity_map`): organization, registrations, starter suite and
+//!   identity map; `files` reads the inputs and writes them, checked to load first.
 
+mod entity;
+mod files;
+mod identity_map;
 mod mapping;
+mod package;
+mod project;
 mod solution;
+mod starter;
 mod webapi;
+mod xml;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
@@ -21,6 +29,7 @@ use xrm_model::Uuid;
 
 use crate::input::FileError;
 use crate::pipeline::registration::{POST_IMAGE_MESSAGES, PRE_IMAGE_MESSAGES};
+pub use files::{Written, import_project};
 pub use mapping::{Mapping, UserRef};
 
 /// The two export formats.
@@ -60,6 +69,8 @@ pub struct ExportedStep {
     /// The .NET type name, without the assembly (`Contoso.Plugins.FollowUp`); None for a step that runs a
     /// service endpoint or webhook.
     pub plugin_type: Option<String>,
+    /// The plug-in type's id, to find its name in the assembly's `*.data.xml` when the step gives none.
+    pub plugin_type_id: Option<Uuid>,
     pub message: MessageRef,
     /// None: every table.
     pub primary_entity: Option<String>,
@@ -68,6 +79,7 @@ pub struct ExportedStep {
     pub rank: i32,
     pub filtering_attributes: Option<String>,
     pub configuration: Option<String>,
+    pub secure_configuration: Option<String>,
     pub statecode: i32,
     pub async_auto_delete: bool,
     /// 0 server, 1 the Outlook client only, 2 both.
@@ -120,8 +132,14 @@ pub struct StepOut {
     pub filteringattributes: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impersonatinguserid: Option<String>,
+    /// The step's configuration, or the stand-in's when the mapping gives one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub configuration: Option<String>,
+    pub configuration: Option<Json>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secureconfiguration: Option<String>,
+    /// The step's real configuration, kept for reference when a stand-in's replaces it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub originalconfiguration: Option<String>,
     pub statecode: i32,
     pub asyncautodelete: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -174,9 +192,14 @@ pub fn import(export_file: &Path, export_text: &str, mapping: &Mapping) -> Resul
 
 /// Maps every step: the ones with no reason to leave them out go into the file, in export order.
 pub fn map_steps(steps: &[ExportedStep], mapping: &Mapping) -> Imported {
+    map_steps_with(steps, mapping, &HashSet::new())
+}
+
+/// Maps every step, knowing the custom APIs the organization will declare (their stage-30 steps are kept).
+pub fn map_steps_with(steps: &[ExportedStep], mapping: &Mapping, apis: &HashSet<String>) -> Imported {
     let mut imported = Imported::default();
     for step in steps {
-        match map_step(step, mapping) {
+        match map_step(step, mapping, apis) {
             Ok((out, plugin, component)) => {
                 imported.file.plugins.insert(plugin, component);
                 imported.file.steps.push(out);
@@ -190,7 +213,11 @@ pub fn map_steps(steps: &[ExportedStep], mapping: &Mapping) -> Imported {
 }
 
 /// The step as the loader reads it, with its plug-in's name and component; or every reason it cannot be.
-fn map_step(step: &ExportedStep, mapping: &Mapping) -> Result<(StepOut, String, Json), Vec<String>> {
+fn map_step(
+    step: &ExportedStep,
+    mapping: &Mapping,
+    apis: &HashSet<String>,
+) -> Result<(StepOut, String, Json), Vec<String>> {
     let mut reasons = Vec::new();
     let plugin = match &step.plugin_type {
         None => {
@@ -203,7 +230,8 @@ fn map_step(step: &ExportedStep, mapping: &Mapping) -> Result<(StepOut, String, 
         }),
     };
     let message = message_name(&step.message, mapping).map_err(|r| reasons.push(r)).ok();
-    if let Err(r) = check_stage_and_mode(step) {
+    let implements_api = step.stage == 30 && message.as_ref().is_some_and(|m| apis.contains(m));
+    if let Err(r) = check_stage_and_mode(step).or_else(|e| if implements_api { Ok(()) } else { Err(e) }) {
         reasons.push(r);
     }
     if !matches!(step.statecode, 0 | 1) {
@@ -224,11 +252,15 @@ fn map_step(step: &ExportedStep, mapping: &Mapping) -> Result<(StepOut, String, 
         step.images.iter().filter_map(|i| image(i, step, message.as_deref()).map_err(|r| reasons.push(r)).ok());
     let images: Vec<ImageOut> = images.collect();
     match (plugin, message) {
-        (Some((plugin, component)), Some(message)) if reasons.is_empty() => {
+        (Some(stand_in), Some(message)) if reasons.is_empty() => {
+            let (configuration, originalconfiguration) = match &stand_in.configuration {
+                Some(c) => (Some(c.clone()), step.configuration.clone()),
+                None => (step.configuration.clone().map(Json::String), None),
+            };
             let out = StepOut {
                 name: step.name.clone(),
                 sdkmessageprocessingstepid: step.id,
-                plugin: plugin.to_owned(),
+                plugin: stand_in.plugin.clone(),
                 message,
                 primaryentity: step.primary_entity.clone(),
                 stage: step.stage,
@@ -236,12 +268,14 @@ fn map_step(step: &ExportedStep, mapping: &Mapping) -> Result<(StepOut, String, 
                 rank: step.rank,
                 filteringattributes: non_empty(step.filtering_attributes.as_deref()),
                 impersonatinguserid: impersonating.map(str::to_owned),
-                configuration: step.configuration.clone(),
+                configuration,
+                secureconfiguration: step.secure_configuration.clone(),
+                originalconfiguration,
                 statecode: step.statecode,
                 asyncautodelete: step.async_auto_delete,
                 images,
             };
-            Ok((out, plugin.to_owned(), component.clone()))
+            Ok((out, stand_in.plugin.clone(), stand_in.component.clone()))
         }
         _ => Err(reasons),
     }

@@ -1,225 +1,46 @@
-//! A solution's `customizations.xml`: `<ImportExportXml>` … `<SdkMessageProcessingSteps>` with one
-//! `<SdkMessageProcessingStep Name="…" SdkMessageProcessingStepId="{…}">` per step (the element names are the
-//! solution schema's, CustomizationsSolution.xsd). A single step file as `pac solution unpack` writes it (a
-//! `<SdkMessageProcessingStep>` root) reads the same way.
+//! Steps as solutions write them: `<SdkMessageProcessingStep Name="…" SdkMessageProcessingStepId="{…}">` in a
+//! `customizations.xml` (under `<SdkMessageProcessingSteps>`, the element names of the solution schema,
+//! CustomizationsSolution.xsd), or one step per file as SolutionPackager and `pac solution unpack` write them
+//! (`SdkMessageProcessingSteps/{id}.xml`, a `<SdkMessageProcessingStep>` root).
 //!
-//! The file holds the whole solution (tables, forms, …): only the steps are kept as elements, the rest is
-//! read past. Messages are named only by `SdkMessageId`, the run-as user only by its full name
-//! (`ImpersonatingUserIdName`).
+//! Older exports name the message only by `<SdkMessageId>`, current `pac` ones by `<SdkMessageName>` too; the
+//! run-as user only by its full name (`<ImpersonatingUserIdName>`); the plug-in type by its assembly-qualified
+//! name (`<PluginTypeName>`) and id (`<PluginTypeId>`).
 
 use std::path::Path;
 
-use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
 use xrm_model::Uuid;
 
+use super::xml::{self, Keep, Node};
 use super::{ExportedImage, ExportedStep, MessageRef, UserRef, type_name};
 use crate::input::FileError;
 
-const ROOT: &str = "ImportExportXml";
-/// How deep elements may nest. Real solution files nest a few dozen levels (forms and ribbons the deepest); a
-/// deeper file is refused rather than read into a tree that deep.
-pub const MAX_DEPTH: usize = 256;
+pub const ROOT: &str = "ImportExportXml";
 const STEPS: &str = "SdkMessageProcessingSteps";
-const STEP: &str = "SdkMessageProcessingStep";
+pub const STEP: &str = "SdkMessageProcessingStep";
 
-/// Reads every step of the file, in document order.
+/// Reads every step of a customizations.xml or of one step file, in document order.
 pub fn read(file: &Path, text: &str) -> Result<Vec<ExportedStep>, FileError> {
-    read_steps(file, text)?.iter().map(|node| step(file, node)).collect()
-}
-
-/// An element of a step: name, line, attributes, children and own text.
-struct Node {
-    name: String,
-    line: usize,
-    attributes: Vec<(String, String)>,
-    children: Vec<Node>,
-    text: String,
-}
-
-/// Dropping a tree frees its nodes one by one from a list, never by recursion (the default drop of nested
-/// vectors would recurse once per level).
-impl Drop for Node {
-    fn drop(&mut self) {
-        let mut pending = std::mem::take(&mut self.children);
-        while let Some(mut node) = pending.pop() {
-            pending.append(&mut node.children);
-        }
-    }
-}
-
-impl Node {
-    fn child(&self, name: &str) -> Option<&Node> {
-        self.children.iter().find(|c| c.name == name)
-    }
-
-    fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// Streams the document, keeping the `<SdkMessageProcessingStep>` elements as trees.
-fn read_steps(file: &Path, text: &str) -> Result<Vec<Node>, FileError> {
-    let mut reader = Reader::from_str(text);
-    let mut lines = Lines::new(text);
-    // Elements open outside any step, by name; then the elements open inside the step being read.
-    let mut outside: Vec<String> = Vec::new();
-    let mut inside: Vec<Node> = Vec::new();
-    let mut steps = Vec::new();
-    let mut seen_root = false;
-    loop {
-        let line = lines.at(reader.buffer_position());
-        let event = reader.read_event().map_err(|e| {
-            let line = lines.at(reader.error_position());
-            FileError::new(file, format!("line {line}"), format!("not well-formed XML: {e}"))
-        })?;
-        match event {
-            Event::Start(e) => {
-                check_root(file, &e, line, &mut seen_root)?;
-                open(file, &e, line, &mut outside, &mut inside)?;
-            }
-            Event::Empty(e) => {
-                check_root(file, &e, line, &mut seen_root)?;
-                open(file, &e, line, &mut outside, &mut inside)?;
-                close(&mut outside, &mut inside, &mut steps);
-            }
-            Event::End(_) => close(&mut outside, &mut inside, &mut steps),
-            Event::Text(t) => add_text(&mut inside, &t.xml10_content()),
-            Event::CData(t) => add_text(&mut inside, &t.xml10_content()),
-            Event::GeneralRef(r) => {
-                let resolved = match r.resolve_char_ref() {
-                    Ok(Some(c)) => Some(c.to_string()),
-                    _ => quick_xml::escape::resolve_predefined_entity(&r.xml10_content()).map(str::to_owned),
-                };
-                let text = resolved.ok_or_else(|| {
-                    FileError::new(file, format!("line {line}"), "an unknown entity reference (`&name;`)")
-                })?;
-                add_text(&mut inside, &text);
-            }
-            Event::DocType(_) => {
-                return Err(FileError::new(
-                    file,
-                    format!("line {line}"),
-                    "a DOCTYPE is not allowed in customizations.xml",
-                ));
-            }
-            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
-            Event::Eof => break,
-        }
-    }
-    if !seen_root {
-        return Err(FileError::new(file, "", "the file has no XML element"));
-    }
-    // A cut-off file ends inside an element: its steps would otherwise go missing without a word.
-    if let Some(open) = inside.first().map(|n| (n.name.as_str(), n.line)) {
-        return Err(FileError::new(file, format!("line {}", open.1), format!("<{}> is never closed", open.0)));
-    }
-    if let Some(open) = outside.last() {
-        return Err(FileError::new(file, "", format!("the file ends before <{open}> is closed")));
-    }
-    Ok(steps)
+    let starts_step =
+        |open: &[String], name: &str| name == STEP && (open.is_empty() || open.last().is_some_and(|p| p == STEPS));
+    let doc = xml::parse(file, text, &Keep { start: &starts_step, skip: &[] })?;
+    check_root(file, &doc.root, doc.root_line)?;
+    doc.kept.iter().map(|node| step(file, node)).collect()
 }
 
 /// The first element must be a solution's root (or a single step, as unpacked).
-fn check_root(file: &Path, e: &BytesStart, line: usize, seen_root: &mut bool) -> Result<(), FileError> {
-    if std::mem::replace(seen_root, true) {
-        return Ok(());
-    }
-    let name = local_name(e);
-    if name == ROOT || name == STEP {
+pub fn check_root(file: &Path, root: &str, line: usize) -> Result<(), FileError> {
+    if root == ROOT || root == STEP {
         return Ok(());
     }
     Err(FileError::new(
         file,
         format!("line {line}"),
-        format!("the root element is <{name}>: expected a solution's customizations.xml (<{ROOT}>)"),
+        format!("the root element is <{root}>: expected a solution's customizations.xml (<{ROOT}>)"),
     ))
 }
 
-fn local_name(e: &BytesStart) -> String {
-    e.local_name().into_inner().to_owned()
-}
-
-/// Opens an element: inside a step (or a step itself, under `<SdkMessageProcessingSteps>` or as the root) it
-/// becomes a node; anywhere else only its name is kept.
-fn open(
-    file: &Path,
-    e: &BytesStart,
-    line: usize,
-    outside: &mut Vec<String>,
-    inside: &mut Vec<Node>,
-) -> Result<(), FileError> {
-    let name = local_name(e);
-    if outside.len() + inside.len() >= MAX_DEPTH {
-        return Err(FileError::new(
-            file,
-            format!("line {line}"),
-            format!("<{name}> nests deeper than {MAX_DEPTH} elements: a solution file nests a few dozen at most"),
-        ));
-    }
-    let starts_step = name == STEP && (outside.is_empty() || outside.last().is_some_and(|p| p == STEPS));
-    if inside.is_empty() && !starts_step {
-        outside.push(name);
-        return Ok(());
-    }
-    let mut attributes = Vec::new();
-    for attribute in e.attributes() {
-        let bad =
-            |why: String| FileError::new(file, format!("line {line}"), format!("a bad attribute in <{name}>: {why}"));
-        let attribute = attribute.map_err(|err| bad(err.to_string()))?;
-        let value =
-            attribute.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|err| bad(err.to_string()))?;
-        let key = attribute.key.local_name().into_inner().to_owned();
-        attributes.push((key, value.into_owned()));
-    }
-    inside.push(Node { name, line, attributes, children: Vec::new(), text: String::new() });
-    Ok(())
-}
-
-/// Closes the innermost open element; a finished step goes to `steps`.
-fn close(outside: &mut Vec<String>, inside: &mut Vec<Node>, steps: &mut Vec<Node>) {
-    match inside.pop() {
-        Some(done) => match inside.last_mut() {
-            Some(parent) => parent.children.push(done),
-            None => steps.push(done),
-        },
-        None => {
-            outside.pop();
-        }
-    }
-}
-
-fn add_text(inside: &mut [Node], text: &str) {
-    if let Some(node) = inside.last_mut() {
-        node.text.push_str(text);
-    }
-}
-
-/// Line numbers of byte offsets, counted forward as the reader moves on.
-struct Lines<'a> {
-    text: &'a str,
-    offset: usize,
-    line: usize,
-}
-
-impl<'a> Lines<'a> {
-    fn new(text: &'a str) -> Self {
-        Lines { text, offset: 0, line: 1 }
-    }
-
-    fn at(&mut self, position: u64) -> usize {
-        let position = usize::try_from(position).unwrap_or(usize::MAX).min(self.text.len());
-        if position < self.offset {
-            // An error position may lie behind the last event: count from the start.
-            return 1 + self.text.as_bytes()[..position].iter().filter(|b| **b == b'\n').count();
-        }
-        self.line += self.text.as_bytes()[self.offset..position].iter().filter(|b| **b == b'\n').count();
-        self.offset = position;
-        self.line
-    }
-}
-
-fn step(file: &Path, node: &Node) -> Result<ExportedStep, FileError> {
+pub fn step(file: &Path, node: &Node) -> Result<ExportedStep, FileError> {
     let err = |n: &Node, message: String| FileError::new(file, format!("line {}: <{}>", n.line, n.name), message);
     let id = match node.attribute("SdkMessageProcessingStepId") {
         Some(text) => {
@@ -228,7 +49,7 @@ fn step(file: &Path, node: &Node) -> Result<ExportedStep, FileError> {
         None => None,
     };
     let text = |name: &str| node.child(name).map(|c| c.text.clone());
-    let trimmed = |name: &str| text(name).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    let trimmed = |name: &str| node.value(name).map(str::to_owned);
     let int = |name: &str| -> Result<Option<i32>, FileError> {
         match node.child(name) {
             None => Ok(None),
@@ -240,17 +61,30 @@ fn step(file: &Path, node: &Node) -> Result<ExportedStep, FileError> {
                 .map_err(|_| err(c, format!("expected a whole number, found {:?}", c.text))),
         }
     };
+    let optional_guid = |name: &str| -> Result<Option<Uuid>, FileError> {
+        match node.child(name).filter(|c| !c.text.trim().is_empty()) {
+            None => Ok(None),
+            Some(c) => guid(&c.text).map(Some).ok_or_else(|| err(c, format!("`{}` is not a GUID", c.text.trim()))),
+        }
+    };
     let stage = int("Stage")?.ok_or_else(|| err(node, "the step has no <Stage>".to_owned()))?;
-    let message = match node.child("SdkMessageId") {
-        None => MessageRef::Missing,
-        Some(c) => MessageRef::Id(guid(&c.text).ok_or_else(|| err(c, format!("`{}` is not a GUID", c.text.trim())))?),
+    let message = match (trimmed("SdkMessageName"), optional_guid("SdkMessageId")?) {
+        (Some(name), _) => MessageRef::Name(name),
+        (None, Some(id)) => MessageRef::Id(id),
+        (None, None) => MessageRef::Missing,
     };
     let table = trimmed("PrimaryEntity").or_else(|| trimmed("PrimaryObjectTypeCode")).filter(|t| t != "none");
+    let user = UserRef {
+        id: optional_guid("ImpersonatingUserId")?,
+        fullname: trimmed("ImpersonatingUserIdName"),
+        ..UserRef::default()
+    };
     Ok(ExportedStep {
         at: format!("line {}", node.line),
         id,
         name: node.attribute("Name").map(str::to_owned),
         plugin_type: trimmed("PluginTypeName").map(|t| type_name(&t).to_owned()).filter(|t| !t.is_empty()),
+        plugin_type_id: optional_guid("PluginTypeId")?,
         message,
         primary_entity: table,
         stage,
@@ -258,12 +92,12 @@ fn step(file: &Path, node: &Node) -> Result<ExportedStep, FileError> {
         rank: int("Rank")?.unwrap_or(1),
         filtering_attributes: trimmed("FilteringAttributes"),
         configuration: text("Configuration"),
+        secure_configuration: None,
         // Not in the schema: a solution import decides a step's state. Read when an export carries it.
         statecode: int("StateCode")?.unwrap_or(0),
         async_auto_delete: int("AsyncAutoDelete")?.unwrap_or(0) != 0,
         supported_deployment: int("SupportedDeployment")?.unwrap_or(0),
-        impersonating_user: trimmed("ImpersonatingUserIdName")
-            .map(|name| UserRef { fullname: Some(name), ..UserRef::default() }),
+        impersonating_user: (user.id.is_some() || user.fullname.is_some()).then_some(user),
         images: images(file, node)?,
     })
 }
@@ -271,8 +105,7 @@ fn step(file: &Path, node: &Node) -> Result<ExportedStep, FileError> {
 fn images(file: &Path, step: &Node) -> Result<Vec<ExportedImage>, FileError> {
     let Some(list) = step.child("SdkMessageProcessingStepImages") else { return Ok(Vec::new()) };
     let mut images = Vec::new();
-    for node in list.children.iter().filter(|c| c.name == "SdkMessageProcessingStepImage") {
-        let value = |name: &str| node.child(name).map(|c| c.text.trim().to_owned()).filter(|t| !t.is_empty());
+    for node in list.all("SdkMessageProcessingStepImage") {
         let image_type = match node.child("ImageType") {
             Some(c) => c.text.trim().parse().map_err(|_| {
                 FileError::new(
@@ -291,15 +124,15 @@ fn images(file: &Path, step: &Node) -> Result<Vec<ExportedImage>, FileError> {
         };
         images.push(ExportedImage {
             name: node.attribute("Name").map(str::to_owned),
-            entity_alias: value("EntityAlias"),
+            entity_alias: node.value("EntityAlias").map(str::to_owned),
             image_type,
-            attributes: value("Attributes"),
+            attributes: node.value("Attributes").map(str::to_owned),
         });
     }
     Ok(images)
 }
 
 /// A GUID as the solution writes it, with or without braces.
-fn guid(text: &str) -> Option<Uuid> {
+pub fn guid(text: &str) -> Option<Uuid> {
     Uuid::parse_str(text.trim()).ok()
 }

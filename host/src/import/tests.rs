@@ -152,7 +152,7 @@ fn the_web_api_export_reads_columns_and_lookups() {
     let imported = import(Path::new("steps.json"), WEBAPI_STEP, &mapping()).unwrap();
     let out = &imported.file.steps[0];
     assert_eq!((out.mode, out.rank, out.statecode, out.asyncautodelete), (1, 2, 1, true));
-    assert_eq!(out.configuration.as_deref(), Some("Call"));
+    assert_eq!(out.configuration, Some(serde_json::json!("Call")));
     // Only the lookup's id: matched by id.
     assert_eq!(out.impersonatinguserid.as_deref(), Some("@svc"));
 }
@@ -207,7 +207,7 @@ fn the_solution_export_reads_steps_and_images() {
     assert_eq!(out.name.as_deref(), Some("Audit & trace"));
     assert_eq!(out.sdkmessageprocessingstepid, step().id);
     assert_eq!((out.message.as_str(), out.stage, out.rank), ("Update", 20, 3));
-    assert_eq!(out.configuration.as_deref(), Some(r#"{"prefix": "a < b"}"#));
+    assert_eq!(out.configuration, Some(serde_json::json!(r#"{"prefix": "a < b"}"#)));
     assert_eq!(out.impersonatinguserid.as_deref(), Some("@svc"));
     assert_eq!(out.images, vec![ImageOut { entityalias: "pre".into(), imagetype: 0, attributes: Some("name".into()) }]);
 }
@@ -225,4 +225,33 @@ fn a_broken_solution_is_refused_with_its_line() {
     assert!(e.to_string().contains("never closed") || e.to_string().contains("not well-formed"), "{e}");
     let e = refused(SOLUTION.replace("ImportExportXml", "Solution"));
     assert!(e.message.contains("root element is <Solution>"), "{e}");
+}
+
+#[test]
+fn the_default_stand_in_takes_every_unmapped_type_and_replaces_the_configuration() {
+    let text = r#"{ "plugins": {
+        "*": { "plugin": "probe", "component": "probe.wasm", "configuration": { "ops": [] } },
+        "Contoso.Plugins.FollowUp": { "plugin": "followup", "component": "followup.wasm" } } }"#;
+    let mapping = Mapping::parse(Path::new("mapping.json"), text).unwrap();
+    let other =
+        ExportedStep { plugin_type: Some("Fabrikam.Erp.Export".into()), configuration: Some("real".into()), ..step() };
+    let named = ExportedStep { configuration: Some("kept".into()), ..step() };
+    let imported = map_steps(&[other, named], &mapping);
+    assert!(imported.left_out.is_empty(), "{:?}", imported.left_out);
+    let (stood_in, own) = (&imported.file.steps[0], &imported.file.steps[1]);
+    assert_eq!(stood_in.plugin, "probe");
+    assert_eq!(stood_in.configuration, Some(serde_json::json!({ "ops": [] })));
+    assert_eq!(stood_in.originalconfiguration.as_deref(), Some("real"));
+    assert_eq!(own.plugin, "followup");
+    assert_eq!(own.configuration, Some(serde_json::json!("kept")), "no stand-in configuration: the real one");
+    assert_eq!(own.originalconfiguration, None);
+}
+
+#[test]
+fn a_custom_apis_own_plugin_keeps_its_stage_30() {
+    let main = ExportedStep { stage: 30, message: MessageRef::Name("new_Recalculate".into()), ..step() };
+    let apis = HashSet::from(["new_Recalculate".to_owned()]);
+    let imported = map_steps_with(std::slice::from_ref(&main), &mapping(), &apis);
+    assert_eq!(imported.file.steps[0].stage, 30);
+    assert!(reasons(main)[0].contains("stage 30"), "without the custom API, stage 30 is left out");
 }

@@ -21,7 +21,7 @@ use crate::input::{self, FileError};
 use crate::store::Store;
 
 /// Privileges that are not about a table.
-const PLAIN_PRIVILEGES: &[&str] = &[
+pub(crate) const PLAIN_PRIVILEGES: &[&str] = &[
     "prvActOnBehalfOfAnotherUser",
     "prvBulkDelete",
     "prvExportToExcel",
@@ -186,6 +186,9 @@ struct RoleFile {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "User")]
 struct UserFile {
+    /// A note for whoever edits the file (such as the import's placeholders to fill in); the sandbox ignores it.
+    #[serde(rename = "$comment", default)]
+    _comment: Option<String>,
     /// The name suites and other entries use for the user: `"alice"` is referred to as `"@alice"`.
     #[serde(rename = "@alias")]
     alias: String,

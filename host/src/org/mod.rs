@@ -17,7 +17,7 @@ use xrm_model::Uuid;
 
 use crate::input::FileError;
 use crate::store::Store;
-pub(crate) use file::OrgFile;
+pub(crate) use file::{OrgFile, PLAIN_PRIVILEGES};
 pub use metadata::{AlternateKey, ColumnMeta, Options, RequiredLevel, StateOption, StatusOption};
 pub use tables::{ColumnType, Ownership, Table};
 

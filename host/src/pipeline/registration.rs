@@ -113,6 +113,11 @@ pub struct StepFile {
     #[serde(default)]
     #[schemars(with = "crate::schema::ConfigurationForm")]
     secureconfiguration: Option<Json>,
+    /// The step's configuration in the environment, kept by `xrm-sandbox import` for reference when a stand-in's
+    /// configuration replaces it; the sandbox ignores it.
+    #[serde(default, rename = "originalconfiguration")]
+    #[schemars(with = "crate::schema::ConfigurationForm")]
+    _originalconfiguration: Option<Json>,
     /// 0 enabled (the default) or 1 disabled.
     #[serde(default)]
     #[schemars(extend("enum" = [0, 1]))]

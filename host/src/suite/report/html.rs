@@ -9,7 +9,8 @@ use std::ops::Range;
 use super::{Collected, HumanReporter, Node, NodeKind, Outcome, SuiteReport, stage_name};
 use crate::suite::{CaseResult, RunStats};
 
-const STYLE: &str = include_str!("report.css");
+/// The reports' style sheet, shared by the import's identity map.
+pub(crate) const STYLE: &str = include_str!("report.css");
 
 /// The whole run as an HTML document.
 pub fn render(run: &Collected, stats: &RunStats) -> String {
@@ -235,7 +236,7 @@ fn millis(seconds: f64) -> String {
 }
 
 /// Escapes text for HTML content and attribute values.
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
