@@ -110,6 +110,7 @@ pub mod messages {
     pub const GRANT_ACCESS: &str = "GrantAccess";
     pub const MODIFY_ACCESS: &str = "ModifyAccess";
     pub const REVOKE_ACCESS: &str = "RevokeAccess";
+    pub const WHO_AM_I: &str = "WhoAmI";
 
     /// Every message the pipeline runs itself (custom APIs aside): the one list that loaders, the import and
     /// the pipeline's dispatch agree on. A message is runnable when it is here or a custom API of the
@@ -127,6 +128,7 @@ pub mod messages {
         GRANT_ACCESS,
         MODIFY_ACCESS,
         REVOKE_ACCESS,
+        WHO_AM_I,
     ];
 
     /// Whether the pipeline runs `name` itself.
@@ -165,6 +167,12 @@ pub mod messages {
     pub const ENTITY: &str = "Entity";
     /// The response parameter of RetrieveMultiple.
     pub const ENTITY_COLLECTION: &str = "EntityCollection";
+    /// A response parameter of WhoAmI: the user the request runs as.
+    pub const USER_ID: &str = "UserId";
+    /// A response parameter of WhoAmI: that user's business unit.
+    pub const BUSINESS_UNIT_ID: &str = "BusinessUnitId";
+    /// A response parameter of WhoAmI: the organization.
+    pub const ORGANIZATION_ID: &str = "OrganizationId";
 }
 
 /// Any organization request: `OrganizationRequest`.

@@ -1,4 +1,4 @@
-//! The identity conformance matrix (IMP-1..8, SEC-3, SEC-8), generated rather than hand-copied: every
+//! The identity conformance matrix (IMP-1..9, SEC-3, SEC-8), generated rather than hand-copied: every
 //! combination of caller × step registration × stage and mode × factory argument × depth, each case asserting
 //! the context the plug-in saw, the outcome (success or the exact code) and the columns stamped on what it
 //! wrote. The expectations come from `expect`, a small model of the rules written next to them.
@@ -13,8 +13,9 @@ use serde_json::{Value as Json, json};
 use xrm_sandbox::suite::{self, Suite};
 
 /// Who sends the request: a user, an external impersonator (Delegate held directly, or only through a
-/// team) acting for `owner`, or an application user.
-const CALLERS: [&str; 4] = ["normal", "delegate", "team-delegate", "application"];
+/// team) acting for `owner`, an application user, `owner` naming itself in `callerid`, or a delegate naming
+/// SYSTEM.
+const CALLERS: [&str; 6] = ["normal", "delegate", "team-delegate", "application", "self", "system-target"];
 /// The step's `impersonatinguserid`: none, a user who may write the target table, one who may not, a
 /// disabled one.
 const REGISTRATIONS: [(&str, Option<&str>); 4] =
@@ -132,6 +133,11 @@ fn expect(caller: &str, reg: Option<&str>, sm: (i32, i32), arg: &str, depth: u8)
         // IMP-6: Delegate held only through a team never impersonates; nothing runs.
         return Expected { error: Some(("0x80040220", "prvActOnBehalfOfAnotherUser".into())), ..none };
     }
+    if caller == "system-target" {
+        // IMP-9: SYSTEM cannot be impersonated; nothing runs.
+        return Expected { error: Some(("0x80040225", "SYSTEM".into())), ..none };
+    }
+    // IMP-9: a caller naming itself (`self`) is a plain caller: no Delegate needed, nothing stamped on behalf.
     let u = if caller == "application" { "app" } else { "owner" };
     let on_behalf = (caller == "delegate").then_some("delegsales");
     let async_step = sm.1 == 1;
@@ -170,15 +176,23 @@ fn expect(caller: &str, reg: Option<&str>, sm: (i32, i32), arg: &str, depth: u8)
 fn case(caller: &str, (reg, user): (&str, Option<&str>), sm: (i32, i32), (arg, _): (&str, &str), depth: u8) -> Json {
     let e = expect(caller, user, sm, arg, depth);
     let name = format!(
-        "IMP matrix: caller={caller} registration={reg} stage={}{} factory={arg} depth={depth} [IMP-1 IMP-2 IMP-4 IMP-5 IMP-6 IMP-7 IMP-8 SEC-3]",
+        "IMP matrix: caller={caller} registration={reg} stage={}{} factory={arg} depth={depth} [IMP-1 IMP-2 IMP-4 IMP-5 IMP-6 IMP-7 IMP-8 IMP-9 SEC-3]",
         sm.0,
         if sm.1 == 1 { " async" } else { "" }
     );
-    let mut request = json!({ "as": format!("@{}", match caller { "normal" => "owner", "delegate" => "delegsales", "team-delegate" => "teamdeleg", _ => "app" }),
+    let sender = match caller {
+        "normal" | "self" => "owner",
+        "delegate" | "system-target" => "delegsales",
+        "team-delegate" => "teamdeleg",
+        _ => "app",
+    };
+    let mut request = json!({ "as": format!("@{sender}"),
         "request": { "message": "Create", "target": { "@logicalname": table("t", reg, sm), "new_name": key(sm, arg, depth) } },
         "save": "top" });
-    if matches!(caller, "delegate" | "team-delegate") {
-        request["callerid"] = json!("@owner");
+    match caller {
+        "delegate" | "team-delegate" | "self" => request["callerid"] = json!("@owner"),
+        "system-target" => request["callerid"] = json!("@system"),
+        _ => {}
     }
     if let Some((code, contains)) = &e.error {
         request["expect"] = json!({ "error": { "code": code, "contains": contains } });
@@ -208,7 +222,7 @@ fn case(caller: &str, (reg, user): (&str, Option<&str>), sm: (i32, i32), (arg, _
 
 #[test]
 fn the_identity_matrix() {
-    // 768 cases on every core: not beside the tests that measure time.
+    // 1,152 cases on every core: not beside the tests that measure time.
     let _heavy = crate::exclusive();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap();
     let mut cases = Vec::new();
@@ -229,7 +243,7 @@ fn the_identity_matrix() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("matrix.json"), serde_json::to_string_pretty(&suite).unwrap()).unwrap();
     let suite = Suite::load(&dir.join("matrix.json")).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(suite.cases.len(), 4 * 4 * 4 * 6 * 2);
+    assert_eq!(suite.cases.len(), 6 * 4 * 4 * 6 * 2);
     let started = Instant::now();
     let mut failed = Vec::new();
     let stats = suite::run(vec![suite], &suite::RunOptions::default(), |event| {

@@ -13,6 +13,15 @@ pub fn table<'o>(org: &'o Organization, name: &str) -> Result<&'o Table, Fault> 
     org.require_table(name)
 }
 
+/// A user's business unit as the case's store holds it (the `systemuser` row, which a case may change), else
+/// as the organization declared it; SYSTEM's is the root (ORG-2).
+pub fn business_unit_of(org: &Organization, store: &Store, user: Uuid) -> Uuid {
+    match store.get("systemuser", user).and_then(|row| row.get("businessunitid")) {
+        Some(Value::Lookup(bu)) => bu.id,
+        _ => org.business_unit_of(user),
+    }
+}
+
 fn user_ref(id: Uuid) -> Value {
     Value::Lookup(EntityReference::new("systemuser", id))
 }

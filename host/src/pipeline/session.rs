@@ -85,6 +85,21 @@ impl Session {
                 })?
             }
         };
+        // IMP-9: a header naming the sender itself is no impersonation: no Delegate, no intersection, no stamps.
+        if user == sender {
+            return self.top_level(sender, None, request, options);
+        }
+        // IMP-9 [choice]: SYSTEM is not a person and cannot be impersonated, whoever asks; refused before the
+        // Delegate check, which would only hide the real problem.
+        if user == org.system_user {
+            return Err(Fault::new(
+                codes::USER_DISABLED,
+                format!(
+                    "The specified user is either disabled or is not a member of any business unit: SYSTEM ({user}) \
+                     cannot be impersonated; CallerId and MSCRMCallerID must name a user (IMP-9)"
+                ),
+            ));
+        }
         identity::check_user(org, user)?;
         // IMP-6: the privilege counts only through a role assigned to the impersonator directly.
         let privileges = self.pipeline.privileges.get(&sender);

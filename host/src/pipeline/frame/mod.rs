@@ -152,14 +152,12 @@ impl<'p> Frame<'p> {
         if let Some(who) = self.privileges() {
             authorize::request(org, who, state.store.data(), &self.request, &self.table)?;
         }
-        // IMP-7: under external impersonation the impersonator must pass the same checks; the error names the
-        // impersonated user, whose request it is.
+        // IMP-7: under external impersonation the impersonator must pass the same checks, after the impersonated
+        // user: an error names whoever lacks the privilege, with that user's own counts.
         if let Some(impersonator) = self.call.impersonator
             && let Some(who) = self.pipeline.privileges.get(&impersonator)
         {
-            authorize::request(org, who, state.store.data(), &self.request, &self.table).map_err(|f| {
-                Fault::new(f.code, f.message.replace(&impersonator.to_string(), &self.call.caller.to_string()))
-            })?;
+            authorize::request(org, who, state.store.data(), &self.request, &self.table)?;
         }
         if has_outer_context(&self.request.message) {
             self.outer_parent = Some(Arc::new(self.outer_context()));

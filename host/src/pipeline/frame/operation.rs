@@ -80,6 +80,13 @@ impl Frame<'_> {
                 let replace = self.request.message == messages::MODIFY_ACCESS;
                 core::share(org, store, &target, &pa.principal, pa.access_mask, replace)?;
             }
+            messages::WHO_AM_I => {
+                // IMP-10: the user the request runs as: a plug-in's service's user, or the impersonated user.
+                let business_unit = core::business_unit_of(org, store, user);
+                self.output.insert(messages::USER_ID.into(), Value::Guid(user).into());
+                self.output.insert(messages::BUSINESS_UNIT_ID.into(), Value::Guid(business_unit).into());
+                self.output.insert(messages::ORGANIZATION_ID.into(), Value::Guid(org.id).into());
+            }
             messages::REVOKE_ACCESS => {
                 let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
                 let revokee = self.reference(messages::REVOKEE).ok_or_else(|| missing("a Revokee"))?;
