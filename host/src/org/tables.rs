@@ -167,6 +167,7 @@ impl Table {
             ("statecode", Picklist),
             ("statuscode", Picklist),
             ("versionnumber", BigInt),
+            ("overriddencreatedon", DateTime),
         ] {
             self.columns.insert(name.into(), ty);
         }

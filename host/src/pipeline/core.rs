@@ -22,6 +22,29 @@ pub fn business_unit_of(org: &Organization, store: &Store, user: Uuid) -> Uuid {
     }
 }
 
+/// Columns only the platform writes (PIPE-15): a value a client or a plug-in sends for one is dropped.
+pub const SYSTEM_COLUMNS: &[&str] = &[
+    "createdby",
+    "createdon",
+    "modifiedby",
+    "modifiedon",
+    "createdonbehalfby",
+    "modifiedonbehalfby",
+    "owningbusinessunit",
+    "versionnumber",
+    "overriddencreatedon",
+];
+
+/// Drops the system columns of a record about to be written (PIPE-15), giving back `overriddencreatedon`, the
+/// one a Create may set: the creation date it asks for.
+fn drop_system_columns(record: &mut Entity) -> Option<Value> {
+    let overridden = record.attributes.remove("overriddencreatedon").filter(|v| !v.is_null());
+    for column in SYSTEM_COLUMNS {
+        record.attributes.remove(*column);
+    }
+    overridden
+}
+
 fn user_ref(id: Uuid) -> Value {
     Value::Lookup(EntityReference::new("systemuser", id))
 }
@@ -37,6 +60,7 @@ pub fn create(
 ) -> Result<Uuid, Fault> {
     let table = table(org, &target.logical_name)?;
     let mut record = table.check(target)?;
+    let overridden = drop_system_columns(&mut record);
     let id = match (record.id, record.get(&table.primary_id)) {
         (Some(id), _) => id,
         (None, Some(Value::Guid(id))) => *id,
@@ -60,7 +84,13 @@ pub fn create(
         attrs.insert("createdonbehalfby".into(), user_ref(impersonator));
         attrs.insert("modifiedonbehalfby".into(), user_ref(impersonator));
     }
-    attrs.insert("createdon".into(), now.clone());
+    // PIPE-15: `overriddencreatedon` becomes `createdon`; it keeps when the record was really created [choice].
+    if let Some(created) = overridden {
+        attrs.insert("overriddencreatedon".into(), now.clone());
+        attrs.insert("createdon".into(), created);
+    } else {
+        attrs.insert("createdon".into(), now.clone());
+    }
     attrs.insert("modifiedon".into(), now);
     if table.ownership == Ownership::UserOwned {
         if !matches!(attrs.get("ownerid"), Some(Value::Lookup(_))) {
@@ -106,6 +136,8 @@ pub fn update(
     let table = table(org, &target.logical_name)?;
     let id = target.id.unwrap_or_default();
     let mut changes = table.check(target)?;
+    // PIPE-15: only Create may ask for a creation date; an Update's is dropped with the other system columns.
+    drop_system_columns(&mut changes);
     let existing = store.get(&table.logical_name, id).ok_or_else(|| not_found(&table.logical_name, id))?;
     table.settle_state(id, Some(existing), &mut changes)?;
     table.stamp_currency(org.base_currency, &|c| rate(store, c), Some(existing), &mut changes)?;

@@ -11,6 +11,7 @@ use super::step::execute_step;
 use super::{CaseState, Pipeline, Step, identity};
 use crate::context::ExecutionContext;
 use crate::org::Organization;
+use crate::store::Store;
 
 /// Attempts of a job whose plug-in keeps asking for a retry.
 pub const MAX_ATTEMPTS: i32 = 4;
@@ -40,12 +41,28 @@ impl Job {
 }
 
 /// Moves the jobs queued since `from` into the queue, each with its `asyncoperation` record (Waiting).
-pub fn enqueue(org: &Organization, state: &mut CaseState, from: usize) {
+pub fn enqueue(pipeline: &Pipeline, state: &mut CaseState, from: usize) {
     let queued: Vec<Job> = state.pending_jobs.drain(from..).collect();
-    for job in queued {
-        state.store.data_mut().put(record(org, &job, status::READY, 0, None));
+    for mut job in queued {
+        take_post_images(pipeline, state.store.data(), &mut job);
+        state.store.data_mut().put(record(&pipeline.org, &job, status::READY, 0, None));
         state.queue.push_back(job);
     }
+}
+
+/// Takes a job's post-images from the store as the committing request leaves it (PIPE-16): after every
+/// synchronous PostOperation step, of its own pipeline and of the pipelines around it, so they show what those
+/// steps wrote. Read as the step's user would see them (PIPE-8).
+fn take_post_images(pipeline: &Pipeline, store: &Store, job: &mut Job) {
+    let context = &mut job.context;
+    let wanted: Vec<_> = job.step.images.iter().filter(|i| i.post).collect();
+    if context.stage != 40 || wanted.is_empty() {
+        return;
+    }
+    let record = store
+        .get(&context.primary_entity_name, context.primary_entity_id)
+        .filter(|r| pipeline.readable_by(context.user_id, store, r));
+    context.post_entity_images = wanted.iter().filter_map(|i| record.map(|r| (i.alias.clone(), i.of(r)))).collect();
 }
 
 /// Runs a job to its end: up to `MAX_ATTEMPTS` while the plug-in asks for a retry.

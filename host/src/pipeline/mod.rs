@@ -74,6 +74,12 @@ impl Pipeline {
     pub fn registrations(&self) -> &Registrations {
         &self.registrations
     }
+
+    /// Whether `user` may read `record` of `store` (SYSTEM may read everything): what an image shows (PIPE-8).
+    fn readable_by(&self, user: Uuid, store: &crate::store::Store, record: &xrm_model::Entity) -> bool {
+        user == self.org.system_user
+            || self.privileges.get(&user).is_some_and(|who| authorize::can_read(&self.org, who, store, record))
+    }
 }
 
 fn shared_sandbox() -> Result<&'static Sandbox<StepHost>, LoadError> {

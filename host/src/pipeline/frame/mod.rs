@@ -174,7 +174,7 @@ impl<'p> Frame<'p> {
                 Ok(_) => {
                     state.store.commit();
                     // PIPE-11: asynchronous steps are queued only when the request commits.
-                    jobs::enqueue(org, state, queued_before);
+                    jobs::enqueue(self.pipeline, state, queued_before);
                 }
                 Err(_) => {
                     state.store.rollback();
@@ -251,9 +251,7 @@ impl<'p> Frame<'p> {
 
     /// Whether `user` may read `record` (SYSTEM may read everything).
     fn readable_by(&self, user: Uuid, store: &Store, record: &Entity) -> bool {
-        let pipeline: &'p Pipeline = self.pipeline;
-        user == pipeline.org.system_user
-            || pipeline.privileges.get(&user).is_some_and(|who| authorize::can_read(&pipeline.org, who, store, record))
+        self.pipeline.readable_by(user, store, record)
     }
 
     /// The calling user's privileges; `None` for SYSTEM, which bypasses every check (ORG-2).
