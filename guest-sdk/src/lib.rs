@@ -42,6 +42,7 @@ mod context;
 mod convert;
 mod environment;
 mod error;
+pub mod http;
 mod identity;
 mod plugin;
 mod service;

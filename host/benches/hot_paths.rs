@@ -10,9 +10,10 @@
 //! 6. a privilege + access check for a user with 5 roles and 2 teams (privileges resolved once);
 //! 7. a RetrieveMultiple over 10,000 rows with a filter and a link-entity, security applied to every row;
 //! 8. a Create through 3 synchronous probe steps + 1 asynchronous step, queued and drained;
-//! 9. the rollback of a transaction that wrote 100 rows, in stores of 1,000 and 100,000 rows.
+//! 9. the rollback of a transaction that wrote 100 rows, in stores of 1,000 and 100,000 rows;
+//! 10. a fresh probe instance sending one HTTP request answered by a stub (BOX-6), beside (2).
 //!
-//! It ends with the ratios 2/1 and 3/4.
+//! It ends with the ratios 2/1 and 3/4, and the cost of one stubbed request (10 − 2).
 
 // Test code: a broken expectation is a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -101,6 +102,48 @@ fn bare_wasmtime() -> (f64, f64) {
         let instance = pre.instantiate(&mut store).expect("instance");
         let run = instance.get_typed_func::<(), ()>(&mut store, "run").expect("export");
         run.call(&mut store, ()).expect("call");
+    })
+}
+
+/// Answers every HTTP request with the same stub, recording nothing.
+struct OneStub(sandbox::HttpReply);
+
+impl PluginHost for OneStub {
+    fn call(&mut self, _: &ExecutionContext, _: Option<Uuid>, _: Request) -> Result<Response, Fault> {
+        Err(Fault::new(codes::INVALID_ARGUMENT, "no calls"))
+    }
+
+    fn http(&mut self) -> Option<&mut dyn sandbox::HttpTransport> {
+        Some(self)
+    }
+}
+
+impl sandbox::HttpTransport for OneStub {
+    fn answer(&mut self, _: &sandbox::HttpRequest) -> Result<sandbox::HttpReply, String> {
+        Ok(self.0.clone())
+    }
+
+    fn record(&mut self, exchange: sandbox::HttpExchange) {
+        assert!(matches!(exchange.outcome, sandbox::HttpOutcome::Answered { status: 200, .. }));
+    }
+}
+
+/// (10): (2) plus one GET answered by a stub: the difference is what a stubbed request costs a plug-in.
+fn probe_one_http_request(root: &Path) -> (f64, f64) {
+    let path = xrm_sandbox::build::plugin_crate(&root.join("plugins/probe")).expect("probe builds");
+    let sandbox = Sandbox::<OneStub>::new().expect("sandbox");
+    let probe = sandbox.load("probe", &path).expect("probe loads");
+    let config = Some(r#"{"ops": [{"http": {"url": "https://api.contoso.com/v1/rates"}}]}"#.to_owned());
+    let reply = sandbox::HttpReply {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: r#"{"eur":1.1}"#.into(),
+        delay: Duration::ZERO,
+        source: "http[0]".into(),
+    };
+    measure("10. fresh probe instance + execute with one stubbed HTTP GET", || {
+        let out = sandbox.execute(&probe, context(), (config.clone(), None), Limits::default(), OneStub(reply.clone()));
+        assert!(out.result.is_ok(), "{}", out.trace);
     })
 }
 
@@ -440,7 +483,13 @@ fn main() {
     if wanted(9) {
         rollback_100_rows();
     }
+    let http = if wanted(10) { probe_one_http_request(&root) } else { none };
     println!("ratio 2/1 (probe execution / bare wasmtime): p50 {:.1}x", probe.0 / bare.0);
+    println!(
+        "one stubbed HTTP request (10 - 2):             p50 {:.1} µs   p99 {:.1} µs",
+        http.0 - probe.0,
+        http.1 - probe.1
+    );
     println!(
         "ratio 3/4 (sandboxed steps / native steps):  p50 {:.2}x   p99 {:.2}x",
         sandboxed.0 / native.0,

@@ -69,7 +69,7 @@ fn imp_1_a_suite_built_in_code_runs_and_its_assertions_hold() {
     let case = run.case("IMP-1: the step runs as its registered user").unwrap();
     let step = case.nodes.iter().find_map(|n| match &n.kind {
         NodeKind::Step { user_id, initiating_user_id, .. } => Some((user_id.clone(), initiating_user_id.clone())),
-        NodeKind::Request { .. } => None,
+        NodeKind::Request { .. } | NodeKind::Http { .. } => None,
     });
     assert_eq!(step, Some(("@svc".to_owned(), "@alice".to_owned())));
 }

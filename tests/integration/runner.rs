@@ -433,3 +433,58 @@ mod browser {
         assert_eq!(visible_text(&tab, ".case.fail > summary .name").len(), 1);
     }
 }
+
+/// The payments sample's registrations, as a file of their own (`run -r` takes registrations).
+fn payments_registrations(dir: &Path) -> PathBuf {
+    let suite: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("examples/payments/suite.json")).unwrap()).unwrap();
+    let crate_dir = root().join("plugins/payments").canonicalize().unwrap();
+    let registrations =
+        serde_json::json!({ "plugins": { "payments": { "crate": crate_dir } }, "steps": suite["steps"] });
+    let file = dir.join("registrations.json");
+    std::fs::write(&file, registrations.to_string()).unwrap();
+    file
+}
+
+#[test]
+fn run_answers_http_requests_from_a_stubs_file_and_the_tree_shows_each_one() {
+    let dir = scratch("http-stubs");
+    let regs = payments_registrations(&dir);
+    let org = root().join("examples/payments/org.json");
+    let stubs = dir.join("stubs.json");
+    let stub = r#"[{"method": "POST", "url": "https://pay.contoso.com/v1/*", "status": 201, "body": {"id": "ch_9"}}]"#;
+    std::fs::write(&stubs, stub).unwrap();
+    let request = r#"{"message": "Create", "target": {"@logicalname": "new_order", "new_name": "SO-9", "new_total": {"@money": "1.00"}}}"#;
+    let args = ["run", "--org", org.to_str().unwrap(), "-r", regs.to_str().unwrap(), "--as", "@alice"];
+    let out = run(&[&args[..], &["--http-stubs", stubs.to_str().unwrap(), request]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("HTTP POST https://pay.contoso.com/v1/charges as @payments, "), "{text}");
+    assert!(text.contains(": 201 from stub [0] in "), "{text}");
+    assert!(text.contains("charged 100 cents for order SO-9: transaction ch_9"), "{text}");
+
+    // Without stubs the gateway refuses the connection: the order fails, and the tree says why.
+    let refused = run(&[&args[..], &[request]].concat());
+    assert_eq!(refused.status.code(), Some(1), "{}", stdout(&refused));
+    let text = stdout(&refused);
+    assert!(text.contains("connection refused: no stub answers POST https://pay.contoso.com/v1/charges"), "{text}");
+
+    // A stubs file that is not one is bad input, named.
+    std::fs::write(&stubs, r#"[{"method": "POST"}]"#).unwrap();
+    let bad = run(&[&args[..], &["--http-stubs", stubs.to_str().unwrap(), request]].concat());
+    assert_eq!(bad.status.code(), Some(2), "{}", stdout(&bad));
+    assert!(stderr(&bad).contains("stubs.json") && stderr(&bad).contains("url"), "{}", stderr(&bad));
+}
+
+#[test]
+fn the_html_report_shows_each_http_request_and_the_stub_that_answered() {
+    let dir = scratch("http-report");
+    let report = dir.join("report.html");
+    let suite = root().join("examples/payments/suite.json");
+    let out = run(&["test", suite.to_str().unwrap(), "--report", report.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<span class=\"what\">HTTP POST https://pay.contoso.com/v1/charges</span>"), "{html}");
+    assert!(html.contains("201 from stub <b>http[0]</b>"), "{html}");
+    assert!(html.contains("402 from stub <b>cases[1].http[0]</b>"), "{html}");
+}

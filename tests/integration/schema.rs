@@ -98,7 +98,7 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn the_bundled_example_and_conformance_files_match_their_schemas() {
     let schemas = Schemas::written("bundled");
-    for dir in ["examples/contoso", "tests/conformance"] {
+    for dir in ["examples/contoso", "examples/payments", "tests/conformance"] {
         for file in json_files(&root().join(dir)) {
             check_file(&schemas, &file);
         }
@@ -183,6 +183,14 @@ fn the_schemas_refuse_what_the_loaders_refuse() {
     bad_depth["roles"][0]["privileges"]["prvReadAccount"] = json!("Everything");
     assert!(!errors(&schemas.org, &bad_depth).is_empty(), "the organization schema accepts the depth");
     refused_by_both(&schemas, "bad-depth", &suite(bad_depth, json!([step()]), case()), "Everything");
+
+    // BOX-6: a misspelt stub key, at suite level and in a case.
+    let mut stub_typo = suite(org(), json!([step()]), case());
+    stub_typo["http"] = json!([{ "url": "https://pay.contoso.com/v1/charges", "delayMS": 20 }]);
+    refused_by_both(&schemas, "stub-typo", &stub_typo, "delayMS");
+    let mut case_stub = case();
+    case_stub["http"] = json!([{ "method": "POST" }]);
+    refused_by_both(&schemas, "stub-without-url", &suite(org(), json!([step()]), case_stub), "url");
 }
 
 #[test]

@@ -30,6 +30,10 @@ pub struct RunArgs {
     /// Impersonate this user with the Web API's MSCRMCallerID header (IMP-6).
     #[arg(long, value_name = "USER", group = "header")]
     mscrmcallerid: Option<String>,
+    /// A file of HTTP stubs answering the plug-ins' outbound requests (docs/http.md): a list of stubs, or
+    /// `{"http": [...]}`. None: every request is refused.
+    #[arg(long, value_name = "FILE")]
+    http_stubs: Option<PathBuf>,
     /// The request as JSON (docs/reference/formats.md, "Suite"), or a file holding it:
     /// '{"message": "Create", "target": {"@logicalname": "account", "name": "Contoso"}}'.
     request: String,
@@ -58,7 +62,11 @@ fn explore(args: &RunArgs) -> Result<u8, String> {
         (_, _, Some(u)) => Some(OnBehalfOf::MscrmCallerId(u.clone())),
         _ => None,
     };
-    let explored = suite::explore(Arc::new(pipeline), &args.as_user, on_behalf_of.as_ref(), &request)?;
+    let stubs = match &args.http_stubs {
+        Some(path) => suite::load_stub_file(path).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    let explored = suite::explore(Arc::new(pipeline), &args.as_user, on_behalf_of.as_ref(), &request, stubs)?;
     println!("Execution tree:\n{}", indent(&explored.tree));
     if !explored.traces.is_empty() {
         println!("Traces:\n{}", indent(&explored.traces));

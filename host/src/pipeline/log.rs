@@ -6,6 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use xrm_model::{Entity, Fault, Uuid, Value};
 
+use crate::sandbox::HttpOutcome;
+
 /// One node of the execution tree; `depth` nests calls under the step that made them.
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -39,12 +41,24 @@ pub enum Event {
         /// What the plug-in wrote to its tracing service (the last 10 KB), whatever the trace-log setting.
         trace: String,
     },
+    /// An HTTP request a step's plug-in sent, and what answered it (BOX-6).
+    Http {
+        depth: i32,
+        method: String,
+        url: String,
+        /// The user the step ran as.
+        user_id: Uuid,
+        outcome: HttpOutcome,
+        /// Bytes of the request body, if it was sent whole.
+        body_bytes: Option<usize>,
+        duration: Duration,
+    },
 }
 
 impl Event {
     pub fn depth(&self) -> i32 {
         match self {
-            Event::Request { depth, .. } | Event::Step { depth, .. } => *depth,
+            Event::Request { depth, .. } | Event::Step { depth, .. } | Event::Http { depth, .. } => *depth,
         }
     }
 }

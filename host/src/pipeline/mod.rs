@@ -123,6 +123,8 @@ pub struct CaseState {
     traces_stored: usize,
     /// Set when a call inside the running transaction failed: the transaction can only roll back (PIPE-10).
     doomed: bool,
+    /// What answers the plug-ins' HTTP requests (BOX-6); none: every request is refused.
+    http: Option<Box<dyn crate::sandbox::HttpTransport>>,
 }
 
 /// The most events a case logs: a plug-in calling the service in a loop must not grow the host without bound.

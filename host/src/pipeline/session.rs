@@ -160,6 +160,11 @@ impl Session {
         self.state.queue.len()
     }
 
+    /// Answers the HTTP requests of this session's plug-ins with `transport` (BOX-6).
+    pub fn set_http(&mut self, transport: Box<dyn crate::sandbox::HttpTransport>) {
+        self.state.http = Some(transport);
+    }
+
     pub fn pipeline(&self) -> &Arc<Pipeline> {
         &self.pipeline
     }

@@ -10,7 +10,7 @@ use super::frame::{Call, run};
 use super::{CaseState, Event, NativePlugin, Pipeline, Step, TraceRecord, identity, log};
 use crate::context::ExecutionContext;
 use crate::org::{Organization, TraceLogSetting};
-use crate::sandbox::{Limits, Plugin, PluginHost};
+use crate::sandbox::{HttpExchange, HttpReply, HttpRequest, HttpTransport, Limits, Plugin, PluginHost};
 
 /// Runs the calls a plug-in makes: each is a child pipeline as the service's user (IMP-4, IMP-5).
 pub struct StepHost {
@@ -43,6 +43,38 @@ impl PluginHost for StepHost {
             self.state.doomed = true;
         }
         result
+    }
+
+    fn http(&mut self) -> Option<&mut dyn HttpTransport> {
+        match self.state.http {
+            Some(_) => Some(self),
+            None => None,
+        }
+    }
+}
+
+/// The case's transport, with each request logged in the execution tree under the step that sent it.
+impl HttpTransport for StepHost {
+    fn answer(&mut self, request: &HttpRequest) -> Result<HttpReply, String> {
+        match &mut self.state.http {
+            Some(transport) => transport.answer(request),
+            None => Err("nothing answers HTTP requests here (no stubs)".into()),
+        }
+    }
+
+    fn record(&mut self, exchange: HttpExchange) {
+        self.state.record(Event::Http {
+            depth: exchange.depth,
+            method: exchange.request.method.clone(),
+            url: exchange.request.url.clone(),
+            user_id: exchange.user_id,
+            outcome: exchange.outcome.clone(),
+            body_bytes: exchange.body.as_ref().ok().map(bytes::Bytes::len),
+            duration: exchange.duration,
+        });
+        if let Some(transport) = &mut self.state.http {
+            transport.record(exchange);
+        }
     }
 }
 

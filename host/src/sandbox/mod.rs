@@ -27,6 +27,7 @@ use xrm_model::{Fault, Request, Response, Uuid};
 use crate::context::ExecutionContext;
 pub use engine::shared as engine;
 pub use fault::{FailureKind, PluginFailure};
+pub use host::http::{HttpExchange, HttpOutcome, HttpReply, HttpRequest, HttpTransport};
 pub use version::{VERSION as INTERFACE_VERSION, package as interface};
 
 use bindings::PluginWorldPre;
@@ -42,6 +43,12 @@ pub trait PluginHost: Send + 'static {
         service_user: Option<Uuid>,
         request: Request,
     ) -> Result<Response, Fault>;
+
+    /// What answers and records the plug-in's HTTP requests (BOX-6). Default: nothing, every request is
+    /// refused as if no server listened.
+    fn http(&mut self) -> Option<&mut dyn HttpTransport> {
+        None
+    }
 }
 
 /// Limits of one execution (BOX-3).
@@ -97,6 +104,8 @@ pub struct StoreData<H> {
     /// What the plug-in traced, its last [`OUTPUT_CAPACITY`] bytes.
     trace: output::Tail,
     deadline: Instant,
+    /// Outbound HTTP (BOX-6): requests sent and not yet recorded.
+    http: host::http::HttpState,
 }
 
 /// What an execution produced.
@@ -143,7 +152,8 @@ impl<H: PluginHost> Sandbox<H> {
         })?;
         let mut linker = Linker::new(engine);
         let linked = bindings::PluginWorld::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |d| d)
-            .and_then(|()| wasmtime_wasi::p2::add_to_linker_sync(&mut linker));
+            .and_then(|()| wasmtime_wasi::p2::add_to_linker_sync(&mut linker))
+            .and_then(|()| host::http::add_to_linker(&mut linker));
         let linked = linked.and_then(|()| {
             clock::add_to_linker(&mut linker, |d: &mut StoreData<H>| clock::DeadlineClock {
                 table: &mut d.table,
@@ -205,6 +215,7 @@ impl<H: PluginHost> Sandbox<H> {
             memory_limit: limits.memory_bytes,
             trace: output::Tail::new(OUTPUT_CAPACITY),
             deadline,
+            http: host::http::HttpState::new(),
         };
         let mut store = Store::new(self.linker.engine(), data);
         store.limiter(|d| d);
@@ -221,6 +232,7 @@ impl<H: PluginHost> Sandbox<H> {
         let result = run(&mut store, plugin, configuration);
         drop(scope);
         let duration = started.elapsed();
+        store.data_mut().record_http(true);
         let data = store.into_data();
         let mut trace = data.trace.text();
         append_output(&mut trace, &stdout.contents());

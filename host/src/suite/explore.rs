@@ -8,6 +8,7 @@ use xrm_model::json::response_to_json;
 
 use super::OnBehalfOf;
 use super::check::Aliases;
+use super::http::{CaseHttp, Stub as HttpStub};
 use super::report::{self, Node};
 use super::runner::send;
 use crate::pipeline::{Pipeline, Session};
@@ -24,17 +25,20 @@ pub struct Explored {
     pub traces: String,
 }
 
-/// Runs `request` (formats.md's request JSON, aliases allowed) as `as_user` on a fresh session of `pipeline`.
-/// An error is input that cannot be read (an unknown alias, a malformed request).
+/// Runs `request` (formats.md's request JSON, aliases allowed) as `as_user` on a fresh session of `pipeline`,
+/// the plug-ins' HTTP requests answered by `stubs` (BOX-6). An error is input that cannot be read (an unknown
+/// alias, a malformed request).
 pub fn explore(
     pipeline: Arc<Pipeline>,
     as_user: &str,
     on_behalf_of: Option<&OnBehalfOf>,
     request: &Json,
+    stubs: Vec<HttpStub>,
 ) -> Result<Explored, String> {
     let org = pipeline.org().clone();
     let aliases = Aliases::new(&org);
     let mut session = Session::new(pipeline);
+    session.set_http(CaseHttp::shared(stubs).1);
     let (_, result) = send(&mut session, &aliases, as_user, on_behalf_of, request, Default::default())?;
     let response =
         result.map(|r| response_to_json(&r)).map_err(|f| format!("{}: {}", f.code_hex(), aliases.humanize(&f.message)));

@@ -40,6 +40,9 @@ pub(crate) struct SuiteFile {
     #[serde(default)]
     #[schemars(with = "StepsSource")]
     steps: Option<Json>,
+    /// HTTP stubs answering the plug-ins' outbound requests in every case, after the case's own (BOX-6).
+    #[serde(default)]
+    http: Vec<super::http::StubFile>,
     /// The cases; each starts from a fresh copy of the organization.
     cases: Vec<CaseFile>,
 }
@@ -74,6 +77,9 @@ struct CaseFile {
     /// Requests, `{"runasync": true}` and assertions, in order.
     #[schemars(with = "Vec<ActionForm>")]
     actions: Vec<Json>,
+    /// HTTP stubs for this case, tried before the suite's (BOX-6).
+    #[serde(default)]
+    http: Vec<super::http::StubFile>,
 }
 
 /// A plug-in as the registrations name it: a built component or a crate to build.
@@ -182,6 +188,7 @@ pub fn load(path: &Path) -> Result<Suite, FileError> {
 /// Loads a suite given as JSON; `path` names it in errors, and relative paths in it are relative to its folder.
 pub fn from_json(path: &Path, json: Json) -> Result<Suite, FileError> {
     let file: SuiteFile = input::from_value(path, "", json)?;
+    let http = super::http::load_stubs(path, "http", file.http)?;
     let pipeline = load_pipeline(path, file.org, file.plugins, file.steps)?;
     let org = pipeline.org().clone();
     let mut cases = Vec::with_capacity(file.cases.len());
@@ -196,7 +203,7 @@ pub fn from_json(path: &Path, json: Json) -> Result<Suite, FileError> {
         }
         cases.push(load_case(path, &org, i, case)?);
     }
-    Ok(Suite { name: file.name, file: path.to_owned(), pipeline: Arc::new(pipeline), cases })
+    Ok(Suite { name: file.name, file: path.to_owned(), pipeline: Arc::new(pipeline), cases, http })
 }
 
 /// Builds the pipeline a file describes: its organization, registrations and plug-ins (built if named by
@@ -295,7 +302,8 @@ fn load_case(path: &Path, org: &Organization, index: usize, case: CaseFile) -> R
         }
         actions.push(action);
     }
-    Ok(Case { name: case.name, actions })
+    let http = super::http::load_stubs(path, &format!("{at}.http"), case.http)?;
+    Ok(Case { name: case.name, actions, http })
 }
 
 /// A request by a user, and what must come of it (without `expect`, it must succeed).
@@ -364,6 +372,9 @@ struct AssertFile {
     /// Asynchronous jobs and their status.
     #[serde(default)]
     jobs: Vec<super::JobAssert>,
+    /// HTTP requests the plug-ins sent (BOX-6).
+    #[serde(default)]
+    http: Option<super::http::HttpAssert>,
 }
 
 fn load_action(
@@ -391,7 +402,7 @@ fn load_action(
         xrm_model::json::check_keys(obj, &["assert"], &JsonPath::Root(at)).map_err(|e| FileError::json(path, e))?;
         let a: AssertFile = input::from_value(path, &format!("{at}.assert"), assert.clone())?;
         check_assert_aliases(path, &format!("{at}.assert"), org, saved, &a)?;
-        return Ok(Action::Assert(Assert { records: a.records, traces: a.traces, jobs: a.jobs }));
+        return Ok(Action::Assert(Assert { records: a.records, traces: a.traces, jobs: a.jobs, http: a.http }));
     }
     let r: RequestFile = input::from_value(path, at, json)?;
     let known = |alias: &str| org.alias(alias).or_else(|| saved.contains(alias).then(Uuid::nil));

@@ -5,6 +5,7 @@
 mod check;
 mod explore;
 mod file;
+mod http;
 pub mod report;
 mod runner;
 
@@ -20,6 +21,7 @@ use crate::pipeline::Pipeline;
 pub use explore::{Explored, explore};
 pub use file::load_pipeline;
 pub(crate) use file::{RegistrationsFile, SuiteFile};
+pub use http::{Stub as HttpStub, load_stub_file};
 pub use runner::{CaseResult, Event, Partition, RunOptions, RunStats, run, run_case};
 
 /// A loaded suite, ready to run.
@@ -28,6 +30,8 @@ pub struct Suite {
     pub file: PathBuf,
     pub pipeline: Arc<Pipeline>,
     pub cases: Vec<Case>,
+    /// The suite's HTTP stubs (BOX-6), tried after each case's own.
+    http: Vec<http::Stub>,
 }
 
 impl Suite {
@@ -46,6 +50,8 @@ impl Suite {
 pub struct Case {
     pub name: String,
     actions: Vec<Action>,
+    /// The case's HTTP stubs, tried before the suite's.
+    http: Vec<http::Stub>,
 }
 
 enum Action {
@@ -102,6 +108,7 @@ struct Assert {
     records: Vec<RecordAssert>,
     traces: Vec<TraceAssert>,
     jobs: Vec<JobAssert>,
+    http: Option<http::HttpAssert>,
 }
 
 /// Asynchronous jobs (`asyncoperation`) that must exist.

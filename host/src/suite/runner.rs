@@ -4,6 +4,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
@@ -11,6 +12,7 @@ use xrm_model::json::{Path as JsonPath, Reader};
 use xrm_model::{Fault, ParameterValue, Response, Uuid, Value, messages};
 
 use super::check::{self, Aliases};
+use super::http::CaseHttp;
 use super::{Action, Case, OnBehalfOf, RequestAction, Suite, report};
 use crate::pipeline::{Impersonation, RequestOptions, Session};
 use crate::threads;
@@ -204,9 +206,12 @@ fn failed(suite: &Suite, case: &Case, why: String) -> CaseResult {
 fn run_case_here(suite: &Suite, case: &Case) -> CaseResult {
     let started = Instant::now();
     let mut session = Session::new(suite.pipeline.clone());
+    let stubs = case.http.iter().chain(&suite.http).cloned().collect();
+    let (http, transport) = CaseHttp::shared(stubs);
+    session.set_http(transport);
     let org = suite.pipeline.org().clone();
     let mut aliases = Aliases::new(&org);
-    let outcome = catch_unwind(AssertUnwindSafe(|| run_actions(case, &mut session, &mut aliases)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| run_actions(case, &mut session, &mut aliases, &http)));
     let failures =
         outcome.unwrap_or_else(|panic| vec![format!("the host panicked: {}", threads::panic_message(&*panic))]);
     let (nodes, tree, traces) = report::rendered(&session, &aliases);
@@ -224,7 +229,7 @@ fn run_case_here(suite: &Suite, case: &Case) -> CaseResult {
 }
 
 /// Runs the actions in order, stopping at the first that fails (later ones build on it).
-fn run_actions(case: &Case, session: &mut Session, aliases: &mut Aliases) -> Vec<String> {
+fn run_actions(case: &Case, session: &mut Session, aliases: &mut Aliases, http: &Mutex<CaseHttp>) -> Vec<String> {
     for (i, action) in case.actions.iter().enumerate() {
         let failures = match action {
             Action::Request(r) => request(r, session, aliases),
@@ -232,7 +237,14 @@ fn run_actions(case: &Case, session: &mut Session, aliases: &mut Aliases) -> Vec
                 Ok(_) => Vec::new(),
                 Err(fault) => vec![format!("runasync: {}", aliases.humanize(&fault.to_string()))],
             },
-            Action::Assert(a) => check::assert(a, session, aliases),
+            Action::Assert(a) => {
+                let mut failures = check::assert(a, session, aliases);
+                if let Some(h) = &a.http {
+                    let http = http.lock().unwrap_or_else(PoisonError::into_inner);
+                    failures.extend(super::http::check(h, &http, aliases));
+                }
+                failures
+            }
         };
         if !failures.is_empty() {
             return failures.into_iter().map(|f| format!("action {i}: {f}")).collect();

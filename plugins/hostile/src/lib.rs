@@ -9,6 +9,8 @@
 //! error they got, one line each (`open /etc/passwd: denied (…)`), and fail the step if anything succeeded,
 //! so a sandbox that let one through cannot pass a suite.
 
+mod http;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value as Json;
@@ -62,6 +64,9 @@ impl Plugin for Hostile {
             "forged-query" => forged_query(&self.text("shape")?, self.config.get("count").and_then(Json::as_u64)),
             "call-loop" => call_loop(context, self.number("count")?),
             "big-entity" => big_entity(context, self.number("bytes")?),
+            "http-flood" => http::flood(&self.text("url")?, self.number("count")?),
+            "http-huge-body" => http::huge_body(&self.text("host")?, self.number("bytes")?),
+            "http-open-requests" => http::open_requests(&self.text("host")?, self.number("count")?),
             other => Err(PluginError::invalid(format!("hostile: unknown attack `{other}`"))),
         }
     }

@@ -2,7 +2,9 @@
 
 use serde_json::{Map, Value as Json};
 use xrm_sandbox_guest::json::{self, JsonError, Path, Reader};
-use xrm_sandbox_guest::{ColumnSet, Entity, OrganizationService, PluginContext, PluginError, Request, Uuid, trace};
+use xrm_sandbox_guest::{
+    ColumnSet, Entity, OrganizationService, PluginContext, PluginError, Request, Uuid, http, trace,
+};
 
 use crate::placeholders::{NONE, Saved, Scope, parameter_text};
 
@@ -27,6 +29,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("recurse", &[]),
     ("when", &["ops"]),
     ("environmentvariable", &[]),
+    ("http", &["trace", "save"]),
 ];
 
 /// One op of the configuration, as written.
@@ -215,6 +218,7 @@ impl<'c, 'a> Runner<'c, 'a> {
             "recurse" => step.recurse(),
             "when" => self.when(&step),
             "environmentvariable" => step.environment_variable(self.context),
+            "http" => self.http(&step),
             other => Err(config_error(format!("{}: unknown op `{other}`", op.path))),
         }
     }
@@ -248,6 +252,21 @@ impl<'c, 'a> Runner<'c, 'a> {
     fn catch(&mut self, ops: &[Op]) -> Result<(), PluginError> {
         if let Err(error) = self.run_all(ops) {
             trace!("caught: {error}");
+        }
+        Ok(())
+    }
+
+    /// Sends an HTTP request (BOX-6); `trace` traces `http <status>: <body>`, `save` keeps the status for
+    /// `{saved.name}`. A failed request fails the op with the client's error (catch it to trace it).
+    fn http(&mut self, step: &Step) -> Result<(), PluginError> {
+        let request = step.http_request()?;
+        let response = request.send()?;
+        if step.flag("trace")? {
+            trace!("http {}: {}", response.status, response.text());
+        }
+        if let Some(name) = step.body.get("save") {
+            let name = name.as_str().ok_or_else(|| step.error("`save` must be a string"))?;
+            self.saved.insert(name.to_owned(), response.status.to_string());
         }
         Ok(())
     }
@@ -399,6 +418,32 @@ impl Step<'_> {
         let value = context.environment_variable_service().retrieve_environment_variable_value(&name)?;
         trace!("environment variable {name}={value}");
         Ok(())
+    }
+
+    /// `{"method": "POST", "url": "…", "headers": {"name": "value"}, "body": text or JSON, "timeoutMs": n}`.
+    fn http_request(&self) -> Result<http::Request, PluginError> {
+        let spec = self.object()?;
+        let known = ["method", "url", "headers", "body", "timeoutMs"];
+        if let Some(key) = spec.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(self.error(format!("unknown key `{key}` (allowed: {})", known.join(", "))));
+        }
+        let text = |key: &str| spec.get(key).and_then(Json::as_str);
+        let url = text("url").ok_or_else(|| self.error("`url` must be text"))?;
+        let mut request = http::Request::new(text("method").unwrap_or("GET"), url);
+        for (name, value) in spec.get("headers").and_then(Json::as_object).into_iter().flatten() {
+            let value = value.as_str().ok_or_else(|| self.error(format!("header `{name}` must be text")))?;
+            request = request.header(name, value);
+        }
+        request = match spec.get("body") {
+            None | Some(Json::Null) => request,
+            Some(Json::String(text)) => request.body(text.as_bytes()),
+            Some(json) => request.json(json),
+        };
+        if let Some(ms) = spec.get("timeoutMs") {
+            let ms = ms.as_u64().ok_or_else(|| self.error("`timeoutMs` must be a whole number"))?;
+            request = request.timeout(std::time::Duration::from_millis(ms));
+        }
+        Ok(request)
     }
 
     fn spin(&self) -> Result<(), PluginError> {

@@ -3,6 +3,7 @@
 
 mod context;
 mod factory;
+pub mod http;
 mod service;
 mod tracing;
 

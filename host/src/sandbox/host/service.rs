@@ -21,6 +21,8 @@ impl<H: PluginHost> StoreData<H> {
             return Err(TimeLimit.into());
         }
         let user = self.table.get(service)?.user;
+        // HTTP requests answered before this call are recorded before it, in the order things happened.
+        self.record_http(false);
         let result = self.host.call(&self.context, user, request);
         if Instant::now() > self.deadline {
             return Err(TimeLimit.into());

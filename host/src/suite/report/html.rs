@@ -142,6 +142,7 @@ fn node(out: &mut String, nodes: &[Node], i: usize) {
     let (kind, trace) = match &n.kind {
         NodeKind::Request { .. } => ("request", ""),
         NodeKind::Step { trace, .. } => ("step", trace.as_str()),
+        NodeKind::Http { .. } => ("http", ""),
     };
     let state = match n.outcome {
         Outcome::Ok => "ok",
@@ -164,7 +165,7 @@ fn node(out: &mut String, nodes: &[Node], i: usize) {
         out.push_str("<ul>\n");
         match n.kind {
             NodeKind::Request { .. } => stages(out, nodes, &kids),
-            NodeKind::Step { .. } => kids.iter().for_each(|&k| node(out, nodes, k)),
+            NodeKind::Step { .. } | NodeKind::Http { .. } => kids.iter().for_each(|&k| node(out, nodes, k)),
         }
         out.push_str("</ul>\n");
     }
@@ -175,7 +176,7 @@ fn node(out: &mut String, nodes: &[Node], i: usize) {
 fn stages(out: &mut String, nodes: &[Node], steps: &[usize]) {
     let stage_of = |i: usize| match nodes[i].kind {
         NodeKind::Step { stage, .. } => Some(stage),
-        NodeKind::Request { .. } => None,
+        NodeKind::Request { .. } | NodeKind::Http { .. } => None,
     };
     let mut k = 0;
     while k < steps.len() {
@@ -216,6 +217,16 @@ fn summary(out: &mut String, n: &Node) {
             );
             user(out, "UserId", "userid", user_id);
             user(out, "InitiatingUserId", "initiatinguserid", initiating_user_id);
+        }
+        NodeKind::Http { method, url, user_id, answered_by, status, body_bytes } => {
+            let _ = write!(out, "<span class=\"what\">HTTP {} {}</span> ", esc(method), esc(url));
+            user(out, "as", "caller", user_id);
+            if let Some(n) = body_bytes {
+                let _ = write!(out, "<span class=\"body\">{n}-byte body</span> ");
+            }
+            if let (Some(status), Some(stub)) = (status, answered_by) {
+                let _ = write!(out, "<span class=\"stub\">{status} from stub <b>{}</b></span> ", esc(stub));
+            }
         }
     }
     let _ = write!(out, "<span class=\"depth\">depth {}</span> ", n.depth);

@@ -19,6 +19,7 @@ use super::check::Aliases;
 use super::runner::{CaseResult, RunStats};
 use super::{Event as RunEvent, Suite};
 use crate::pipeline::{Event, Session, TraceRecord};
+use crate::sandbox::HttpOutcome;
 
 /// One node of a case's execution tree, ready to show: users by alias, faults as text.
 #[derive(Debug, Clone)]
@@ -56,6 +57,18 @@ pub enum NodeKind {
         initiating_user_id: String,
         in_transaction: bool,
         trace: String,
+    },
+    /// An HTTP request a step's plug-in sent (BOX-6), and what answered it.
+    Http {
+        method: String,
+        url: String,
+        /// The user the step ran as.
+        user_id: String,
+        /// The stub that answered (its place in the suite and its pattern), if one did.
+        answered_by: Option<String>,
+        status: Option<u16>,
+        /// Bytes of the request body, if it was sent whole.
+        body_bytes: Option<usize>,
     },
 }
 
@@ -150,7 +163,43 @@ fn node(e: &Event, aliases: &Aliases) -> Node {
             outcome: Outcome::of(outcome, aliases),
             duration: *duration,
         },
+        Event::Http { depth, method, url, user_id, outcome, body_bytes, duration } => http_node(
+            *depth,
+            NodeKind::Http {
+                method: method.clone(),
+                url: url.clone(),
+                user_id: aliases.name_of(*user_id),
+                answered_by: None,
+                status: None,
+                body_bytes: *body_bytes,
+            },
+            outcome,
+            *duration,
+        ),
     }
+}
+
+/// A request sits one level below the step that sent it, where that step's service calls sit.
+fn http_node(depth: i32, mut kind: NodeKind, outcome: &HttpOutcome, duration: Duration) -> Node {
+    let failed = |code: &str, message: String| Outcome::Failed { code: code.into(), message };
+    let outcome = match outcome {
+        HttpOutcome::Answered { source, status } => {
+            if let NodeKind::Http { answered_by, status: s, .. } = &mut kind {
+                *answered_by = Some(source.clone());
+                *s = Some(*status);
+            }
+            Outcome::Ok
+        }
+        HttpOutcome::Denied(why) => failed("denied", why.clone()),
+        HttpOutcome::Refused(why) => failed("connection refused", why.clone()),
+        other @ HttpOutcome::TimedOut { source, .. } | other @ HttpOutcome::TimeLimit { source } => {
+            if let NodeKind::Http { answered_by, .. } = &mut kind {
+                *answered_by = Some(source.clone());
+            }
+            failed("timeout", other.describe())
+        }
+    };
+    Node { level: (2 * depth).max(0) as usize, depth, kind, outcome, duration }
 }
 
 impl Node {
@@ -174,6 +223,17 @@ impl Node {
                     if *asynchronous { ", async" } else { "" },
                     if *in_transaction { ", in transaction" } else { "" },
                     self.outcome,
+                    self.duration.as_secs_f64() * 1000.0
+                )
+            }
+            NodeKind::Http { method, url, user_id, answered_by, status, body_bytes } => {
+                let body = body_bytes.map(|n| format!(", {n}-byte body")).unwrap_or_default();
+                let answer = match (status, answered_by) {
+                    (Some(status), Some(stub)) => format!("{status} from stub {stub}"),
+                    _ => self.outcome.to_string(),
+                };
+                format!(
+                    "HTTP {method} {url} as {user_id}{body}: {answer} in {:.1} ms",
                     self.duration.as_secs_f64() * 1000.0
                 )
             }
