@@ -488,3 +488,26 @@ fn the_html_report_shows_each_http_request_and_the_stub_that_answered() {
     assert!(html.contains("201 from stub <b>http[0]</b>"), "{html}");
     assert!(html.contains("402 from stub <b>cases[1].http[0]</b>"), "{html}");
 }
+
+/// The case of `tests/conformance/http.json` named `name`, run, with its HTTP nodes' durations.
+fn http_case(name: &str) -> (xrm_sandbox::suite::CaseResult, Vec<std::time::Duration>) {
+    let suite = xrm_sandbox::suite::Suite::load(&root().join("tests/conformance/http.json")).unwrap();
+    let case = suite.cases.iter().find(|c| c.name == name).unwrap();
+    let result = xrm_sandbox::suite::run_case(&suite, case);
+    let http = result.nodes.iter().filter(|n| matches!(n.kind, xrm_sandbox::suite::report::NodeKind::Http { .. }));
+    let durations = http.map(|n| n.duration).collect();
+    (result, durations)
+}
+
+#[test]
+fn box_6_a_stub_delay_is_waited_out_and_cut_at_the_time_limit() {
+    use std::time::Duration;
+    let (inside, waited) = http_case("BOX-6: a stub's delay inside the time limit is waited out");
+    assert!(inside.passed, "{:?}\n{}", inside.failures, inside.tree);
+    assert!(waited.len() == 1 && waited[0] >= Duration::from_millis(200), "the 200 ms delay: {waited:?}");
+
+    // A 5 s stub under a 0.5 s limit: the execution ends at the limit, not after the delay.
+    let (past, _) = http_case("BOX-6: a stub's delay past the step's time limit fails the execution with 0x80044172");
+    assert!(past.passed, "{:?}\n{}", past.failures, past.tree);
+    assert!(past.duration < Duration::from_millis(2500), "cut at the limit: {:?}", past.duration);
+}
