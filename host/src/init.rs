@@ -91,7 +91,7 @@ fn guest_sdk(given: Option<&Path>) -> Result<PathBuf, String> {
         })?,
     };
     let manifest = dir.join("Cargo.toml");
-    let text = fs::read_to_string(&manifest).unwrap_or_default();
+    let text = crate::input::read_text(&manifest).unwrap_or_default();
     match text.contains("name = \"xrm-sandbox-guest\"") {
         true => Ok(dir),
         false => Err(format!("`{}` is not the guest SDK: its Cargo.toml is not xrm-sandbox-guest's", dir.display())),

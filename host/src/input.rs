@@ -1,7 +1,9 @@
-//! Errors in input files, each naming the file, the JSON path and what was expected; and reading JSON files
-//! with the path of any structural error.
+//! Errors in input files, each naming the file, the JSON path and what was expected; reading input files,
+//! regular files only and of a bounded size (BOX-5); and reading JSON files with the path of any structural
+//! error.
 
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -45,11 +47,67 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
+/// The largest input file read (an organization, a suite, registrations, a request, an export): far above
+/// any real one, far below what parsing it would take of the host's memory.
+pub const MAX_INPUT_FILE: u64 = 64 << 20;
+
+/// The largest plug-in component read (a debug build with all its debug information is a few tens of MB).
+pub const MAX_COMPONENT_FILE: u64 = 512 << 20;
+
+/// Reads a regular file of at most `limit` bytes. Anything else is refused at once, before it is opened: a
+/// FIFO would block, a device such as `/dev/zero` read without end.
+pub fn read_bytes(file: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(file).map_err(|e| format!("cannot read the file: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("cannot read {}: only regular files are read", what_is(&meta)));
+    }
+    let too_large = || format!("the file is larger than {} MB, the most an input file may be", limit >> 20);
+    if meta.len() > limit {
+        return Err(too_large());
+    }
+    let opened = std::fs::File::open(file).map_err(|e| format!("cannot read the file: {e}"))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // A file that grows while read (or reports no length, as in /proc) still stops at the limit.
+    opened.take(limit + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read the file: {e}"))?;
+    match bytes.len() as u64 > limit {
+        true => Err(too_large()),
+        false => Ok(bytes),
+    }
+}
+
+/// Reads a regular UTF-8 text file of at most [`MAX_INPUT_FILE`] bytes (see [`read_bytes`]).
+pub fn read_text(file: &Path) -> Result<String, FileError> {
+    let bytes = read_bytes(file, MAX_INPUT_FILE).map_err(|e| FileError::new(file, "", e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        FileError::new(file, "", format!("not UTF-8 text (invalid bytes at offset {})", e.utf8_error().valid_up_to()))
+    })
+}
+
+/// What a path that is not a regular file is, in the user's words.
+pub fn what_is(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = meta.file_type();
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    match meta.is_dir() {
+        true => "a folder",
+        false => "something that is not a regular file",
+    }
+}
+
 /// Reads and parses a JSON file into `T`, reporting the JSON path of a mismatch.
 pub fn read_json<T: DeserializeOwned>(file: &Path) -> Result<T, FileError> {
-    let text =
-        std::fs::read_to_string(file).map_err(|e| FileError::new(file, "", format!("cannot read the file: {e}")))?;
-    parse_json(file, &text)
+    parse_json(file, &read_text(file)?)
 }
 
 /// Parses JSON text that came from `file` into `T`.

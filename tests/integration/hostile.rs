@@ -17,6 +17,7 @@ use xrm_sandbox::sandbox::{FailureKind, Limits, Outcome, Plugin, PluginHost, San
 use xrm_sandbox::suite::{self, Suite, report};
 
 mod cli;
+mod files;
 mod queries;
 
 /// The time limit of the timing tests, as a suite's `"timeoutseconds": 0.3`.

@@ -112,7 +112,7 @@ fn registrations(args: &ImportArgs) -> Result<import::Imported, FileError> {
 }
 
 fn read(file: &Path) -> Result<String, FileError> {
-    std::fs::read_to_string(file).map_err(|e| FileError::new(file, "", format!("cannot read the file: {e}")))
+    xrm_sandbox::input::read_text(file)
 }
 
 /// The absolute folder of a file, which need not exist yet.

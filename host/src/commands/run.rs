@@ -88,7 +88,7 @@ fn read_request(arg: &str) -> Result<Json, String> {
     let (text, source) = if arg.trim_start().starts_with('{') {
         (arg.to_owned(), "the request".to_owned())
     } else {
-        let text = std::fs::read_to_string(arg).map_err(|e| format!("{arg}: cannot read the request: {e}"))?;
+        let text = xrm_sandbox::input::read_text(Path::new(arg)).map_err(|e| e.to_string())?;
         (text, arg.to_owned())
     };
     serde_json::from_str(&text).map_err(|e| format!("{source}: not JSON: {e}"))

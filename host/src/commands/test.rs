@@ -99,9 +99,14 @@ pub fn run(args: TestArgs) -> u8 {
     if stats.failed > 0 { exit::FAILED } else { exit::PASSED }
 }
 
-/// Every file is loaded and checked before any case runs.
+/// Every file is loaded and checked before any case runs; what a folder held that was left out is named.
 fn load(paths: &[PathBuf]) -> Result<Vec<Suite>, String> {
-    let suites = suite::load_all(paths).map_err(|e| e.to_string())?;
+    let found = suite::find(paths).map_err(|e| e.to_string())?;
+    for skipped in &found.skipped {
+        eprintln!("skipped {}: {}", skipped.path.display(), skipped.why);
+    }
+    let suites =
+        found.files.iter().map(|f| Suite::load(f)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
     if suites.is_empty() {
         return Err("no suite found in the paths given".into());
     }

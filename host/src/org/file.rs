@@ -16,7 +16,7 @@ use super::currency::{self, CurrencyFile};
 use super::environment::{self, EnvironmentVariableFile};
 use super::table_file::{self, TableFile};
 use super::tables::{self, ColumnType, Ownership, Table};
-use super::{BusinessUnit, Depth, Organization, Role, Settings, Team, TeamType, TraceLogSetting, User};
+use super::{BusinessUnit, Depth, Organization, Role, Settings, Team, TeamType, TraceLogSetting, User, checks};
 use crate::input::{self, FileError};
 use crate::store::Store;
 
@@ -372,6 +372,35 @@ pub fn build(path: &Path, json: Json) -> Result<Organization, FileError> {
 struct Builder<'f> {
     path: &'f Path,
     org: Organization,
+    /// Where each id of each table is defined, so a second definition is refused naming the first.
+    ids: checks::Ids,
+}
+
+/// Claims the id of every principal the file defines, and SYSTEM's: a second definition of one is refused.
+fn claim_ids(path: &Path, file: &OrgFile, system_user: Uuid) -> Result<checks::Ids, FileError> {
+    let mut ids = checks::Ids::default();
+    ids.claim(path, "systemuser", system_user, checks::SYSTEM.into())?;
+    let at = |list: &str, i: usize, key: &str, given: bool| match given {
+        true => format!("{list}[{i}].{key}"),
+        false => format!("{list}[{i}].@alias"),
+    };
+    for (i, bu) in file.businessunits.iter().enumerate() {
+        let id = bu.businessunitid.unwrap_or_else(|| generated_id("businessunit", &bu.alias));
+        ids.claim(path, "businessunit", id, at("businessunits", i, "businessunitid", bu.businessunitid.is_some()))?;
+    }
+    for (i, r) in file.roles.iter().enumerate() {
+        let id = r.roleid.unwrap_or_else(|| generated_id("role", &r.alias));
+        ids.claim(path, "role", id, at("roles", i, "roleid", r.roleid.is_some()))?;
+    }
+    for (i, u) in file.users.iter().enumerate() {
+        let id = u.systemuserid.unwrap_or_else(|| generated_id("systemuser", &u.alias));
+        ids.claim(path, "systemuser", id, at("users", i, "systemuserid", u.systemuserid.is_some()))?;
+    }
+    for (i, t) in file.teams.iter().enumerate() {
+        let id = t.teamid.unwrap_or_else(|| generated_id("team", &t.alias));
+        ids.claim(path, "team", id, at("teams", i, "teamid", t.teamid.is_some()))?;
+    }
+    Ok(ids)
 }
 
 impl<'f> Builder<'f> {
@@ -446,6 +475,7 @@ impl<'f> Builder<'f> {
                 add(format!("environmentvariables[{i}].@alias"), alias, environment::definition_id(v))?;
             }
         }
+        let ids = claim_ids(path, file, system_user)?;
         let tables = tables::standard().into_iter().map(|t| (t.logical_name.clone(), t)).collect();
         let org = Organization {
             id: file.organizationid.unwrap_or_else(|| generated_id("organization", &file.name)),
@@ -464,7 +494,7 @@ impl<'f> Builder<'f> {
             custom_apis: HashMap::new(),
             data: Store::default(),
         };
-        Ok(Builder { path, org })
+        Ok(Builder { path, org, ids })
     }
 
     /// A reference to an organization object: `@alias` or a GUID.
@@ -773,6 +803,13 @@ impl<'f> Builder<'f> {
                 )
             })?;
             let mut entity = table.check(entity).map_err(|f| FileError::new(self.path, at.clone(), f.message))?;
+            let id_at = match (json.get("@id"), &alias) {
+                (Some(_), _) => format!("{at}.@id"),
+                (None, Some(_)) => format!("{at}.@alias"),
+                (None, None) => at.clone(),
+            };
+            self.ids.claim(self.path, &table.logical_name, entity.id.unwrap_or_default(), id_at)?;
+            checks::owner(self.path, &self.org, &entity, &at)?;
             // STATE-1: a record starts in a pair its table allows, the default status of its state if none.
             let id = entity.id.unwrap_or_default();
             table.settle_state(id, None, &mut entity).map_err(|f| FileError::new(self.path, at.clone(), f.message))?;

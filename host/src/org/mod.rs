@@ -2,6 +2,7 @@
 
 pub mod currency;
 mod environment;
+mod checks;
 mod file;
 pub mod metadata;
 mod platform;
@@ -18,6 +19,7 @@ use xrm_model::Uuid;
 use crate::input::FileError;
 use crate::store::Store;
 pub(crate) use file::{OrgFile, PLAIN_PRIVILEGES};
+pub use file::generated_id;
 pub use metadata::{AlternateKey, ColumnMeta, Options, RequiredLevel, StateOption, StatusOption};
 pub use tables::{ColumnType, Ownership, Table};
 

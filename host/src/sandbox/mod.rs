@@ -175,7 +175,7 @@ impl<H: PluginHost> Sandbox<H> {
     /// implements the plug-in interface (BOX-4).
     pub fn load(&self, name: &str, path: &Path) -> Result<Arc<Plugin<H>>, LoadError> {
         let fail = |reason: String| LoadError { plugin: name.to_owned(), path: path.display().to_string(), reason };
-        let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
+        let bytes = crate::input::read_bytes(path, crate::input::MAX_COMPONENT_FILE).map_err(fail)?;
         let component = cache::compile(self.linker.engine(), &bytes, self.cache_dir.as_deref()).map_err(fail)?;
         version::check(self.linker.engine(), &component).map_err(fail)?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| fail(fault::describe_link_error(&e)))?;

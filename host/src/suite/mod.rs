@@ -3,6 +3,7 @@
 //! [`Event`]s to a callback and returns [`RunStats`]; reporters render them.
 
 mod check;
+mod discover;
 mod explore;
 mod file;
 mod http;
@@ -18,6 +19,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::input::FileError;
 use crate::pipeline::Pipeline;
+pub use discover::{Found, Skipped, discover, find};
 pub use explore::{Explored, explore};
 pub use file::load_pipeline;
 pub(crate) use file::{RegistrationsFile, SuiteFile};
@@ -184,42 +186,4 @@ struct TraceAssert {
 /// Loads every suite under the paths given (see [`discover`]), stopping at the first file in error.
 pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Suite>, FileError> {
     discover(paths)?.iter().map(|f| Suite::load(f)).collect()
-}
-
-/// Finds the suite files under the paths given: files as they are, folders searched for `*.json` files that
-/// are suites (they have `cases`).
-pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FileError> {
-    let mut found = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            walk(path, &mut found)?;
-        } else if path.exists() {
-            found.push(path.clone());
-        } else {
-            return Err(FileError::new(path, "", "no such file or folder"));
-        }
-    }
-    Ok(found)
-}
-
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), FileError> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| FileError::new(dir, "", format!("cannot read the folder: {e}")))?;
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for path in paths {
-        if path.is_dir() {
-            walk(&path, found)?;
-        } else if path.extension().is_some_and(|e| e == "json") && is_suite(&path) {
-            found.push(path);
-        }
-    }
-    Ok(())
-}
-
-fn is_suite(path: &Path) -> bool {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|text| serde_json::from_str::<Json>(&text).ok())
-        .is_some_and(|json| json.get("cases").is_some())
 }
