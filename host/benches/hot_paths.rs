@@ -12,6 +12,10 @@
 //! 8. a Create through 3 synchronous probe steps + 1 asynchronous step, queued and drained;
 //! 9. the rollback of a transaction that wrote 100 rows, in stores of 1,000 and 100,000 rows;
 //! 10. a fresh probe instance sending one HTTP request answered by a stub (BOX-6), beside (2).
+//! 11. a Retrieve by id and a RetrieveMultiple with an equality on an indexed lookup, in stores of 1,000 and
+//!     1,000,000 rows;
+//! 12. the queries of issue 12 built to make the engine work without bound: a long `LIKE`, 100,000 sibling
+//!     link-entities, a self-join of 200 tasks twice with `top 1`.
 //!
 //! It ends with the ratios 2/1 and 3/4, and the cost of one stubbed request (10 − 2).
 
@@ -331,6 +335,112 @@ fn rollback_100_rows() {
     }
 }
 
+/// The conformance organization with `records` added to its data, and a session as a user of it.
+fn session_with(root: &Path, records: impl Iterator<Item = Entity>) -> (Session, Uuid) {
+    use xrm_sandbox::org::Organization;
+    use xrm_sandbox::pipeline::Registrations;
+    let mut org = Organization::load(&root.join("tests/conformance/org.json")).expect("org");
+    for record in records {
+        org.data.put(record);
+    }
+    let alice = org.alias("alice").expect("alice");
+    let pipeline =
+        Arc::new(Pipeline::new(Arc::new(org), Registrations::default(), Default::default()).expect("pipeline"));
+    (Session::new(pipeline), alice)
+}
+
+/// An account Alice owns (she reads accounts at Basic depth: the access check looks at every row).
+fn owned_account(root: &Path, n: u128, contact: u128) -> Entity {
+    static OWNER: std::sync::OnceLock<(Uuid, Uuid)> = std::sync::OnceLock::new();
+    let (alice, sales) = *OWNER.get_or_init(|| {
+        let org = xrm_sandbox::org::Organization::load(&root.join("tests/conformance/org.json")).expect("org");
+        (org.alias("alice").expect("alice"), org.alias("sales").expect("sales"))
+    });
+    let lookup = |table: &str, id: Uuid| xrm_model::Value::Lookup(EntityReference::new(table, id));
+    let mut account = Entity::with_id("account", Uuid::from_u128(1 << 64 | n));
+    account.set("name", format!("account {n}"));
+    account.set("ownerid", lookup("systemuser", alice)).set("owningbusinessunit", lookup("businessunit", sales));
+    account.set("primarycontactid", lookup("contact", Uuid::from_u128(2 << 64 | contact)));
+    account
+}
+
+/// (11): both through an index (the primary key, the lookup's), so flat from 1,000 to 1,000,000 rows.
+fn indexed_lookups(root: &Path) {
+    for size in [1_000u128, 1_000_000] {
+        // Two accounts per contact.
+        let (mut session, alice) = session_with(root, (0..size).map(|n| owned_account(root, n, n / 2)));
+        let target = EntityReference::new("account", Uuid::from_u128(1 << 64 | size / 2));
+        let retrieve = Request::retrieve(target, ColumnSet::Columns(vec!["name".into()]));
+        measure(&format!("11. Retrieve by id, {size} accounts"), || {
+            session.execute(alice, retrieve.clone(), None).expect("retrieve");
+        });
+        let contact = Uuid::from_u128(2 << 64 | size / 4);
+        let query = format!(
+            r#"{{"entityname": "account", "columns": ["name"],
+                "criteria": {{"conditions": [{{"attribute": "primarycontactid", "operator": "eq", "value": "{contact}"}}]}}}}"#
+        );
+        let query = xrm_model::json::Reader::default()
+            .query(&serde_json::from_str(&query).expect("json"), &xrm_model::json::Path::Root("q"))
+            .expect("query");
+        let request = Request::retrieve_multiple(query);
+        measure(&format!("11. RetrieveMultiple, eq on an indexed lookup (2 rows), {size} accounts"), || {
+            let response = session.execute(alice, request.clone(), None).expect("query runs");
+            let Some(xrm_model::ParameterValue::EntityCollection(found)) = response.results.get("EntityCollection")
+            else {
+                panic!("no collection")
+            };
+            assert_eq!(found.entities.len(), 2);
+        });
+    }
+}
+
+/// (12): each through a session, as a plug-in's call would run it (without its deadline: the time is the
+/// engine's whole work).
+fn hostile_queries(root: &Path) {
+    let mut long = owned_account(root, 0, 0);
+    long.set("description", "a".repeat(400_000));
+    let tasks = (0..200u128).map(|n| {
+        let mut task = Entity::with_id("task", Uuid::from_u128(3 << 64 | n));
+        task.set("subject", "same").set("statecode", xrm_model::Value::Choice(0));
+        task
+    });
+    let (mut session, _) = session_with(root, std::iter::once(long).chain(tasks));
+    let system = session.pipeline().org().system_user;
+    let reader = xrm_model::json::Reader::default();
+    let query = |json: serde_json::Value| reader.query(&json, &xrm_model::json::Path::Root("q")).expect("query");
+    let like = query(serde_json::json!({ "entityname": "account", "columns": ["name"],
+        "criteria": { "conditions": [ { "attribute": "description", "operator": "like",
+                                        "value": format!("%{}b", "a".repeat(40_000)) } ] } }));
+    let siblings: Vec<_> = (0..100_000)
+        .map(|i| {
+            serde_json::json!({ "linkfromattributename": "subject", "linktoentityname": "task",
+                                     "linktoattributename": "subject", "joinoperator": "LeftOuter",
+                                     "entityalias": format!("t{i}") })
+        })
+        .collect();
+    let siblings_qe = query(serde_json::json!({ "entityname": "task", "top": 1, "linkentities": siblings }));
+    let links = "<link-entity name='task' from='subject' to='subject' link-type='outer'/>".repeat(100_000);
+    let siblings_fetch =
+        format!("<fetch top='1'><entity name='task'><attribute name='subject'/>{links}</entity></fetch>");
+    let self_join = |alias: &str| {
+        serde_json::json!({ "linkfromattributename": "statecode", "linktoentityname": "task",
+                                                       "linktoattributename": "statecode", "entityalias": alias })
+    };
+    let join_top_1 = query(serde_json::json!({ "entityname": "task", "top": 1,
+                                               "linkentities": [ self_join("a"), self_join("b") ] }));
+    for (name, q) in [
+        ("12. LIKE '%a…ab' (40,000 chars) over a 400,000-char column", like),
+        ("12. 100,000 sibling link-entities, QueryExpression", siblings_qe),
+        ("12. 100,000 sibling link-entities, FetchXML", xrm_model::Query::FetchXml(siblings_fetch)),
+        ("12. 200 tasks self-joined twice, top 1", join_top_1),
+    ] {
+        let request = Request::retrieve_multiple(q);
+        measure_runs(name, 1, 5, || {
+            session.execute(system, request.clone(), None).expect("query runs");
+        });
+    }
+}
+
 /// Like `measure`, with `n` timed runs after one warm-up: for operations that take milliseconds.
 fn measure_n(name: &str, n: usize, f: impl FnMut()) -> (f64, f64) {
     measure_runs(name, 1, n, f)
@@ -484,6 +594,12 @@ fn main() {
         rollback_100_rows();
     }
     let http = if wanted(10) { probe_one_http_request(&root) } else { none };
+    if wanted(11) {
+        indexed_lookups(&root);
+    }
+    if wanted(12) {
+        hostile_queries(&root);
+    }
     println!("ratio 2/1 (probe execution / bare wasmtime): p50 {:.1}x", probe.0 / bare.0);
     println!(
         "one stubbed HTTP request (10 - 2):             p50 {:.1} µs   p99 {:.1} µs",

@@ -74,11 +74,18 @@ impl Meter {
 
     /// Counts one unit of work; `Err` when the deadline has passed.
     pub fn tick(&mut self) -> Result<(), Fault> {
-        self.count = self.count.wrapping_add(1);
-        match self.count % Self::EVERY {
-            0 => check(),
-            _ => Ok(()),
+        self.work(1)
+    }
+
+    /// Counts `units` of work at once: a step that costs as much as that many loop steps (a row checked
+    /// against many conditions, a long text scanned).
+    pub fn work(&mut self, units: usize) -> Result<(), Fault> {
+        self.count = self.count.saturating_add(u32::try_from(units).unwrap_or(u32::MAX));
+        if self.count < Self::EVERY {
+            return Ok(());
         }
+        self.count = 0;
+        check()
     }
 }
 

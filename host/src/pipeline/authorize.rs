@@ -6,7 +6,7 @@ use xrm_model::{Entity, EntityReference, Fault, ParameterValue, Request, Uuid, V
 use super::core;
 use crate::org::Organization;
 use crate::security::{self, Access, RecordAccess, UserPrivileges};
-use crate::store::Store;
+use crate::store::{IndexKey, Store};
 
 /// Columns the platform fills itself: writing them is not appending to the record they point to.
 const STAMPED: &[&str] = &[
@@ -22,9 +22,11 @@ const STAMPED: &[&str] = &[
 
 /// The shares on a record (SEC-7): each principal with its rights.
 pub fn shares(store: &Store, record: Uuid) -> Vec<(Uuid, u32)> {
+    // Through the index on `objectid`: a read check per row of a query must not scan every share.
     store
-        .rows("principalobjectaccess")
-        .filter(|row| matches!(row.get("objectid"), Some(Value::Lookup(r)) if r.id == record))
+        .find("principalobjectaccess", "objectid", &IndexKey::Id(record))
+        .into_iter()
+        .flatten()
         .filter_map(|row| match (row.get("principalid"), row.get("accessrightsmask")) {
             (Some(Value::Lookup(p)), Some(Value::Integer(mask))) => Some((p.id, u32::try_from(*mask).unwrap_or(0))),
             _ => None,

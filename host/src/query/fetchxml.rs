@@ -14,6 +14,7 @@ use xrm_model::{
 };
 
 use super::default_alias;
+use crate::deadline::Meter;
 
 /// The table a FetchXML query is about (`<entity name="…">`), without checking the rest.
 pub fn entity_name(fetch: &str) -> Option<String> {
@@ -33,7 +34,7 @@ pub fn entity_name(fetch: &str) -> Option<String> {
 /// Reads a FetchXML query into the model.
 pub fn parse(fetch: &str) -> Result<QueryExpression, Fault> {
     let root = read_tree(fetch)?;
-    Builder { links: 0 }.fetch(&root)
+    Builder { links: 0, meter: Meter::new() }.fetch(&root)
 }
 
 /// An element of the document: its name, where it starts, its attributes (unescaped), its children and its
@@ -58,7 +59,10 @@ fn read_tree(fetch: &str) -> Result<Element, Fault> {
     let mut reader = Reader::from_str(fetch);
     let mut open: Vec<Element> = Vec::new();
     let mut root = None;
+    // A plug-in's FetchXML is read within its execution's time limit (BOX-5).
+    let mut meter = Meter::new();
     loop {
+        meter.tick()?;
         let at = reader.buffer_position();
         let event = reader
             .read_event()
@@ -318,6 +322,7 @@ impl Element {
 /// does (`query::default_alias`), so that an `<order>` inside one can name it.
 struct Builder {
     links: usize,
+    meter: Meter,
 }
 
 impl Builder {
@@ -376,6 +381,7 @@ impl Builder {
 
     fn link(&mut self, el: &Element, orders: &mut Vec<OrderExpression>) -> Result<LinkEntity, Fault> {
         el.check(&LINK_ENTITY)?;
+        self.meter.tick()?;
         self.links += 1;
         let name = el.required("name")?;
         let alias = el.attr("alias").map_or_else(|| default_alias(name, self.links), str::to_owned);

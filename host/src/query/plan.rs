@@ -1,20 +1,22 @@
-//! A query bound to the organization's tables (a [`Plan`]), and its run: join, order, project, page.
+//! A query bound to the organization's tables (a [`Plan`]): every alias resolved, every column checked, every
+//! condition's operands typed by its column, and each part of the top filter placed at the first table of the
+//! join where it can be checked. All of it in time linear in the query's size.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
-use serde_json::{Value as Json, json};
-use xrm_model::json::{Path as JsonPath, Reader, value_to_json};
 use xrm_model::{
-    ColumnSet, ConditionExpression, ConditionOperator as Op, Entity, Fault, FilterExpression, JoinOperator, LinkEntity,
-    LogicalOperator, OrderExpression, QueryExpression, Uuid, Value,
+    ColumnSet, ConditionExpression, ConditionOperator as Op, Fault, FilterExpression, JoinOperator, LinkEntity,
+    LogicalOperator, OrderExpression, QueryExpression, Value,
 };
 
-use super::filter::{Candidates, cell, check_arity, compare, typed};
-use super::{Caller, DEFAULT_PAGE, check_column, check_columns, default_alias, invalid, project, unknown_column};
-use crate::org::{Organization, Table};
-use crate::store::Store;
-
-pub(super) type Row<'s> = Vec<Option<&'s Entity>>;
+use super::filter::{Condition, Filter, Test};
+use super::like::Pattern;
+use super::values::{parse_value, type_name};
+use super::{Caller, check_column, check_columns, default_alias, invalid, unknown_column};
+use crate::deadline::Meter;
+use crate::org::{ColumnType, Organization, Table};
+use crate::store::fold_case;
 
 /// A table of the query: the root (index 0) or a link-entity.
 pub(super) struct Node<'a> {
@@ -22,7 +24,10 @@ pub(super) struct Node<'a> {
     pub(super) table: &'a Table,
     pub(super) parent: usize,
     pub(super) columns: &'a ColumnSet,
+    /// How the table joins its parent; `None` for the root.
     pub(super) join: Option<Join<'a>>,
+    /// The parts of the top filter that read this table and none after it: checked as soon as it is joined.
+    pub(super) checks: Filter,
 }
 
 pub(super) struct Join<'a> {
@@ -34,82 +39,93 @@ pub(super) struct Join<'a> {
     pub(super) criteria: Filter,
 }
 
-#[derive(Default)]
-pub(super) struct Filter {
-    pub(super) or: bool,
-    pub(super) conditions: Vec<Condition>,
-    pub(super) filters: Vec<Filter>,
-}
-
-pub(super) struct Condition {
-    pub(super) node: usize,
-    pub(super) column: String,
-    pub(super) op: Op,
-    pub(super) values: Vec<Value>,
-}
-
 pub(super) struct Order {
     pub(super) node: usize,
     pub(super) column: String,
     pub(super) descending: bool,
 }
 
-/// Where a row sorts: its order columns' values, then the ids of its records, so the order is total and a
-/// paging cookie can say exactly where a page ended.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Key {
-    pub(super) values: Vec<Value>,
-    pub(super) ids: Vec<Option<Uuid>>,
-}
-
-/// Which of the sorted rows to return.
-pub(super) enum Window {
-    Top(usize),
-    Page { number: u32, count: u32, after: Option<Key>, asked: bool },
-}
-
 /// A query bound to the organization's tables.
 pub(super) struct Plan<'a> {
     pub(super) nodes: Vec<Node<'a>>,
-    pub(super) criteria: Filter,
     pub(super) orders: Vec<Order>,
+    pub(super) distinct: bool,
+    /// Each table's index by its alias (and the root's by its logical name).
+    aliases: HashMap<String, usize>,
 }
 
 impl<'a> Plan<'a> {
-    pub(super) fn new(org: &'a Organization, q: &'a QueryExpression) -> Result<Self, Fault> {
+    pub(super) fn new(org: &'a Organization, q: &'a QueryExpression, caller: &Caller) -> Result<Self, Fault> {
         let table = org.require_table(&q.entity_name)?;
         check_columns(table, &q.column_set)?;
-        let root = Node { alias: table.logical_name.clone(), table, parent: 0, columns: &q.column_set, join: None };
-        let mut plan = Plan { nodes: vec![root], criteria: Filter::default(), orders: Vec::new() };
-        plan.add_links(org, 0, &q.link_entities)?;
-        plan.criteria = plan.bind_filter(&q.criteria, None)?;
+        let alias = table.logical_name.clone();
+        let root = Node {
+            alias: alias.clone(),
+            table,
+            parent: 0,
+            columns: &q.column_set,
+            join: None,
+            checks: Filter::default(),
+        };
+        let mut plan =
+            Plan { nodes: vec![root], orders: Vec::new(), distinct: q.distinct, aliases: HashMap::from([(alias, 0)]) };
+        let mut meter = Meter::new();
+        plan.add_links(org, 0, &q.link_entities, caller, &mut meter)?;
+        let criteria = plan.bind_filter(&q.criteria, None, caller, &mut meter)?;
+        plan.place(criteria);
         plan.orders = q.orders.iter().map(|o| plan.bind_order(o)).collect::<Result<_, _>>()?;
         Ok(plan)
     }
 
     /// Adds link-entities depth first, so a node's index is its place in document order.
-    fn add_links(&mut self, org: &'a Organization, parent: usize, links: &'a [LinkEntity]) -> Result<(), Fault> {
+    fn add_links(
+        &mut self,
+        org: &'a Organization,
+        parent: usize,
+        links: &'a [LinkEntity],
+        caller: &Caller,
+        meter: &mut Meter,
+    ) -> Result<(), Fault> {
         for link in links {
+            meter.tick()?;
             let table = org.require_table(&link.link_to_entity_name)?;
             let index = self.nodes.len();
             let alias = link.entity_alias.clone().unwrap_or_else(|| default_alias(&table.logical_name, index));
-            if self.nodes.iter().any(|n| n.alias == alias) {
+            if self.aliases.insert(alias.clone(), index).is_some() {
                 return Err(invalid(format!("The alias '{alias}' names more than one table of the query")));
             }
             check_column(self.nodes[parent].table, &link.link_from_attribute_name)?;
             check_column(table, &link.link_to_attribute_name)?;
             check_columns(table, &link.columns)?;
-            self.nodes.push(Node { alias, table, parent, columns: &link.columns, join: None });
-            let criteria = self.bind_filter(&link.link_criteria, Some(index))?;
+            let columns = &link.columns;
+            self.nodes.push(Node { alias, table, parent, columns, join: None, checks: Filter::default() });
+            let criteria = self.bind_filter(&link.link_criteria, Some(index), caller, meter)?;
             self.nodes[index].join = Some(Join {
                 from: &link.link_from_attribute_name,
                 to: &link.link_to_attribute_name,
                 outer: link.join_operator == JoinOperator::LeftOuter,
                 criteria,
             });
-            self.add_links(org, index, &link.link_entities)?;
+            self.add_links(org, index, &link.link_entities, caller, meter)?;
         }
         Ok(())
+    }
+
+    /// Places the top filter's parts: with `and`, each condition and child filter at the last table it reads
+    /// (the root's own conditions are then checked before any join); with `or`, the whole filter there.
+    fn place(&mut self, criteria: Filter) {
+        if criteria.or {
+            let last = criteria.last_node();
+            self.nodes[last].checks.filters.push(criteria);
+            return;
+        }
+        for c in criteria.conditions {
+            self.nodes[c.node].checks.conditions.push(c);
+        }
+        for f in criteria.filters {
+            let last = f.last_node();
+            self.nodes[last].checks.filters.push(f);
+        }
     }
 
     /// The table a condition or order names: in a link-entity's criteria, that link-entity; elsewhere the
@@ -121,35 +137,68 @@ impl<'a> Plan<'a> {
             (Some(name), Some(i)) if self.nodes[i].alias == name => Ok(i),
             (Some(_), Some(_)) => Err(invalid("A link-entity condition on another table is not supported yet".into())),
             (Some(name), None) => self
-                .nodes
-                .iter()
-                .position(|n| n.alias == name)
+                .aliases
+                .get(name)
+                .copied()
                 .ok_or_else(|| invalid(format!("The query has no link-entity with the alias '{name}'"))),
         }
     }
 
-    fn bind_filter(&self, f: &FilterExpression, link: Option<usize>) -> Result<Filter, Fault> {
-        Ok(Filter {
-            or: f.filter_operator == LogicalOperator::Or,
-            conditions: f.conditions.iter().map(|c| self.bind_condition(c, link)).collect::<Result<_, _>>()?,
-            filters: f.filters.iter().map(|child| self.bind_filter(child, link)).collect::<Result<_, _>>()?,
-        })
+    fn bind_filter(
+        &self,
+        f: &FilterExpression,
+        link: Option<usize>,
+        caller: &Caller,
+        meter: &mut Meter,
+    ) -> Result<Filter, Fault> {
+        let mut conditions = Vec::with_capacity(f.conditions.len());
+        for c in &f.conditions {
+            meter.tick()?;
+            conditions.push(self.bind_condition(c, link, caller)?);
+        }
+        let mut filters = Vec::with_capacity(f.filters.len());
+        for child in &f.filters {
+            meter.tick()?;
+            filters.push(self.bind_filter(child, link, caller, meter)?);
+        }
+        Ok(Filter { or: f.filter_operator == LogicalOperator::Or, conditions, filters })
     }
 
-    fn bind_condition(&self, c: &ConditionExpression, link: Option<usize>) -> Result<Condition, Fault> {
+    fn bind_condition(
+        &self,
+        c: &ConditionExpression,
+        link: Option<usize>,
+        caller: &Caller,
+    ) -> Result<Condition, Fault> {
         let node = self.node_of(c.entity_name.as_deref(), link)?;
         let table = self.nodes[node].table;
         let ty = table.columns.get(&c.attribute_name).ok_or_else(|| unknown_column(table, &c.attribute_name))?;
         let at = format!("{}.{}", table.logical_name, c.attribute_name);
         check_arity(c, &at)?;
-        let values = match c.operator {
-            // Patterns stay text whatever the column's type.
-            Op::Like | Op::NotLike | Op::BeginsWith | Op::NotBeginWith | Op::EndsWith | Op::NotEndWith => {
-                c.values.clone()
-            }
-            _ => c.values.iter().map(|v| typed(ty, v, &at)).collect::<Result<_, _>>()?,
+        let (op, negated) = positive(c.operator);
+        let value = |i: usize| typed(ty, &c.values[i], &at);
+        // Patterns stay text whatever the column's type, lower-cased as the text they are matched against.
+        let pattern = || match &c.values[0] {
+            Value::Text(t) => fold_case(t),
+            other => fold_case(&other.to_string()),
         };
-        Ok(Condition { node, column: c.attribute_name.clone(), op: c.operator, values })
+        let test = match op {
+            Op::Null => Test::Null,
+            Op::Equal => Test::Equal(value(0)?),
+            Op::In => Test::In((0..c.values.len()).map(value).collect::<Result<_, _>>()?),
+            Op::GreaterThan => Test::Compare(Ordering::Greater, value(0)?),
+            Op::LessThan => Test::Compare(Ordering::Less, value(0)?),
+            Op::GreaterEqual => Test::CompareOrEqual(Ordering::Greater, value(0)?),
+            Op::LessEqual => Test::CompareOrEqual(Ordering::Less, value(0)?),
+            Op::Between => Test::Between(value(0)?, value(1)?),
+            Op::Like => Test::Like(Pattern::new(&pattern())),
+            Op::BeginsWith => Test::BeginsWith(pattern()),
+            Op::EndsWith => Test::EndsWith(pattern()),
+            Op::EqualUserId => Test::Equal(Value::Guid(caller.user)),
+            Op::EqualBusinessId => Test::Equal(Value::Guid(caller.business_unit)),
+            other => return Err(invalid(format!("The operator '{}' is not supported yet", other.fetch_name()))),
+        };
+        Ok(Condition { node, column: c.attribute_name.clone(), test, negated })
     }
 
     fn bind_order(&self, o: &OrderExpression) -> Result<Order, Fault> {
@@ -158,139 +207,66 @@ impl<'a> Plan<'a> {
         Ok(Order { node, column: o.attribute_name.clone(), descending: o.descending })
     }
 
-    /// The readable root rows, each joined to its link-entities in turn (SQL's left-to-right joins: an inner
-    /// join under an outer one drops the rows the outer join left empty).
-    pub(super) fn join<'s>(&self, store: &'s Store, caller: &Caller) -> Vec<Row<'s>> {
-        let width = self.nodes.len();
-        let mut rows: Vec<Row<'s>> = store
-            .rows(&self.nodes[0].table.logical_name)
-            .map(|r| &**r)
-            .filter(|r| (caller.readable)(r))
-            .map(|r| std::iter::once(Some(r)).chain(std::iter::repeat_n(None, width - 1)).collect())
-            .collect();
-        for (i, node) in self.nodes.iter().enumerate().skip(1) {
-            let Some(join) = &node.join else { continue };
-            let candidates = Candidates::new(store, node.table, i, width, join, caller);
-            rows = rows.into_iter().flat_map(|row| join.extend(row, i, node.parent, &candidates)).collect();
-        }
-        rows
-    }
-
-    pub(super) fn key(&self, row: &[Option<&Entity>]) -> Key {
-        Key {
-            values: self.orders.iter().map(|o| cell(row, o.node, &o.column).clone()).collect(),
-            ids: row.iter().map(|e| e.and_then(|e| e.id)).collect(),
-        }
-    }
-
-    pub(super) fn cmp_keys(&self, a: &Key, b: &Key) -> Ordering {
-        for ((o, x), y) in self.orders.iter().zip(&a.values).zip(&b.values) {
-            // Nulls sort first, as in SQL Server.
-            let ord = y.is_null().cmp(&x.is_null()).then_with(|| compare(x, y).unwrap_or(Ordering::Equal));
-            let ord = if o.descending { ord.reverse() } else { ord };
-            if ord.is_ne() {
-                return ord;
-            }
-        }
-        a.ids.cmp(&b.ids)
-    }
-
-    /// The root row's columns, then each linked row's columns as `<alias>.<column>` (the platform's
-    /// AliasedValue, here a plain value under the dotted name).
-    pub(super) fn project(&self, row: &[Option<&Entity>]) -> Entity {
-        let root = &self.nodes[0];
-        let mut out = match row.first().copied().flatten() {
-            Some(r) => project(root.table, r, root.columns),
-            None => Entity::new(root.table.logical_name.clone()),
-        };
-        for (node, linked) in self.nodes.iter().zip(row).skip(1) {
-            let Some(linked) = linked else { continue };
-            for (column, value) in &linked.attributes {
-                if node.columns.includes(column) && !value.is_null() {
-                    out.attributes.insert(format!("{}.{column}", node.alias), value.clone());
-                }
-            }
-        }
-        out
-    }
-
-    pub(super) fn window(&self, q: &QueryExpression) -> Result<Window, Fault> {
-        match (q.top_count, &q.page_info) {
-            (Some(_), Some(p)) if p.count > 0 || p.page_number > 1 => {
-                Err(invalid("A query can't have both a top count and paging (page and count)".into()))
-            }
-            (Some(top), _) => Ok(Window::Top(top as usize)),
-            (None, Some(p)) => {
-                let number = p.page_number.max(1);
-                let after = match p.paging_cookie.as_deref() {
-                    Some(text) if !text.trim().is_empty() => self.read_cookie(text, number)?,
-                    _ => None,
-                };
-                let count = if p.count == 0 { DEFAULT_PAGE } else { p.count };
-                Ok(Window::Page { number, count, after, asked: true })
-            }
-            (None, None) => Ok(Window::Page { number: 1, count: DEFAULT_PAGE, after: None, asked: false }),
-        }
-    }
-
-    /// The rows of the window, whether more follow, and the cookie that continues after them.
-    pub(super) fn page(&self, window: Window, rows: Vec<(Key, Entity)>) -> (Vec<Entity>, bool, Option<String>) {
-        let (number, count, after, asked) = match window {
-            Window::Top(n) => return (rows.into_iter().take(n).map(|(_, e)| e).collect(), false, None),
-            Window::Page { number, count, after, asked } => (number, count as usize, after, asked),
-        };
-        let start = match &after {
-            Some(last) => rows.partition_point(|(key, _)| self.cmp_keys(key, last).is_le()),
-            None => (number as usize - 1).saturating_mul(count),
-        };
-        let end = start.saturating_add(count).min(rows.len());
-        let start = start.min(end);
-        let more = rows.len() > end;
-        let cookie = match end.checked_sub(1).and_then(|i| rows.get(i)) {
-            Some((key, _)) if end > start && (asked || more) => Some(self.cookie(number, key)),
-            _ => None,
-        };
-        (rows.into_iter().skip(start).take(end - start).map(|(_, e)| e).collect(), more, cookie)
-    }
-
-    /// What the cookie checks it is used with: the orders, as `alias.column` with ` desc` where descending.
-    fn order_signature(&self) -> String {
+    /// What the paging cookie checks it is used with: the orders, as `alias.column` with ` desc` where
+    /// descending.
+    pub(super) fn order_signature(&self) -> String {
         let order =
             |o: &Order| format!("{}.{}{}", self.nodes[o.node].alias, o.column, if o.descending { " desc" } else { "" });
         self.orders.iter().map(order).collect::<Vec<_>>().join(",")
     }
+}
 
-    /// The paging cookie, opaque to callers: JSON text holding the page it ends, the orders it was made
-    /// for and the sort key of the page's last row, so the next page starts right after that row even if
-    /// rows were added or removed before it in between.
-    fn cookie(&self, page: u32, key: &Key) -> String {
-        let values: Vec<Json> = key.values.iter().map(value_to_json).collect();
-        json!({ "page": page, "orders": self.order_signature(), "values": values, "ids": key.ids }).to_string()
+/// An operator as a positive test and whether its result is negated (`not-like` is `like`, negated).
+fn positive(op: Op) -> (Op, bool) {
+    match op {
+        Op::NotEqual => (Op::Equal, true),
+        Op::NotIn => (Op::In, true),
+        Op::NotNull => (Op::Null, true),
+        Op::NotBetween => (Op::Between, true),
+        Op::NotLike => (Op::Like, true),
+        Op::NotBeginWith => (Op::BeginsWith, true),
+        Op::NotEndWith => (Op::EndsWith, true),
+        Op::NotEqualUserId => (Op::EqualUserId, true),
+        Op::NotEqualBusinessId => (Op::EqualBusinessId, true),
+        op => (op, false),
     }
+}
 
-    /// The key to continue after, or `None` when the cookie ends another page than the one before `page`
-    /// (the page number then decides, as it does without a cookie).
-    fn read_cookie(&self, text: &str, page: u32) -> Result<Option<Key>, Fault> {
-        let bad = |why: &str| invalid(format!("The paging cookie is not valid: {why}"));
-        let json: Json = serde_json::from_str(text).map_err(|_| bad("it is not a cookie this host made"))?;
-        let cookie_page = json.get("page").and_then(Json::as_u64).ok_or_else(|| bad("it has no page"))?;
-        if cookie_page.checked_add(1) != Some(u64::from(page)) {
-            return Ok(None);
-        }
-        if json.get("orders").and_then(Json::as_str) != Some(self.order_signature().as_str()) {
-            return Err(bad("it was made for a query with other orders"));
-        }
-        let reader = Reader::default();
-        let values: Option<Vec<Value>> = match json.get("values").and_then(Json::as_array) {
-            Some(items) => items.iter().map(|v| reader.value(v, &JsonPath::Root("values")).ok()).collect(),
-            None => None,
-        };
-        let ids: Option<Vec<Option<Uuid>>> = json.get("ids").and_then(|ids| serde_json::from_value(ids.clone()).ok());
-        match (values, ids) {
-            (Some(values), Some(ids)) if values.len() == self.orders.len() && ids.len() == self.nodes.len() => {
-                Ok(Some(Key { values, ids }))
-            }
-            _ => Err(bad("it was made for another query")),
-        }
+/// A condition takes as many values as its operator needs, none of them null.
+fn check_arity(c: &ConditionExpression, at: &str) -> Result<(), Fault> {
+    let n = c.values.len();
+    let (fits, wanted) = match c.operator {
+        Op::Null
+        | Op::NotNull
+        | Op::EqualUserId
+        | Op::NotEqualUserId
+        | Op::EqualBusinessId
+        | Op::NotEqualBusinessId => (n == 0, "no value"),
+        Op::In | Op::NotIn => (n > 0, "one or more values"),
+        Op::Between | Op::NotBetween => (n == 2, "two values"),
+        _ => (n == 1, "one value"),
+    };
+    if !fits {
+        let op = c.operator.fetch_name();
+        return Err(invalid(format!("Condition for attribute '{at}': the operator '{op}' takes {wanted}, not {n}")));
     }
+    match c.values.iter().any(Value::is_null) {
+        false => Ok(()),
+        true => Err(invalid(format!(
+            "Condition for attribute '{at}': null is not a valid value for an attribute. Use 'Null' or 'NotNull' conditions instead."
+        ))),
+    }
+}
+
+/// A condition value as its column's type. Text (all FetchXML gives, and what JSON gives for most types) is
+/// parsed as the column's type; other values are kept, as `compare` reads them across types.
+fn typed(ty: &ColumnType, v: &Value, at: &str) -> Result<Value, Fault> {
+    let parsed = match (ty, v) {
+        (ColumnType::Boolean, Value::Integer(n @ (0 | 1))) => Some(Value::Boolean(*n == 1)),
+        (_, Value::Text(text)) => parse_value(ty, text),
+        _ => Some(v.clone()),
+    };
+    parsed.ok_or_else(|| {
+        invalid(format!("Condition for attribute '{at}': '{v}' is not a valid value of type {}", type_name(ty)))
+    })
 }

@@ -1,23 +1,39 @@
-//! The in-memory store: records by table and id, in persistent maps.
+//! The in-memory store: records by table and id, in persistent maps, with hash indexes.
 //!
 //! Cloning a [`Store`] is O(1) and a write copies only the path it touches, so each case starts from the
 //! organization's data without copying it, and a transaction's savepoint is a clone that rollback restores:
-//! the cost of both grows with what is written, never with the size of the store.
+//! the cost of both grows with what is written, never with the size of the store. The indexes are persistent
+//! maps too, kept in the same value, so a clone carries them at no cost and a rollback restores them with the
+//! rows.
 
+mod index;
+
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use imbl::{HashMap, OrdMap};
 use xrm_model::{Entity, Uuid};
 
+use index::Index;
+pub use index::{IndexKey, fold_case};
+
 /// Records by table, then by id.
 #[derive(Clone, Default)]
 pub struct Store {
-    tables: HashMap<String, OrdMap<Uuid, Arc<Entity>>>,
+    tables: HashMap<String, Rows>,
+}
+
+/// One table's records and its indexes.
+#[derive(Clone, Default)]
+struct Rows {
+    by_id: OrdMap<Uuid, Arc<Entity>>,
+    index: Index,
 }
 
 impl Store {
+    /// A record by its primary key.
     pub fn get(&self, table: &str, id: Uuid) -> Option<&Arc<Entity>> {
-        self.tables.get(table)?.get(&id)
+        self.tables.get(table)?.by_id.get(&id)
     }
 
     pub fn contains(&self, table: &str, id: Uuid) -> bool {
@@ -27,21 +43,62 @@ impl Store {
     /// Inserts or replaces a record; it must carry its id.
     pub fn put(&mut self, entity: Entity) {
         let id = entity.id.unwrap_or_default();
-        let table = entity.logical_name.clone();
-        self.tables.entry(table).or_default().insert(id, Arc::new(entity));
+        let rows = self.tables.entry(entity.logical_name.clone()).or_default();
+        let entity = Arc::new(entity);
+        let old = rows.by_id.insert(id, entity.clone());
+        rows.index.update(id, old.as_deref(), Some(&entity));
     }
 
     pub fn remove(&mut self, table: &str, id: Uuid) -> Option<Arc<Entity>> {
-        self.tables.get_mut(table)?.remove(&id)
+        let rows = self.tables.get_mut(table)?;
+        let old = rows.by_id.remove(&id)?;
+        rows.index.update(id, Some(&old), None);
+        Some(old)
     }
 
     /// The records of a table, in id order.
-    pub fn rows(&self, table: &str) -> impl Iterator<Item = &Arc<Entity>> {
-        self.tables.get(table).into_iter().flat_map(|rows| rows.values())
+    pub fn rows<'s>(&'s self, table: &str) -> impl Iterator<Item = &'s Arc<Entity>> + use<'s> {
+        self.tables.get(table).into_iter().flat_map(|rows| rows.by_id.values())
+    }
+
+    /// The records of a table whose id is `from` or after it, in id order.
+    pub fn rows_from<'s>(&'s self, table: &str, from: Uuid) -> impl Iterator<Item = &'s Arc<Entity>> + use<'s> {
+        self.tables.get(table).into_iter().flat_map(move |rows| rows.by_id.range(from..).map(|(_, e)| e))
     }
 
     pub fn count(&self, table: &str) -> usize {
-        self.tables.get(table).map_or(0, OrdMap::len)
+        self.tables.get(table).map_or(0, |rows| rows.by_id.len())
+    }
+
+    /// Whether `column` of `table` is indexed: every column holding a reference (a lookup, or a GUID other
+    /// than the row's own id) is, and the columns [`Store::index_columns`] named.
+    pub fn is_indexed(&self, table: &str, column: &str) -> bool {
+        self.tables.get(table).is_some_and(|rows| rows.index.covers(column))
+    }
+
+    /// The records of `table` whose `column` holds `key`, in id order, found through the index: O(matches).
+    /// `None` when the column has no index (the caller then scans).
+    pub fn find<'s>(
+        &'s self,
+        table: &str,
+        column: &str,
+        key: &IndexKey,
+    ) -> Option<impl Iterator<Item = &'s Arc<Entity>> + use<'s>> {
+        let Some(rows) = self.tables.get(table) else { return Some(None.into_iter().flatten()) };
+        let ids = rows.index.find(column, key)?;
+        Some(ids.map(|ids| ids.iter().filter_map(|id| rows.by_id.get(id))).into_iter().flatten())
+    }
+
+    /// Indexes `columns` of `table` by value too (alternate keys), for the rows already stored and every later
+    /// write.
+    pub fn index_columns(&mut self, table: &str, columns: &[String]) {
+        let rows = self.tables.entry(table.to_owned()).or_default();
+        let mut named: HashSet<String> = rows.index.named().cloned().collect();
+        named.extend(columns.iter().cloned());
+        rows.index = Index::with_named(named);
+        for (id, entity) in &rows.by_id {
+            rows.index.update(*id, None, Some(entity));
+        }
     }
 }
 
@@ -88,12 +145,23 @@ impl Transactional {
 
 #[cfg(test)]
 mod tests {
+    use xrm_model::{EntityReference, Value};
+
     use super::*;
 
     fn account(id: u128, name: &str) -> Entity {
         let mut e = Entity::with_id("account", Uuid::from_u128(id));
         e.set("name", name);
         e
+    }
+
+    fn owned_by(mut e: Entity, owner: u128) -> Entity {
+        e.set("ownerid", Value::Lookup(EntityReference::new("systemuser", Uuid::from_u128(owner))));
+        e
+    }
+
+    fn found(store: &Store, column: &str, key: IndexKey) -> Vec<u128> {
+        store.find("account", column, &key).expect("indexed").map(|e| e.id.unwrap_or_default().as_u128()).collect()
     }
 
     #[test]
@@ -126,5 +194,37 @@ mod tests {
         case.put(account(2, "b"));
         assert_eq!(base.count("account"), 1);
         assert_eq!(case.count("account"), 2);
+    }
+
+    #[test]
+    fn references_are_indexed_through_updates_removals_and_rollbacks() {
+        let mut store = Transactional::default();
+        for (id, owner) in [(3, 7), (1, 7), (2, 8)] {
+            store.data_mut().put(owned_by(account(id, "x"), owner));
+        }
+        let by =
+            |store: &Transactional, owner: u128| found(store.data(), "ownerid", IndexKey::Id(Uuid::from_u128(owner)));
+        assert_eq!(by(&store, 7), [1, 3], "in id order");
+        store.begin();
+        store.data_mut().put(owned_by(account(1, "x"), 8));
+        store.data_mut().remove("account", Uuid::from_u128(3));
+        assert_eq!((by(&store, 7), by(&store, 8)), (vec![], vec![1, 2]));
+        store.rollback();
+        assert_eq!((by(&store, 7), by(&store, 8)), (vec![1, 3], vec![2]));
+        // A column that never held a reference has no index; the row's own id is not indexed as a reference.
+        assert!(store.data().find("account", "name", &IndexKey::Text("x".into())).is_none());
+        assert!(!store.data().is_indexed("account", "accountid"));
+    }
+
+    #[test]
+    fn named_columns_are_indexed_by_value_without_case() {
+        let mut store = Store::default();
+        store.put(account(1, "Contoso"));
+        store.index_columns("account", &["name".into()]);
+        store.put(account(2, "CONTOSO"));
+        store.put(account(3, "Fabrikam"));
+        assert_eq!(found(&store, "name", IndexKey::of(&"contoso".into()).unwrap()), [1, 2]);
+        store.put(account(2, "Other"));
+        assert_eq!(found(&store, "name", IndexKey::Text("contoso".into())), [1]);
     }
 }
