@@ -156,7 +156,11 @@ impl OrganizationService {
     /// # Ok(()) }
     /// ```
     pub fn retrieve_multiple(&self, query: impl Into<Query>) -> Result<EntityCollection, Fault> {
-        let rows = self.inner.retrieve_multiple(&to_wit::query(&query.into()));
+        let query = query.into();
+        if let Some(op) = to_wit::unsendable_operator(&query) {
+            return Err(unsendable(op));
+        }
+        let rows = self.inner.retrieve_multiple(&to_wit::query(&query));
         rows.map(from_wit::collection).map_err(from_wit::fault)
     }
 
@@ -218,6 +222,24 @@ impl OrganizationService {
     /// # let _ = total; Ok(()) }
     /// ```
     pub fn execute(&self, request: &Request) -> Result<Response, Fault> {
+        let queries = request.parameters.values().filter_map(|p| match p {
+            xrm_model::ParameterValue::Query(q) => Some(q),
+            _ => None,
+        });
+        if let Some(op) = queries.filter_map(to_wit::unsendable_operator).next() {
+            return Err(unsendable(op));
+        }
         self.inner.execute(&to_wit::request(request)).map(from_wit::response).map_err(from_wit::fault)
     }
+}
+
+/// The fault for a QueryExpression holding an operator this version of the interface cannot carry.
+fn unsendable(op: xrm_model::ConditionOperator) -> Fault {
+    Fault::new(
+        xrm_model::codes::INVALID_ARGUMENT,
+        format!(
+            "The condition operator '{}' cannot be sent in a QueryExpression by this version of the plug-in interface; send the query as FetchXML",
+            op.fetch_name()
+        ),
+    )
 }

@@ -357,10 +357,10 @@ fn owned_account(root: &Path, n: u128, contact: u128) -> Entity {
         (org.alias("alice").expect("alice"), org.alias("sales").expect("sales"))
     });
     let lookup = |table: &str, id: Uuid| xrm_model::Value::Lookup(EntityReference::new(table, id));
-    let mut account = Entity::with_id("account", Uuid::from_u128(1 << 64 | n));
+    let mut account = Entity::with_id("account", Uuid::from_u128((1 << 64) | n));
     account.set("name", format!("account {n}"));
     account.set("ownerid", lookup("systemuser", alice)).set("owningbusinessunit", lookup("businessunit", sales));
-    account.set("primarycontactid", lookup("contact", Uuid::from_u128(2 << 64 | contact)));
+    account.set("primarycontactid", lookup("contact", Uuid::from_u128((2 << 64) | contact)));
     account
 }
 
@@ -369,12 +369,12 @@ fn indexed_lookups(root: &Path) {
     for size in [1_000u128, 1_000_000] {
         // Two accounts per contact.
         let (mut session, alice) = session_with(root, (0..size).map(|n| owned_account(root, n, n / 2)));
-        let target = EntityReference::new("account", Uuid::from_u128(1 << 64 | size / 2));
+        let target = EntityReference::new("account", Uuid::from_u128((1 << 64) | (size / 2)));
         let retrieve = Request::retrieve(target, ColumnSet::Columns(vec!["name".into()]));
         measure(&format!("11. Retrieve by id, {size} accounts"), || {
             session.execute(alice, retrieve.clone(), None).expect("retrieve");
         });
-        let contact = Uuid::from_u128(2 << 64 | size / 4);
+        let contact = Uuid::from_u128((2 << 64) | (size / 4));
         let query = format!(
             r#"{{"entityname": "account", "columns": ["name"],
                 "criteria": {{"conditions": [{{"attribute": "primarycontactid", "operator": "eq", "value": "{contact}"}}]}}}}"#
@@ -400,7 +400,7 @@ fn hostile_queries(root: &Path) {
     let mut long = owned_account(root, 0, 0);
     long.set("description", "a".repeat(400_000));
     let tasks = (0..200u128).map(|n| {
-        let mut task = Entity::with_id("task", Uuid::from_u128(3 << 64 | n));
+        let mut task = Entity::with_id("task", Uuid::from_u128((3 << 64) | n));
         task.set("subject", "same").set("statecode", xrm_model::Value::Choice(0));
         task
     });

@@ -2,6 +2,7 @@
 //! pipeline that reproduces the platform's identity, security and transaction rules.
 
 pub mod build;
+pub mod clock;
 pub mod context;
 pub mod deadline;
 pub mod import;

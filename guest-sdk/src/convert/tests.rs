@@ -230,7 +230,7 @@ fn bad_arena_indexes_are_dropped_not_followed() {
 
 #[test]
 fn every_condition_operator_maps_both_ways() {
-    for (op, _, _) in ConditionOperator::ALL {
+    for (op, _, _) in ConditionOperator::ALL.into_iter().filter(|(op, _, _)| to_wit::sendable(*op)) {
         assert_eq!(from_wit::condition_operator(to_wit::condition_operator(op)), op);
     }
 }

@@ -197,6 +197,29 @@ pub(crate) fn condition_operator(op: ConditionOperator) -> wit::ConditionOperato
         M::NotEqualUserId => W::NotEqualUserId,
         M::EqualBusinessId => W::EqualBusinessId,
         M::NotEqualBusinessId => W::NotEqualBusinessId,
+        // The date, multi-select and hierarchy operators have no form in this version of the interface: the
+        // service refuses a query holding one before converting it (`unsendable_operator`).
+        _ => W::Equal,
+    }
+}
+
+/// Whether the interface can carry the operator.
+pub(crate) fn sendable(op: ConditionOperator) -> bool {
+    ConditionOperator::ALL.iter().position(|(o, _, _)| *o == op).is_some_and(|i| i < 22)
+}
+
+/// The first operator of the query that the interface cannot carry yet (send such a query as FetchXML).
+pub(crate) fn unsendable_operator(q: &Query) -> Option<ConditionOperator> {
+    fn in_filter(f: &xrm_model::FilterExpression) -> Option<ConditionOperator> {
+        let own = f.conditions.iter().map(|c| c.operator).find(|op| !sendable(*op));
+        own.or_else(|| f.filters.iter().find_map(in_filter))
+    }
+    fn in_links(links: &[xrm_model::LinkEntity]) -> Option<ConditionOperator> {
+        links.iter().find_map(|l| in_filter(&l.link_criteria).or_else(|| in_links(&l.link_entities)))
+    }
+    match q {
+        Query::Expression(e) => in_filter(&e.criteria).or_else(|| in_links(&e.link_entities)),
+        Query::FetchXml(_) => None,
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{Offset, Utc};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -115,6 +115,14 @@ struct SettingsFile {
     /// The Microsoft Entra tenant id plug-ins read as `TenantId` (default: the empty GUID).
     #[serde(default, rename = "tenantid")]
     tenant_id: Uuid,
+    /// What "now" is when a case starts (RFC 3339, such as `2026-12-01T09:00:00Z`): the clock of every case
+    /// stands there until a suite moves it. Without it, cases run on the system clock.
+    #[serde(default)]
+    now: Option<String>,
+    /// The users' time zone, as an offset from UTC (`+02:00`, `-05:30`, `Z`): where days begin for the date
+    /// operators of queries. UTC when absent.
+    #[serde(default)]
+    time_zone: Option<String>,
 }
 
 fn default_depth() -> i32 {
@@ -139,6 +147,8 @@ impl Default for SettingsFile {
             memory_limit_mb: default_memory(),
             environment_id: String::new(),
             tenant_id: Uuid::nil(),
+            now: None,
+            time_zone: None,
         }
     }
 }
@@ -426,6 +436,26 @@ impl<'f> Builder<'f> {
             memory_limit_bytes: (s.memory_limit_mb * 1024.0 * 1024.0) as usize,
             environment_id: s.environment_id.as_str().into(),
             tenant_id: s.tenant_id,
+            now: match &s.now {
+                Some(text) => Some(xrm_model::json::parse_datetime(text).ok_or_else(|| {
+                    FileError::new(
+                        path,
+                        "settings.now",
+                        format!("`{text}` is not an RFC 3339 date and time, such as 2026-12-01T09:00:00Z"),
+                    )
+                })?),
+                None => None,
+            },
+            time_zone: match &s.time_zone {
+                Some(text) => crate::clock::parse_offset(text).ok_or_else(|| {
+                    FileError::new(
+                        path,
+                        "settings.timeZone",
+                        format!("`{text}` is not an offset from UTC, such as +02:00 or -05:30"),
+                    )
+                })?,
+                None => Utc.fix(),
+            },
         };
         let system_user = generated_id("systemuser", "system");
         let mut aliases = HashMap::from([("system".to_owned(), system_user)]);
@@ -886,7 +916,7 @@ impl<'f> Builder<'f> {
         let Some(table) = org.table(&e.logical_name) else { return e };
         let id = e.id.unwrap_or_default();
         let system = Value::Lookup(EntityReference::new("systemuser", org.system_user));
-        let now = Value::DateTime(Utc::now());
+        let now = Value::DateTime(org.settings.now.unwrap_or_else(Utc::now));
         e.attributes.insert(table.primary_id.clone(), Value::Guid(id));
         for (column, value) in
             [("createdby", &system), ("modifiedby", &system), ("createdon", &now), ("modifiedon", &now)]

@@ -44,6 +44,10 @@ pub struct Settings {
     pub environment_id: std::sync::Arc<str>,
     /// `TenantId` of every context (IMP-11); the nil GUID by default.
     pub tenant_id: Uuid,
+    /// Where every case's clock starts (QRY-2); `None`: the system clock.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// The users' time zone, where days begin for date operators (QRY-2).
+    pub time_zone: chrono::FixedOffset,
 }
 
 impl Default for Settings {
@@ -55,6 +59,8 @@ impl Default for Settings {
             memory_limit_bytes: 256 << 20,
             environment_id: "".into(),
             tenant_id: Uuid::nil(),
+            now: None,
+            time_zone: chrono::Offset::fix(&chrono::Utc),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The core operations of the built-in messages against the store, stamping the effective user.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use xrm_model::{Entity, EntityReference, Fault, Uuid, Value, codes};
 
 use super::messages::status;
@@ -57,6 +57,7 @@ pub fn create(
     user: Uuid,
     on_behalf: Option<Uuid>,
     target: Entity,
+    now: DateTime<Utc>,
 ) -> Result<Uuid, Fault> {
     let table = table(org, &target.logical_name)?;
     let mut record = table.check(target)?;
@@ -74,7 +75,7 @@ pub fn create(
     }
     table.settle_state(id, None, &mut record)?;
     table.stamp_currency(org.base_currency, &|c| rate(store, c), None, &mut record)?;
-    let now = Value::DateTime(Utc::now());
+    let now = Value::DateTime(now);
     record.id = Some(id);
     let attrs = &mut record.attributes;
     attrs.insert(table.primary_id.clone(), Value::Guid(id));
@@ -132,6 +133,7 @@ pub fn update(
     user: Uuid,
     on_behalf: Option<Uuid>,
     target: Entity,
+    now: DateTime<Utc>,
 ) -> Result<(), Fault> {
     let table = table(org, &target.logical_name)?;
     let id = target.id.unwrap_or_default();
@@ -146,7 +148,7 @@ pub fn update(
     record.attributes.extend(changes.attributes);
     record.attributes.insert(table.primary_id.clone(), Value::Guid(id));
     record.attributes.insert("modifiedby".into(), user_ref(user));
-    record.attributes.insert("modifiedon".into(), Value::DateTime(Utc::now()));
+    record.attributes.insert("modifiedon".into(), Value::DateTime(now));
     let behalf = on_behalf.map_or(Value::Null, user_ref);
     record.attributes.insert("modifiedonbehalfby".into(), behalf);
     if owner_changed && table.ownership == Ownership::UserOwned {
@@ -169,6 +171,7 @@ pub fn assign(
     on_behalf: Option<Uuid>,
     target: &EntityReference,
     assignee: &EntityReference,
+    now: DateTime<Utc>,
 ) -> Result<(), Fault> {
     match assignee.logical_name.as_str() {
         "systemuser" => super::identity::check_user(org, assignee.id)?,
@@ -177,7 +180,7 @@ pub fn assign(
     }
     let mut change = Entity::with_id(target.logical_name.clone(), target.id);
     change.set("ownerid", Value::Lookup(EntityReference::new(assignee.logical_name.clone(), assignee.id)));
-    update(org, store, user, on_behalf, change)
+    update(org, store, user, on_behalf, change, now)
 }
 
 /// SetState: `statecode`, and `statuscode` or the state's default status (STATE-2).
@@ -187,10 +190,10 @@ pub fn set_state(
     user: Uuid,
     on_behalf: Option<Uuid>,
     target: &EntityReference,
-    state: Value,
-    status: Option<Value>,
+    (state, status): (Value, Option<Value>),
+    now: DateTime<Utc>,
 ) -> Result<(), Fault> {
-    update(org, store, user, on_behalf, status::set_state_change(target, state, status))
+    update(org, store, user, on_behalf, status::set_state_change(target, state, status), now)
 }
 
 /// GrantAccess adds rights to a principal's share, ModifyAccess replaces them (SEC-7).

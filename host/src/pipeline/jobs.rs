@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use xrm_model::{Entity, EntityReference, Fault, Uuid, Value};
 
 use super::step::execute_step;
@@ -27,6 +27,8 @@ mod status {
 #[derive(Clone)]
 pub struct Job {
     pub id: Uuid,
+    /// When the job was queued, by the case's clock (its `createdon`).
+    pub queued_on: Option<DateTime<Utc>>,
     pub step: Step,
     pub context: ExecutionContext,
 }
@@ -36,16 +38,18 @@ impl Job {
     pub fn new(step: Step, mut context: ExecutionContext) -> Self {
         context.mode = 1;
         context.is_in_transaction = false;
-        Job { id: Uuid::new_v4(), step, context }
+        Job { id: Uuid::new_v4(), queued_on: None, step, context }
     }
 }
 
 /// Moves the jobs queued since `from` into the queue, each with its `asyncoperation` record (Waiting).
 pub fn enqueue(pipeline: &Pipeline, state: &mut CaseState, from: usize) {
     let queued: Vec<Job> = state.pending_jobs.drain(from..).collect();
+    let now = state.clock.now();
     for mut job in queued {
+        job.queued_on = Some(now);
         take_post_images(pipeline, state.store.data(), &mut job);
-        state.store.data_mut().put(record(&pipeline.org, &job, status::READY, 0, None));
+        state.store.data_mut().put(record(&pipeline.org, &job, (status::READY, now), 0, None));
         state.queue.push_back(job);
     }
 }
@@ -84,18 +88,26 @@ pub fn run(pipeline: &Arc<Pipeline>, state: &mut CaseState, job: Job) {
             Err(f) => break Err(f.fault),
         }
     };
+    let now = state.clock.now();
     let store = state.store.data_mut();
     match outcome {
         Ok(()) if job.step.async_auto_delete => {
             store.remove("asyncoperation", job.id);
         }
-        Ok(()) => store.put(record(org, &job, status::COMPLETED_SUCCEEDED, attempts, None)),
-        Err(fault) => store.put(record(org, &job, status::COMPLETED_FAILED, attempts, Some(&fault))),
+        Ok(()) => store.put(record(org, &job, (status::COMPLETED_SUCCEEDED, now), attempts, None)),
+        Err(fault) => store.put(record(org, &job, (status::COMPLETED_FAILED, now), attempts, Some(&fault))),
     }
 }
 
 /// The job's `asyncoperation` row.
-fn record(org: &Organization, job: &Job, (state, status): (i32, i32), attempts: i32, fault: Option<&Fault>) -> Entity {
+/// The job's `asyncoperation` row as of `now` (the case's clock): created then when queued, else completed then.
+fn record(
+    org: &Organization,
+    job: &Job,
+    ((state, status), now): ((i32, i32), DateTime<Utc>),
+    attempts: i32,
+    fault: Option<&Fault>,
+) -> Entity {
     let c = &job.context;
     let mut e = Entity::with_id("asyncoperation", job.id);
     e.set("asyncoperationid", job.id)
@@ -118,7 +130,7 @@ fn record(org: &Organization, job: &Job, (state, status): (i32, i32), attempts: 
         )
         .set("ownerid", Value::Lookup(EntityReference::new("systemuser", c.user_id)))
         .set("owningbusinessunit", Value::Lookup(EntityReference::new("businessunit", org.business_unit_of(c.user_id))))
-        .set("createdon", Utc::now());
+        .set("createdon", job.queued_on.unwrap_or(now));
     if !c.primary_entity_id.is_nil() {
         e.set(
             "regardingobjectid",
@@ -126,7 +138,7 @@ fn record(org: &Organization, job: &Job, (state, status): (i32, i32), attempts: 
         );
     }
     if attempts > 0 {
-        e.set("completedon", Utc::now());
+        e.set("completedon", now);
     }
     if let Some(f) = fault {
         e.set("message", f.message.clone()).set("errorcode", i32::from_ne_bytes(f.code.to_ne_bytes()));

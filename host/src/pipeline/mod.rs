@@ -111,6 +111,8 @@ pub fn load_plugin(name: &str, path: &Path) -> Result<Arc<Plugin<StepHost>>, Loa
 #[derive(Default)]
 pub struct CaseState {
     pub store: Transactional,
+    /// What "now" is for this case (QRY-2).
+    pub clock: crate::clock::Clock,
     pub log: Vec<Event>,
     /// Events not logged because the log was full ([`MAX_LOG_EVENTS`]).
     pub log_dropped: usize,

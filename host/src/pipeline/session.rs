@@ -5,8 +5,11 @@ use std::sync::Arc;
 
 use xrm_model::{Fault, Request, Response, Uuid, codes};
 
+use chrono::{DateTime, Utc};
+
 use super::frame::{Call, run};
 use super::{CaseState, Event, Pipeline, TraceRecord, identity, jobs};
+use crate::clock::{Clock, Period};
 use crate::store::{Store, Transactional};
 
 /// Runs `f` where plug-ins may run (a case thread, [`crate::threads`]); a failure to get there is the request's.
@@ -24,7 +27,23 @@ impl Session {
     /// A session starting from the organization's data (an O(1) copy-on-write clone).
     pub fn new(pipeline: Arc<Pipeline>) -> Self {
         let store = Transactional::new(pipeline.org.data.clone());
-        Session { pipeline, state: CaseState { store, ..CaseState::default() } }
+        let clock = Clock::new(pipeline.org.settings.now);
+        Session { pipeline, state: CaseState { store, clock, ..CaseState::default() } }
+    }
+
+    /// Sets the case's clock, where it stands until moved (QRY-2).
+    pub fn set_clock(&mut self, at: DateTime<Utc>) {
+        self.state.clock.set(at);
+    }
+
+    /// Moves the case's clock by `period` (QRY-2).
+    pub fn advance_clock(&mut self, period: &Period) -> Result<(), String> {
+        self.state.clock.advance(period)
+    }
+
+    /// What "now" is in this case.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.state.clock.now()
     }
 
     /// Runs a top-level request as `caller`, with an optional `tag` (PIPE-7).

@@ -38,11 +38,14 @@ enum Source {
     Hash(usize),
 }
 
+/// A table's rows by a column's key.
+type ByKey<'s> = HashMap<IndexKey, Vec<&'s Entity>>;
+
 /// The hash tables of the join columns no index covers: each built once per query, at first use.
 #[derive(Default)]
 struct Hashes<'s> {
     /// Table and column of each, and the table itself once built.
-    tables: Vec<(String, String, Option<HashMap<IndexKey, Vec<&'s Entity>>>)>,
+    tables: Vec<(String, String, Option<ByKey<'s>>)>,
     by_column: HashMap<(String, String), usize>,
 }
 
@@ -213,7 +216,7 @@ fn enter<'s>(
         Source::Hash(at) => {
             let Some((table, column, built)) = hashes.tables.get_mut(at) else { return Ok(()) };
             if built.is_none() {
-                let mut by_key: HashMap<IndexKey, Vec<&'s Entity>> = HashMap::new();
+                let mut by_key: ByKey<'s> = HashMap::new();
                 for row in store.rows(table) {
                     meter.tick()?;
                     if let Some(k) = row.get(column).and_then(IndexKey::of) {

@@ -3,7 +3,7 @@
 //! Two steps: quick-xml reads the text into a small element tree (a syntax error is a fault with its byte
 //! position), then the tree is read into the model. Every element and attribute is checked against what
 //! FetchXML has: an unknown one is a fault naming it and where it is; a known one the engine does not run
-//! (aggregates, other join types, date operators, …) is "… is not supported yet", never a wrong answer.
+//! (aggregates, other join types, fiscal periods, …) is "… is not supported yet", never a wrong answer.
 //! Values stay text here: the engine types them by their column, with [`super::values::parse_value`].
 
 use quick_xml::events::{BytesStart, Event};
@@ -197,12 +197,8 @@ const VALUE: Spec = Spec { read: &[], ignored: &["uiname", "uitype"], unsupporte
 /// The join types FetchXML has beyond `inner` and `outer`.
 const OTHER_LINK_TYPES: &[&str] = &["any", "not any", "all", "not all", "exists", "in", "matchfirstrowusingcrossapply"];
 
-/// The condition operators FetchXML has beyond those of the model.
+/// The condition operators FetchXML has beyond those of the model: fiscal periods, user languages and teams.
 const OTHER_OPERATORS: &[&str] = &[
-    "above",
-    "contain-values",
-    "eq-or-above",
-    "eq-or-under",
     "eq-userlanguage",
     "eq-useroruserhierarchy",
     "eq-useroruserhierarchyandteams",
@@ -215,50 +211,14 @@ const OTHER_OPERATORS: &[&str] = &[
     "in-or-before-fiscal-period-and-year",
     "last-fiscal-period",
     "last-fiscal-year",
-    "last-month",
-    "last-seven-days",
-    "last-week",
-    "last-x-days",
     "last-x-fiscal-periods",
     "last-x-fiscal-years",
-    "last-x-hours",
-    "last-x-months",
-    "last-x-weeks",
-    "last-x-years",
-    "last-year",
     "next-fiscal-period",
     "next-fiscal-year",
-    "next-month",
-    "next-seven-days",
-    "next-week",
-    "next-x-days",
     "next-x-fiscal-periods",
     "next-x-fiscal-years",
-    "next-x-hours",
-    "next-x-months",
-    "next-x-weeks",
-    "next-x-years",
-    "next-year",
-    "not-contain-values",
-    "not-under",
-    "olderthan-x-days",
-    "olderthan-x-hours",
-    "olderthan-x-minutes",
-    "olderthan-x-months",
-    "olderthan-x-weeks",
-    "olderthan-x-years",
-    "on",
-    "on-or-after",
-    "on-or-before",
     "this-fiscal-period",
     "this-fiscal-year",
-    "this-month",
-    "this-week",
-    "this-year",
-    "today",
-    "tomorrow",
-    "under",
-    "yesterday",
 ];
 
 impl Element {

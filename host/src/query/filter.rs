@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 
 use xrm_model::{Entity, Fault, Uuid, Value};
 
+use super::dates::Span;
 use super::like::Pattern;
 use crate::deadline::Meter;
 use crate::store::fold_case;
@@ -40,6 +41,10 @@ pub(super) enum Test {
     Like(Pattern),
     BeginsWith(String),
     EndsWith(String),
+    /// A date operator's span of instants (QRY-2).
+    Span(Span),
+    /// A multi-select column holding any of these choices (QRY-4).
+    ContainsAny(Vec<i32>),
 }
 
 impl Filter {
@@ -99,6 +104,16 @@ impl Condition {
             },
             Test::BeginsWith(p) => text_of(value).is_some_and(|t| starts_with_folded(t, p)),
             Test::EndsWith(p) => text_of(value).is_some_and(|t| ends_with_folded(t, p)),
+            Test::Span(span) => match value {
+                Value::DateTime(t) => span.contains(*t),
+                Value::Text(t) => xrm_model::json::parse_datetime(t).is_some_and(|t| span.contains(t)),
+                _ => false,
+            },
+            Test::ContainsAny(wanted) => match value {
+                Value::Choices(held) => held.iter().any(|c| wanted.contains(c)),
+                Value::Choice(c) => wanted.contains(c),
+                _ => false,
+            },
         };
         Ok(passes != self.negated)
     }

@@ -9,6 +9,7 @@
 //! The engine knows nothing of security: the pipeline passes which rows the caller may read as a predicate
 //! ([`Caller::readable`]).
 
+mod dates;
 mod exec;
 pub mod fetchxml;
 mod filter;
@@ -22,6 +23,7 @@ use xrm_model::{ColumnSet, Entity, EntityCollection, EntityReference, Fault, Que
 
 use crate::org::{Organization, Table};
 use crate::store::Store;
+pub use dates::Calendar;
 pub use filter::compare;
 use page::{Collector, Key, Window};
 use plan::Plan;
@@ -32,6 +34,8 @@ pub struct Caller<'a> {
     pub business_unit: Uuid,
     /// Whether the caller may read a row (SEC-6): rows it may not read are left out, never an error.
     pub readable: &'a dyn Fn(&Entity) -> bool,
+    /// The case's clock and the users' time zone, for date operators (QRY-2).
+    pub calendar: Calendar,
 }
 
 /// The platform's page size when a query asks for none.
@@ -109,7 +113,7 @@ pub fn retrieve_multiple(
             &parsed
         }
     };
-    let plan = Plan::new(org, q, caller)?;
+    let plan = Plan::new(org, store, q, caller)?;
     let window = Window::of(&plan, q)?;
     let mut collector = Collector::new(&plan, &window);
     // Without orders rows stream in the order of their ids, root first: a cookie's row says where to start.

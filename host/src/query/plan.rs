@@ -3,20 +3,21 @@
 //! join where it can be checked. All of it in time linear in the query's size.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use xrm_model::{
     ColumnSet, ConditionExpression, ConditionOperator as Op, Fault, FilterExpression, JoinOperator, LinkEntity,
-    LogicalOperator, OrderExpression, QueryExpression, Value,
+    LogicalOperator, OrderExpression, QueryExpression, Uuid, Value,
 };
 
+use super::dates;
 use super::filter::{Condition, Filter, Test};
 use super::like::Pattern;
 use super::values::{parse_value, type_name};
 use super::{Caller, check_column, check_columns, default_alias, invalid, unknown_column};
 use crate::deadline::Meter;
 use crate::org::{ColumnType, Organization, Table};
-use crate::store::fold_case;
+use crate::store::{IndexKey, Store, fold_case};
 
 /// A table of the query: the root (index 0) or a link-entity.
 pub(super) struct Node<'a> {
@@ -55,7 +56,12 @@ pub(super) struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
-    pub(super) fn new(org: &'a Organization, q: &'a QueryExpression, caller: &Caller) -> Result<Self, Fault> {
+    pub(super) fn new(
+        org: &'a Organization,
+        store: &Store,
+        q: &'a QueryExpression,
+        caller: &Caller,
+    ) -> Result<Self, Fault> {
         let table = org.require_table(&q.entity_name)?;
         check_columns(table, &q.column_set)?;
         let alias = table.logical_name.clone();
@@ -70,8 +76,9 @@ impl<'a> Plan<'a> {
         let mut plan =
             Plan { nodes: vec![root], orders: Vec::new(), distinct: q.distinct, aliases: HashMap::from([(alias, 0)]) };
         let mut meter = Meter::new();
-        plan.add_links(org, 0, &q.link_entities, caller, &mut meter)?;
-        let criteria = plan.bind_filter(&q.criteria, None, caller, &mut meter)?;
+        let mut binding = Binding { store, caller, meter: &mut meter };
+        plan.add_links(org, 0, &q.link_entities, &mut binding)?;
+        let criteria = plan.bind_filter(&q.criteria, None, &mut binding)?;
         plan.place(criteria);
         plan.orders = q.orders.iter().map(|o| plan.bind_order(o)).collect::<Result<_, _>>()?;
         Ok(plan)
@@ -83,11 +90,10 @@ impl<'a> Plan<'a> {
         org: &'a Organization,
         parent: usize,
         links: &'a [LinkEntity],
-        caller: &Caller,
-        meter: &mut Meter,
+        binding: &mut Binding,
     ) -> Result<(), Fault> {
         for link in links {
-            meter.tick()?;
+            binding.meter.tick()?;
             let table = org.require_table(&link.link_to_entity_name)?;
             let index = self.nodes.len();
             let alias = link.entity_alias.clone().unwrap_or_else(|| default_alias(&table.logical_name, index));
@@ -99,14 +105,14 @@ impl<'a> Plan<'a> {
             check_columns(table, &link.columns)?;
             let columns = &link.columns;
             self.nodes.push(Node { alias, table, parent, columns, join: None, checks: Filter::default() });
-            let criteria = self.bind_filter(&link.link_criteria, Some(index), caller, meter)?;
+            let criteria = self.bind_filter(&link.link_criteria, Some(index), binding)?;
             self.nodes[index].join = Some(Join {
                 from: &link.link_from_attribute_name,
                 to: &link.link_to_attribute_name,
                 outer: link.join_operator == JoinOperator::LeftOuter,
                 criteria,
             });
-            self.add_links(org, index, &link.link_entities, caller, meter)?;
+            self.add_links(org, index, &link.link_entities, binding)?;
         }
         Ok(())
     }
@@ -144,22 +150,16 @@ impl<'a> Plan<'a> {
         }
     }
 
-    fn bind_filter(
-        &self,
-        f: &FilterExpression,
-        link: Option<usize>,
-        caller: &Caller,
-        meter: &mut Meter,
-    ) -> Result<Filter, Fault> {
+    fn bind_filter(&self, f: &FilterExpression, link: Option<usize>, binding: &mut Binding) -> Result<Filter, Fault> {
         let mut conditions = Vec::with_capacity(f.conditions.len());
         for c in &f.conditions {
-            meter.tick()?;
-            conditions.push(self.bind_condition(c, link, caller)?);
+            binding.meter.tick()?;
+            conditions.push(self.bind_condition(c, link, binding)?);
         }
         let mut filters = Vec::with_capacity(f.filters.len());
         for child in &f.filters {
-            meter.tick()?;
-            filters.push(self.bind_filter(child, link, caller, meter)?);
+            binding.meter.tick()?;
+            filters.push(self.bind_filter(child, link, binding)?);
         }
         Ok(Filter { or: f.filter_operator == LogicalOperator::Or, conditions, filters })
     }
@@ -168,8 +168,9 @@ impl<'a> Plan<'a> {
         &self,
         c: &ConditionExpression,
         link: Option<usize>,
-        caller: &Caller,
+        binding: &mut Binding,
     ) -> Result<Condition, Fault> {
+        let caller = binding.caller;
         let node = self.node_of(c.entity_name.as_deref(), link)?;
         let table = self.nodes[node].table;
         let ty = table.columns.get(&c.attribute_name).ok_or_else(|| unknown_column(table, &c.attribute_name))?;
@@ -182,7 +183,36 @@ impl<'a> Plan<'a> {
             Value::Text(t) => fold_case(t),
             other => fold_case(&other.to_string()),
         };
+        let name = c.operator.fetch_name();
+        let bad_value = |v: &Value| {
+            invalid(format!("Condition for attribute '{at}': '{v}' is not a valid value for the operator '{name}'"))
+        };
         let test = match op {
+            _ if dates::arity(op).is_some() => {
+                if *ty != ColumnType::DateTime {
+                    return Err(invalid(format!(
+                        "Condition for attribute '{at}': the operator '{name}' applies to date and time columns"
+                    )));
+                }
+                let span = dates::span(op, c.values.first(), &caller.calendar);
+                Test::Span(span.ok_or_else(|| bad_value(c.values.first().unwrap_or(&Value::Null)))?)
+            }
+            Op::ContainValues => {
+                let choice = |v: &Value| match typed(&ColumnType::Picklist, v, &at)? {
+                    Value::Choice(n) | Value::Integer(n) => Ok(n),
+                    other => Err(bad_value(&other)),
+                };
+                Test::ContainsAny(c.values.iter().map(choice).collect::<Result<_, _>>()?)
+            }
+            Op::Under | Op::UnderOrEqual | Op::Above | Op::AboveOrEqual => {
+                let id = match typed(ty, &c.values[0], &at)? {
+                    Value::Guid(id) => id,
+                    Value::Lookup(r) => r.id,
+                    other => return Err(bad_value(&other)),
+                };
+                let ids = hierarchy(binding, table, &c.attribute_name, op, id)?;
+                Test::In(ids.into_iter().map(Value::Guid).collect())
+            }
             Op::Null => Test::Null,
             Op::Equal => Test::Equal(value(0)?),
             Op::In => Test::In((0..c.values.len()).map(value).collect::<Result<_, _>>()?),
@@ -216,9 +246,78 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// What binding a query reads besides the query: the store (hierarchies), the caller, the deadline.
+struct Binding<'b> {
+    store: &'b Store,
+    caller: &'b Caller<'b>,
+    meter: &'b mut Meter,
+}
+
+/// The ids an `under` / `above` condition (or its `eq-or-` form) selects in `table`'s hierarchy (QRY-5): the
+/// records below `id` (or above it), through the table's parent lookup, each once even if the data has a
+/// cycle. The condition must name the table's primary key, as the platform's do.
+fn hierarchy(binding: &mut Binding, table: &Table, column: &str, op: Op, id: Uuid) -> Result<Vec<Uuid>, Fault> {
+    let name = op.fetch_name();
+    if column != table.primary_id {
+        return Err(invalid(format!(
+            "The operator '{name}' applies to the primary key of a table with a hierarchy ('{}'), not to '{column}'",
+            table.primary_id
+        )));
+    }
+    let parent = hierarchy_column(table).ok_or_else(|| {
+        invalid(format!("The operator '{name}' needs a table with a hierarchy; '{}' has none", table.logical_name))
+    })?;
+    let (store, rows) = (binding.store, &table.logical_name);
+    let mut seen = HashSet::from([id]);
+    let mut found = Vec::new();
+    if matches!(op, Op::Under | Op::UnderOrEqual) {
+        let mut next = vec![id];
+        while let Some(at) = next.pop() {
+            for child in store.find(rows, parent, &IndexKey::Id(at)).into_iter().flatten() {
+                binding.meter.tick()?;
+                if let Some(child) = child.id.filter(|c| seen.insert(*c)) {
+                    found.push(child);
+                    next.push(child);
+                }
+            }
+        }
+    } else {
+        let mut at = id;
+        while let Some(up) = store.get(rows, at).and_then(|r| super::filter::id_key(r.get(parent)?)) {
+            binding.meter.tick()?;
+            if !seen.insert(up) {
+                break;
+            }
+            found.push(up);
+            at = up;
+        }
+    }
+    if matches!(op, Op::UnderOrEqual | Op::AboveOrEqual) {
+        found.push(id);
+    }
+    Ok(found)
+}
+
+/// The lookup that makes a table a hierarchy: `parent<table>id` pointing at the table itself (accounts,
+/// business units), else its one lookup to itself.
+fn hierarchy_column(table: &Table) -> Option<&str> {
+    let to_self = |ty: &ColumnType| matches!(ty, ColumnType::Lookup(targets) if targets.contains(&table.logical_name));
+    let named = format!("parent{}id", table.logical_name);
+    if let Some((column, _)) = table.columns.get_key_value(&named).filter(|(_, ty)| to_self(ty)) {
+        return Some(column);
+    }
+    let mut selves = table.columns.iter().filter(|(_, ty)| to_self(ty)).map(|(c, _)| c.as_str());
+    match (selves.next(), selves.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
+}
+
 /// An operator as a positive test and whether its result is negated (`not-like` is `like`, negated).
 fn positive(op: Op) -> (Op, bool) {
     match op {
+        Op::NotContainValues => (Op::ContainValues, true),
+        Op::NotUnder => (Op::Under, true),
         Op::NotEqual => (Op::Equal, true),
         Op::NotIn => (Op::In, true),
         Op::NotNull => (Op::Null, true),
@@ -236,6 +335,9 @@ fn positive(op: Op) -> (Op, bool) {
 fn check_arity(c: &ConditionExpression, at: &str) -> Result<(), Fault> {
     let n = c.values.len();
     let (fits, wanted) = match c.operator {
+        op if dates::arity(op) == Some(0) => (n == 0, "no value"),
+        op if dates::arity(op) == Some(1) => (n == 1, "one value"),
+        Op::ContainValues | Op::NotContainValues => (n > 0, "one or more values"),
         Op::Null
         | Op::NotNull
         | Op::EqualUserId

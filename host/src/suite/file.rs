@@ -170,6 +170,20 @@ impl JsonSchema for ActionForm {
                 },
                 {
                     "type": "object",
+                    "description": "Sets the case's clock (RFC 3339); it stands there until moved.",
+                    "properties": { "clock": { "type": "string", "format": "date-time" } },
+                    "required": ["clock"],
+                    "additionalProperties": false,
+                },
+                {
+                    "type": "object",
+                    "description": "Moves the case's clock by an ISO 8601 duration (P3D, PT2H, -P1M).",
+                    "properties": { "advance": { "type": "string", "pattern": "^[-+]?P" } },
+                    "required": ["advance"],
+                    "additionalProperties": false,
+                },
+                {
+                    "type": "object",
                     "description": "Checks the records, traces and jobs as they are now, reading as SYSTEM.",
                     "properties": { "assert": g.subschema_for::<AssertFile>() },
                     "required": ["assert"],
@@ -388,7 +402,7 @@ fn load_action(
         return Err(FileError::new(
             path,
             at,
-            "expected an action: a request, `{\"runasync\": true}` or `{\"assert\": …}`",
+            "expected an action: a request, `{\"runasync\": true}`, `{\"assert\": …}`, `{\"clock\": …}` or `{\"advance\": …}`",
         ));
     };
     if let Some(flag) = obj.get("runasync") {
@@ -397,6 +411,28 @@ fn load_action(
             Json::Bool(true) => Ok(Action::RunAsync),
             _ => Err(FileError::new(path, format!("{at}.runasync"), "expected `true`")),
         };
+    }
+    if let Some(at_text) = obj.get("clock") {
+        xrm_model::json::check_keys(obj, &["clock"], &JsonPath::Root(at)).map_err(|e| FileError::json(path, e))?;
+        let when = at_text.as_str().and_then(xrm_model::json::parse_datetime);
+        return when.map(Action::Clock).ok_or_else(|| {
+            FileError::new(
+                path,
+                format!("{at}.clock"),
+                "expected an RFC 3339 date and time, such as \"2026-12-01T09:00:00Z\"",
+            )
+        });
+    }
+    if let Some(by) = obj.get("advance") {
+        xrm_model::json::check_keys(obj, &["advance"], &JsonPath::Root(at)).map_err(|e| FileError::json(path, e))?;
+        let period = by.as_str().and_then(crate::clock::Period::parse);
+        return period.map(Action::Advance).ok_or_else(|| {
+            FileError::new(
+                path,
+                format!("{at}.advance"),
+                "expected an ISO 8601 duration, such as \"P3D\", \"PT2H\" or \"-P1M\"",
+            )
+        });
     }
     if let Some(assert) = obj.get("assert") {
         xrm_model::json::check_keys(obj, &["assert"], &JsonPath::Root(at)).map_err(|e| FileError::json(path, e))?;

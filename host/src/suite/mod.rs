@@ -61,6 +61,10 @@ enum Action {
     /// Runs every queued asynchronous job, and the jobs they queue, to completion.
     RunAsync,
     Assert(Assert),
+    /// Sets the case's clock (QRY-2).
+    Clock(chrono::DateTime<chrono::Utc>),
+    /// Moves the case's clock by an ISO 8601 duration (QRY-2).
+    Advance(crate::clock::Period),
 }
 
 struct RequestAction {

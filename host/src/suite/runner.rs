@@ -245,6 +245,11 @@ fn run_actions(case: &Case, session: &mut Session, aliases: &mut Aliases, http: 
                 }
                 failures
             }
+            Action::Clock(at) => {
+                session.set_clock(*at);
+                Vec::new()
+            }
+            Action::Advance(period) => session.advance_clock(period).err().into_iter().collect(),
         };
         if !failures.is_empty() {
             return failures.into_iter().map(|f| format!("action {i}: {f}")).collect();

@@ -41,7 +41,7 @@ pub(in crate::pipeline) fn run(
     call: Call,
     request: Request,
 ) -> Result<Response, Fault> {
-    let frame = Frame::new(pipeline, call, request);
+    let frame = Frame::new(pipeline, call, request, state.clock.now());
     let event = state.record(Event::Request {
         depth: frame.call.depth,
         message: frame.request.message.clone(),
@@ -102,7 +102,7 @@ struct Frame<'p> {
 }
 
 impl<'p> Frame<'p> {
-    fn new(pipeline: &'p Arc<Pipeline>, call: Call, request: Request) -> Self {
+    fn new(pipeline: &'p Arc<Pipeline>, call: Call, request: Request, now: DateTime<Utc>) -> Self {
         let mut shared = Parameters::new();
         if let Some(tag) = &call.tag {
             shared.insert("tag".into(), ParameterValue::Value(Value::Text(tag.clone())));
@@ -115,7 +115,7 @@ impl<'p> Frame<'p> {
             call,
             request_id: Uuid::new_v4(),
             operation_id: Uuid::new_v4(),
-            created_on: Utc::now(),
+            created_on: now,
             outer_shared: shared.clone(),
             shared,
             outer_parent: None,

@@ -11,6 +11,7 @@ impl Frame<'_> {
     pub(super) fn core(&mut self, state: &mut CaseState) -> Result<(), Fault> {
         let org = self.org();
         let user = self.call.caller;
+        let now = state.clock.now();
         let store = state.store.data_mut();
         let missing = |what: &str| {
             Fault::new(codes::INVALID_ARGUMENT, format!("the {} request needs {what}", self.request.message))
@@ -18,7 +19,7 @@ impl Frame<'_> {
         match self.request.message.as_str() {
             messages::CREATE => {
                 let target = self.request.target_entity().cloned().ok_or_else(|| missing("an entity Target"))?;
-                let id = core::create(org, store, user, self.call.impersonator, target)?;
+                let id = core::create(org, store, user, self.call.impersonator, target, now)?;
                 self.primary_id = id;
                 self.output.insert(messages::ID.into(), ParameterValue::Value(Value::Guid(id)));
                 self.post_record = store.get(&self.table, id).cloned();
@@ -26,7 +27,7 @@ impl Frame<'_> {
             messages::UPDATE => {
                 let target =
                     self.request.target_entity().cloned().ok_or_else(|| missing("an entity Target with an id"))?;
-                core::update(org, store, user, self.call.impersonator, target)?;
+                core::update(org, store, user, self.call.impersonator, target, now)?;
                 self.post_record = store.get(&self.table, self.primary_id).cloned();
             }
             messages::DELETE => {
@@ -53,14 +54,16 @@ impl Frame<'_> {
                     who.is_none_or(|w| authorize::can_read(org, w, &snapshot, row))
                         && impersonator.is_none_or(|w| authorize::can_read(org, w, &snapshot, row))
                 };
-                let caller = query::Caller { user, business_unit: org.business_unit_of(user), readable: &readable };
+                let calendar = query::Calendar { now, zone: org.settings.time_zone };
+                let business_unit = org.business_unit_of(user);
+                let caller = query::Caller { user, business_unit, readable: &readable, calendar };
                 let found = query::retrieve_multiple(org, store, q, &caller)?;
                 self.output.insert(messages::ENTITY_COLLECTION.into(), ParameterValue::EntityCollection(found));
             }
             messages::ASSIGN => {
                 let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
                 let assignee = self.reference(messages::ASSIGNEE).ok_or_else(|| missing("an Assignee"))?;
-                core::assign(org, store, user, self.call.impersonator, &target, &assignee)?;
+                core::assign(org, store, user, self.call.impersonator, &target, &assignee, now)?;
                 self.post_record = store.get(&self.table, self.primary_id).cloned();
             }
             messages::SET_STATE => {
@@ -68,7 +71,7 @@ impl Frame<'_> {
                 let value = |name| self.request.parameter(name).and_then(ParameterValue::as_value).cloned();
                 let state_value = value(messages::STATE).ok_or_else(|| missing("a State"))?;
                 let status = value(messages::STATUS);
-                core::set_state(org, store, user, self.call.impersonator, &target, state_value, status)?;
+                core::set_state(org, store, user, self.call.impersonator, &target, (state_value, status), now)?;
                 self.post_record = store.get(&self.table, self.primary_id).cloned();
             }
             messages::GRANT_ACCESS | messages::MODIFY_ACCESS => {
