@@ -232,25 +232,26 @@ fn a_join_streams_and_stops_at_top() {
 }
 
 #[test]
-fn a_hundred_thousand_sibling_link_entities_cost_linear_time() {
+fn sibling_link_entities_cost_linear_time() {
     let org = org();
     let store = tasks(&org, 3);
     let mut q = QueryExpression::new("task");
-    q.link_entities = (0..100_000).map(|i| self_join(&format!("t{i}"))).collect();
+    q.link_entities = (0..20_000).map(|i| self_join(&format!("t{i}"))).collect();
     q.top_count = Some(1);
     let start = std::time::Instant::now();
     let found = run(&org, &store, &q, &|_| true).unwrap();
     assert_eq!(found.entities.len(), 1);
     // The same in FetchXML, aliases left to the default (`task<n>`).
-    let links = "<link-entity name='task' from='subject' to='subject' link-type='outer'/>".repeat(100_000);
+    let links = "<link-entity name='task' from='subject' to='subject' link-type='outer'/>".repeat(20_000);
     let fetch = format!("<fetch top='1'><entity name='task'><attribute name='subject'/>{links}</entity></fetch>");
     let caller = Caller { user: Uuid::nil(), business_unit: Uuid::nil(), readable: &|_| true, calendar: calendar() };
     let found = retrieve_multiple(&org, &store, &Query::FetchXml(fetch), &caller).unwrap();
     assert_eq!(found.entities.len(), 1);
-    // Linear: about 5 s unoptimised, a tenth of that in a release build; quadratic, it took minutes.
-    assert!(start.elapsed() < std::time::Duration::from_secs(30), "{:?}", start.elapsed());
+    // Linear: about a second unoptimised (the 100,000 of issue 12 are measured in the benchmark, 12);
+    // quadratic, as the alias checks were, it took minutes.
+    assert!(start.elapsed() < std::time::Duration::from_secs(10), "{:?}", start.elapsed());
     // A duplicate alias among them is still found.
-    q.link_entities[99_999].entity_alias = Some("t5".into());
+    q.link_entities[19_999].entity_alias = Some("t5".into());
     assert!(run(&org, &store, &q, &|_| true).unwrap_err().message.contains("The alias 't5'"));
 }
 
