@@ -234,12 +234,11 @@ impl OrganizationService {
 }
 
 /// The fault for a QueryExpression holding an operator this version of the interface cannot carry.
-fn unsendable(op: xrm_model::ConditionOperator) -> Fault {
+fn unsendable(what: String) -> Fault {
     Fault::new(
         xrm_model::codes::INVALID_ARGUMENT,
         format!(
-            "The condition operator '{}' cannot be sent in a QueryExpression by this version of the plug-in interface; send the query as FetchXML",
-            op.fetch_name()
+            "The {what} cannot be sent in a QueryExpression by this version of the plug-in interface; send the query as FetchXML"
         ),
     )
 }

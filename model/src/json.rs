@@ -398,10 +398,20 @@ impl<'r> Reader<'r> {
             None | Some("inner" | "Inner") => JoinOperator::Inner,
             Some("outer" | "leftouter" | "LeftOuter") => JoinOperator::LeftOuter,
             Some(other) => {
-                return Err(JsonError::new(
-                    &path.key("joinoperator"),
-                    format!("unknown join operator `{other}` (expected `inner` or `leftouter`)"),
-                ));
+                let known = |(_, fetch, sdk): &&(JoinOperator, &str, &str)| {
+                    *fetch == other || *sdk == other || fetch.replace(' ', "") == other
+                };
+                match JoinOperator::ALL.iter().find(known) {
+                    Some((op, _, _)) => *op,
+                    None => {
+                        return Err(JsonError::new(
+                            &path.key("joinoperator"),
+                            format!(
+                                "unknown join operator `{other}` (expected `inner`, `leftouter`, `exists`, `in`, `any`, `notany`, `all`, `notall` or `matchfirstrowusingcrossapply`)"
+                            ),
+                        ));
+                    }
+                }
             }
         };
         Ok(LinkEntity {

@@ -198,6 +198,37 @@ pub enum JoinOperator {
     #[default]
     Inner,
     LeftOuter,
+    /// Inner, joining only the first matching row (FetchXML's `matchfirstrowusingcrossapply`).
+    MatchFirstRowUsingCrossApply,
+    /// Parent rows with a matching row, each once, without the linked table's columns.
+    In,
+    Exists,
+    /// Parent rows with any matching row (`any`), or with none (`not any`); FetchXML has them inside a filter.
+    Any,
+    NotAny,
+    /// As the platform documents them: `all` keeps parent rows that have matching rows none of which passes the
+    /// link's filter; `not all` is the same as `any`.
+    All,
+    NotAll,
+}
+
+impl JoinOperator {
+    /// Every operator with its FetchXML `link-type` and its SDK name.
+    pub const ALL: [(JoinOperator, &'static str, &'static str); 9] = [
+        (JoinOperator::Inner, "inner", "Inner"),
+        (JoinOperator::LeftOuter, "outer", "LeftOuter"),
+        (JoinOperator::MatchFirstRowUsingCrossApply, "matchfirstrowusingcrossapply", "MatchFirstRowUsingCrossApply"),
+        (JoinOperator::In, "in", "In"),
+        (JoinOperator::Exists, "exists", "Exists"),
+        (JoinOperator::Any, "any", "Any"),
+        (JoinOperator::NotAny, "not any", "NotAny"),
+        (JoinOperator::All, "all", "All"),
+        (JoinOperator::NotAll, "not all", "NotAll"),
+    ];
+
+    pub fn fetch_name(self) -> &'static str {
+        Self::ALL.iter().find(|(op, _, _)| *op == self).map_or("inner", |(_, fetch, _)| fetch)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -134,8 +134,9 @@ impl Arena {
             link_to_entity_name: l.link_to_entity_name.clone(),
             link_to_attribute_name: l.link_to_attribute_name.clone(),
             join_operator: match l.join_operator {
-                JoinOperator::Inner => wit::JoinOperator::Inner,
                 JoinOperator::LeftOuter => wit::JoinOperator::LeftOuter,
+                // The service refuses the other link types before converting (`unsendable`).
+                _ => wit::JoinOperator::Inner,
             },
             entity_alias: l.entity_alias.clone(),
             columns: column_set(&l.columns),
@@ -208,14 +209,22 @@ pub(crate) fn sendable(op: ConditionOperator) -> bool {
     ConditionOperator::ALL.iter().position(|(o, _, _)| *o == op).is_some_and(|i| i < 22)
 }
 
-/// The first operator of the query that the interface cannot carry yet (send such a query as FetchXML).
-pub(crate) fn unsendable_operator(q: &Query) -> Option<ConditionOperator> {
-    fn in_filter(f: &xrm_model::FilterExpression) -> Option<ConditionOperator> {
+/// What in the query the interface cannot carry yet (send such a query as FetchXML): a condition operator or
+/// a link type, named as FetchXML names it.
+pub(crate) fn unsendable_operator(q: &Query) -> Option<String> {
+    fn in_filter(f: &xrm_model::FilterExpression) -> Option<String> {
         let own = f.conditions.iter().map(|c| c.operator).find(|op| !sendable(*op));
-        own.or_else(|| f.filters.iter().find_map(in_filter))
+        own.map(|op| format!("condition operator '{}'", op.fetch_name()))
+            .or_else(|| f.filters.iter().find_map(in_filter))
     }
-    fn in_links(links: &[xrm_model::LinkEntity]) -> Option<ConditionOperator> {
-        links.iter().find_map(|l| in_filter(&l.link_criteria).or_else(|| in_links(&l.link_entities)))
+    fn in_links(links: &[xrm_model::LinkEntity]) -> Option<String> {
+        links.iter().find_map(|l| {
+            let join = match l.join_operator {
+                JoinOperator::Inner | JoinOperator::LeftOuter => None,
+                other => Some(format!("link type '{}'", other.fetch_name())),
+            };
+            join.or_else(|| in_filter(&l.link_criteria)).or_else(|| in_links(&l.link_entities))
+        })
     }
     match q {
         Query::Expression(e) => in_filter(&e.criteria).or_else(|| in_links(&e.link_entities)),

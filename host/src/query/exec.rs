@@ -16,7 +16,7 @@ use xrm_model::{Entity, Fault, Uuid};
 
 use super::Caller;
 use super::filter::{Condition, Slots, Test, cell};
-use super::plan::{Node, Plan};
+use super::plan::{JoinKind, Node, Plan};
 use crate::deadline::Meter;
 use crate::store::{IndexKey, Store};
 
@@ -244,6 +244,9 @@ fn advance<'s>(
 ) -> Result<bool, Fault> {
     let node = &plan.nodes[i];
     let Some(join) = &node.join else { return Ok(false) };
+    if join.kind.tests_only() {
+        return test_only(node, caller, level, i, slots, meter, cost);
+    }
     while let Some(&row) = level.candidates.get(level.next) {
         level.next += 1;
         meter.work(cost)?;
@@ -252,14 +255,56 @@ fn advance<'s>(
             continue;
         }
         level.joined = true;
+        if join.kind == JoinKind::First {
+            // Only the first matching row joins.
+            level.next = level.candidates.len();
+        }
         if node.checks.matches(slots, meter)? {
             return Ok(true);
         }
     }
     slots[i] = None;
-    if join.outer && !level.joined && !level.empty_tried {
+    if join.kind == JoinKind::Outer && !level.joined && !level.empty_tried {
         level.empty_tried = true;
         return node.checks.matches(slots, meter);
     }
     Ok(false)
+}
+
+/// A link-entity that only tests the parent row (`exists`, `not any`, `all`): its slot stays empty and the row
+/// passes once, or not at all.
+fn test_only<'s>(
+    node: &Node,
+    caller: &Caller,
+    level: &mut Level<'s>,
+    i: usize,
+    slots: &mut [Option<&'s Entity>],
+    meter: &mut Meter,
+    cost: usize,
+) -> Result<bool, Fault> {
+    let Some(join) = &node.join else { return Ok(false) };
+    if level.empty_tried {
+        return Ok(false);
+    }
+    level.empty_tried = true;
+    let (mut related, mut passing) = (false, false);
+    for &row in &level.candidates {
+        meter.work(cost)?;
+        if !(caller.readable)(row) {
+            continue;
+        }
+        related = true;
+        slots[i] = Some(row);
+        if join.criteria.matches(slots, meter)? {
+            passing = true;
+            break;
+        }
+    }
+    slots[i] = None;
+    let passes = match join.kind {
+        JoinKind::NotAny => !passing,
+        JoinKind::All => related && !passing,
+        _ => passing,
+    };
+    Ok(passes && node.checks.matches(slots, meter)?)
 }

@@ -194,9 +194,6 @@ const CONDITION: Spec = Spec {
 };
 const VALUE: Spec = Spec { read: &[], ignored: &["uiname", "uitype"], unsupported: &[], children: &[] };
 
-/// The join types FetchXML has beyond `inner` and `outer`.
-const OTHER_LINK_TYPES: &[&str] = &["any", "not any", "all", "not all", "exists", "in", "matchfirstrowusingcrossapply"];
-
 /// The condition operators FetchXML has beyond those of the model: fiscal periods, user languages and teams.
 const OTHER_OPERATORS: &[&str] = &[
     "eq-userlanguage",
@@ -328,9 +325,9 @@ impl Builder {
         let mut link_orders = Vec::new();
         for child in &el.children {
             match child.name.as_str() {
-                "filter" => filters.push(filter(child)?),
+                "filter" => filters.push(self.filter(child, &mut q.link_entities, &mut link_orders, true)?),
                 "order" => q.orders.push(order(child, None)?),
-                "link-entity" => q.link_entities.push(self.link(child, &mut link_orders)?),
+                "link-entity" => q.link_entities.push(self.link(child, &mut link_orders, false)?),
                 _ => {}
             }
         }
@@ -339,22 +336,34 @@ impl Builder {
         Ok(())
     }
 
-    fn link(&mut self, el: &Element, orders: &mut Vec<OrderExpression>) -> Result<LinkEntity, Fault> {
+    /// A `<link-entity>`; `in_filter` when it sits in a `<filter>`, where only `any`, `not any`, `all` and
+    /// `not all` belong (and only there).
+    fn link(&mut self, el: &Element, orders: &mut Vec<OrderExpression>, in_filter: bool) -> Result<LinkEntity, Fault> {
         el.check(&LINK_ENTITY)?;
         self.meter.tick()?;
         self.links += 1;
         let name = el.required("name")?;
         let alias = el.attr("alias").map_or_else(|| default_alias(name, self.links), str::to_owned);
-        let join_operator = match el.attr("link-type").unwrap_or("inner") {
-            "inner" => JoinOperator::Inner,
-            "outer" => JoinOperator::LeftOuter,
-            other if OTHER_LINK_TYPES.contains(&other) => {
-                return Err(el.not_supported(&format!("link-type=\"{other}\"")));
-            }
-            other => {
-                return Err(fault(format!("unknown link-type '{other}' on {} (expected inner or outer)", el.place())));
-            }
+        let link_type = el.attr("link-type").unwrap_or("inner");
+        let Some(&(join_operator, _, _)) = JoinOperator::ALL.iter().find(|(_, fetch, _)| *fetch == link_type) else {
+            return Err(fault(format!(
+                "unknown link-type '{link_type}' on {} (expected inner, outer, exists, in, matchfirstrowusingcrossapply, or inside a <filter> any, not any, all or not all)",
+                el.place()
+            )));
         };
+        let filtering = matches!(
+            join_operator,
+            JoinOperator::Any | JoinOperator::NotAny | JoinOperator::All | JoinOperator::NotAll
+        );
+        if filtering != in_filter {
+            let place = el.place();
+            return Err(fault(match in_filter {
+                true => {
+                    format!("link-type '{link_type}' on {place} inside a <filter>: use any, not any, all or not all")
+                }
+                false => format!("link-type '{link_type}' on {place} belongs inside a <filter>"),
+            }));
+        }
         let mut link = LinkEntity {
             // FetchXML's `to` is the parent's column, `from` the linked table's.
             link_from_attribute_name: el.required("to")?.to_owned(),
@@ -369,14 +378,45 @@ impl Builder {
         let mut filters = Vec::new();
         for child in &el.children {
             match child.name.as_str() {
-                "filter" => filters.push(filter(child)?),
+                "filter" => filters.push(self.filter(child, &mut link.link_entities, orders, true)?),
                 "order" => orders.push(order(child, Some(&alias))?),
-                "link-entity" => link.link_entities.push(self.link(child, orders)?),
+                "link-entity" => link.link_entities.push(self.link(child, orders, false)?),
                 _ => {}
             }
         }
         link.link_criteria = all_of(filters);
         Ok(link)
+    }
+
+    /// A `<filter>`: its conditions, filters and the link-entities in it (`any`, `not any`, `all`, `not all`),
+    /// which join the table the filter belongs to, in `links`. They stand for conditions on the parent row, so
+    /// they can be taken out of the filter only where every filter around them is `and`.
+    fn filter(
+        &mut self,
+        el: &Element,
+        links: &mut Vec<LinkEntity>,
+        orders: &mut Vec<OrderExpression>,
+        conjunctive: bool,
+    ) -> Result<FilterExpression, Fault> {
+        el.check(&FILTER)?;
+        let filter_operator = match el.attr("type").unwrap_or("and") {
+            "and" => LogicalOperator::And,
+            "or" => LogicalOperator::Or,
+            other => {
+                return Err(fault(format!("unknown filter type '{other}' on {} (expected and or or)", el.place())));
+            }
+        };
+        let conjunctive = conjunctive && filter_operator == LogicalOperator::And;
+        let mut f = FilterExpression { filter_operator, ..FilterExpression::default() };
+        for child in &el.children {
+            match child.name.as_str() {
+                "condition" => f.conditions.push(condition(child)?),
+                "filter" => f.filters.push(self.filter(child, links, orders, conjunctive)?),
+                _ if !conjunctive => return Err(child.not_supported("a <link-entity> inside an 'or' filter")),
+                _ => links.push(self.link(child, orders, true)?),
+            }
+        }
+        Ok(f)
     }
 }
 
@@ -423,24 +463,6 @@ fn order(el: &Element, link_alias: Option<&str>) -> Result<OrderExpression, Faul
         descending: el.flag("descending")?,
         entity_name,
     })
-}
-
-fn filter(el: &Element) -> Result<FilterExpression, Fault> {
-    el.check(&FILTER)?;
-    let filter_operator = match el.attr("type").unwrap_or("and") {
-        "and" => LogicalOperator::And,
-        "or" => LogicalOperator::Or,
-        other => return Err(fault(format!("unknown filter type '{other}' on {} (expected and or or)", el.place()))),
-    };
-    let mut f = FilterExpression { filter_operator, ..FilterExpression::default() };
-    for child in &el.children {
-        match child.name.as_str() {
-            "condition" => f.conditions.push(condition(child)?),
-            "filter" => f.filters.push(filter(child)?),
-            _ => return Err(child.not_supported("a <link-entity> inside a <filter>")),
-        }
-    }
-    Ok(f)
 }
 
 fn condition(el: &Element) -> Result<ConditionExpression, Fault> {
@@ -553,7 +575,7 @@ mod tests {
             ),
             (
                 entity("<filter><link-entity name='contact' from='a' to='b'/></filter>"),
-                "inside a <filter> (in <link-entity> at byte 38) is not supported yet",
+                "link-type 'inner' on <link-entity> at byte 38 inside a <filter>: use any, not any, all or not all",
             ),
             (
                 entity("<link-entity name='contact' from='a' to='b' link-type='sideways'/>"),

@@ -36,8 +36,41 @@ pub(super) struct Join<'a> {
     pub(super) from: &'a str,
     /// This table's column (`LinkToAttributeName`, FetchXML's `from`).
     pub(super) to: &'a str,
-    pub(super) outer: bool,
+    pub(super) kind: JoinKind,
     pub(super) criteria: Filter,
+}
+
+/// How a link-entity joins (QRY-3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum JoinKind {
+    Inner,
+    Outer,
+    /// Inner, with only the first matching row (`matchfirstrowusingcrossapply`).
+    First,
+    /// The parent row once if any row matches, without columns (`exists`, `in`, `any`, `not all`).
+    Exists,
+    /// The parent row if no row matches (`not any`).
+    NotAny,
+    /// The parent row if rows match the join but none passes the link's filter (`all`, as documented).
+    All,
+}
+
+impl JoinKind {
+    fn of(op: JoinOperator) -> JoinKind {
+        match op {
+            JoinOperator::Inner => JoinKind::Inner,
+            JoinOperator::LeftOuter => JoinKind::Outer,
+            JoinOperator::MatchFirstRowUsingCrossApply => JoinKind::First,
+            JoinOperator::In | JoinOperator::Exists | JoinOperator::Any | JoinOperator::NotAll => JoinKind::Exists,
+            JoinOperator::NotAny => JoinKind::NotAny,
+            JoinOperator::All => JoinKind::All,
+        }
+    }
+
+    /// Whether the link only tests the parent row, returning no row of its own.
+    pub(super) fn tests_only(self) -> bool {
+        matches!(self, JoinKind::Exists | JoinKind::NotAny | JoinKind::All)
+    }
 }
 
 pub(super) struct Order {
@@ -106,12 +139,16 @@ impl<'a> Plan<'a> {
             let columns = &link.columns;
             self.nodes.push(Node { alias, table, parent, columns, join: None, checks: Filter::default() });
             let criteria = self.bind_filter(&link.link_criteria, Some(index), binding)?;
-            self.nodes[index].join = Some(Join {
-                from: &link.link_from_attribute_name,
-                to: &link.link_to_attribute_name,
-                outer: link.join_operator == JoinOperator::LeftOuter,
-                criteria,
-            });
+            let kind = JoinKind::of(link.join_operator);
+            if kind.tests_only() && !link.link_entities.is_empty() {
+                return Err(invalid(format!(
+                    "Link-entities inside the link-entity '{}' of type '{}' are not supported yet",
+                    self.nodes[index].alias,
+                    link.join_operator.fetch_name()
+                )));
+            }
+            self.nodes[index].join =
+                Some(Join { from: &link.link_from_attribute_name, to: &link.link_to_attribute_name, kind, criteria });
             self.add_links(org, index, &link.link_entities, binding)?;
         }
         Ok(())

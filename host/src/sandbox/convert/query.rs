@@ -62,6 +62,9 @@ fn join(op: m::JoinOperator) -> w::JoinOperator {
     match op {
         m::JoinOperator::Inner => w::JoinOperator::Inner,
         m::JoinOperator::LeftOuter => w::JoinOperator::LeftOuter,
+        // The other link types have no form in this version of the interface yet (QRY-3): a plug-in sees them
+        // as inner joins.
+        _ => w::JoinOperator::Inner,
     }
 }
 
