@@ -445,7 +445,7 @@ impl<'a> PluginContext<'a> {
     /// # Ok(()) }
     /// ```
     pub fn set_input_parameter(&self, name: &str, value: impl Into<ParameterValue>) -> Result<(), Fault> {
-        let value = to_wit::parameter_value(&value.into());
+        let value = to_wit::parameter_value(&value.into())?;
         self.raw().set_input_parameter(name, &value).map_err(from_wit::fault)
     }
 
@@ -533,7 +533,7 @@ impl<'a> PluginContext<'a> {
     /// # Ok(()) }
     /// ```
     pub fn set_output_parameter(&self, name: &str, value: impl Into<ParameterValue>) -> Result<(), Fault> {
-        let value = to_wit::parameter_value(&value.into());
+        let value = to_wit::parameter_value(&value.into())?;
         self.raw().set_output_parameter(name, &value).map_err(from_wit::fault)
     }
 
@@ -620,7 +620,7 @@ impl<'a> PluginContext<'a> {
     /// # Ok(()) }
     /// ```
     pub fn set_shared_variable(&self, name: &str, value: impl Into<ParameterValue>) -> Result<(), Fault> {
-        let value = to_wit::parameter_value(&value.into());
+        let value = to_wit::parameter_value(&value.into())?;
         self.raw().set_shared_variable(name, &value).map_err(from_wit::fault)
     }
 

@@ -164,7 +164,8 @@ mod tests {
             passed,
             wit::PluginError::Fault(crate::bindings::xrm::plugin::types::Fault {
                 code: 0x8004_0220,
-                message: "denied".into()
+                message: "denied".into(),
+                faulted_request_index: None,
             })
         );
     }

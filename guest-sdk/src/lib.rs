@@ -38,6 +38,7 @@
 #![deny(missing_docs)]
 
 pub mod bindings;
+mod bulk;
 mod context;
 mod convert;
 mod environment;
@@ -53,10 +54,10 @@ pub mod __private;
 
 pub use chrono::{DateTime, Utc};
 pub use xrm_model::{
-    self as model, ColumnSet, ConditionExpression, ConditionOperator, Entity, EntityCollection, EntityReference, Fault,
-    FilterExpression, JoinOperator, LinkEntity, LogicalOperator, OrderExpression, PagingInfo, ParameterValue,
-    Parameters, PrincipalAccess, Query, QueryExpression, Request, Response, Uuid, Value, access_rights, codes, json,
-    messages,
+    self as model, ColumnSet, ConditionExpression, ConditionOperator, Entity, EntityCollection, EntityReference,
+    ExecuteMultipleResponseItem, ExecuteMultipleSettings, Fault, FilterExpression, JoinOperator, KeyAttributes,
+    LinkEntity, LogicalOperator, OrderExpression, PagingInfo, ParameterValue, Parameters, PrincipalAccess, Query,
+    QueryExpression, Request, Response, Uuid, Value, access_rights, codes, json, messages,
 };
 
 pub use context::{ContextInfo, PluginContext, mode, stage};

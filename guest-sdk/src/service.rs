@@ -229,7 +229,7 @@ impl OrganizationService {
         if let Some(op) = queries.filter_map(to_wit::unsendable_operator).next() {
             return Err(unsendable(op));
         }
-        self.inner.execute(&to_wit::request(request)).map(from_wit::response).map_err(from_wit::fault)
+        self.inner.execute(&to_wit::request(request)?).map(from_wit::response).map_err(from_wit::fault)
     }
 }
 

@@ -11,11 +11,13 @@
 //! 7. a RetrieveMultiple over 10,000 rows with a filter and a link-entity, security applied to every row;
 //! 8. a Create through 3 synchronous probe steps + 1 asynchronous step, queued and drained;
 //! 9. the rollback of a transaction that wrote 100 rows, in stores of 1,000 and 100,000 rows;
-//! 10. a fresh probe instance sending one HTTP request answered by a stub (BOX-6), beside (2).
+//! 10. a fresh probe instance sending one HTTP request answered by a stub (BOX-6), beside (2);
 //! 11. a Retrieve by id and a RetrieveMultiple with an equality on an indexed lookup, in stores of 1,000 and
 //!     1,000,000 rows;
 //! 12. the queries of issue 12 built to make the engine work without bound: a long `LIKE`, 100,000 sibling
-//!     link-entities, a self-join of 200 tasks twice with `top 1`.
+//!     link-entities, a self-join of 200 tasks twice with `top 1`;
+//! 13. a CreateMultiple of 1,000 accounts with one probe step on Create and one on CreateMultiple, beside the
+//!     same accounts sent as 1,000 Creates through the same steps.
 //!
 //! It ends with the ratios 2/1 and 3/4, and the cost of one stubbed request (10 − 2).
 
@@ -441,6 +443,35 @@ fn hostile_queries(root: &Path) {
     }
 }
 
+/// (13): PIPE-17's merged pipelines at scale: the step on Create runs once per account either way; the step on
+/// CreateMultiple runs once for the bulk request, and once per Create (with a Targets of one) otherwise.
+fn create_multiple_1000(root: &Path) {
+    let suite = Suite::load(&root.join("benches/createmultiple.json")).expect("bench suite loads");
+    let alice = suite.pipeline.org().alias("alice").expect("alice");
+    let accounts: Vec<Entity> = (0..1_000)
+        .map(|i| {
+            let mut account = Entity::new("account");
+            account.set("name", format!("account {i}"));
+            account
+        })
+        .collect();
+    on_case_thread(|| {
+        measure_n("13. CreateMultiple of 1,000 accounts, 1 step on each message", 10, || {
+            let mut session = Session::new(suite.pipeline.clone());
+            let request = Request::multiple(xrm_model::messages::CREATE_MULTIPLE, accounts.clone());
+            session.execute(alice, request, None).expect("bulk create succeeds");
+            assert_eq!(session.store().count("account"), 1_001);
+        });
+        measure_n("13. the same 1,000 accounts as 1,000 Creates, same steps", 10, || {
+            let mut session = Session::new(suite.pipeline.clone());
+            for account in &accounts {
+                session.execute(alice, Request::create(account.clone()), None).expect("create succeeds");
+            }
+            assert_eq!(session.store().count("account"), 1_001);
+        });
+    });
+}
+
 /// Like `measure`, with `n` timed runs after one warm-up: for operations that take milliseconds.
 fn measure_n(name: &str, n: usize, f: impl FnMut()) -> (f64, f64) {
     measure_runs(name, 1, n, f)
@@ -599,6 +630,9 @@ fn main() {
     }
     if wanted(12) {
         hostile_queries(&root);
+    }
+    if wanted(13) {
+        create_multiple_1000(&root);
     }
     println!("ratio 2/1 (probe execution / bare wasmtime): p50 {:.1}x", probe.0 / bare.0);
     println!(

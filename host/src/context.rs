@@ -33,6 +33,10 @@ pub struct ExecutionContext {
     pub output_parameters: Parameters,
     pub pre_entity_images: BTreeMap<String, Entity>,
     pub post_entity_images: BTreeMap<String, Entity>,
+    /// `PreEntityImagesCollection` and `PostEntityImagesCollection` (`IPluginExecutionContext4`): for a step
+    /// on a bulk message, each target's images, in the order of `Targets` (PIPE-17); empty otherwise.
+    pub pre_entity_images_collection: Vec<BTreeMap<String, Entity>>,
+    pub post_entity_images_collection: Vec<BTreeMap<String, Entity>>,
     pub shared_variables: Parameters,
     /// `ParentContext`: the context of the step whose call started this pipeline, or the PreValidation context
     /// of this pipeline for later stages of Create, Update and Delete (PIPE-7).
@@ -99,6 +103,8 @@ impl ExecutionContext {
             output_parameters: Parameters::new(),
             pre_entity_images: BTreeMap::new(),
             post_entity_images: BTreeMap::new(),
+            pre_entity_images_collection: Vec::new(),
+            post_entity_images_collection: Vec::new(),
             shared_variables: Parameters::new(),
             parent: None,
             identity: Identity { authenticated_user_id: user, ..Identity::default() },

@@ -136,13 +136,16 @@ form!(
     "Reference",
     |g| json!({
         "type": "object",
-        "description": "A reference to a record (EntityReference): its table and id.",
+        "description": "A reference to a record (EntityReference): its table and id, or the values of one of \
+            its table's alternate keys.",
         "properties": {
             "@ref": { "type": "string", "description": "The table's logical name, such as `account`." },
             "id": g.subschema_for::<GuidForm>(),
             "name": { "type": ["string", "null"], "description": "The record's primary name (optional)." },
+            "keys": g.subschema_for::<KeysForm>(),
         },
-        "required": ["@ref", "id"],
+        "required": ["@ref"],
+        "anyOf": [ { "required": ["id"] }, { "required": ["keys"] } ],
         "additionalProperties": false,
     })
 );
@@ -164,6 +167,19 @@ form!(
             tagged("@options", json!({ "type": "array", "items": int32() }), "Choices (multi-select option set)."),
             g.subschema_for::<ReferenceForm>(),
         ],
+    })
+);
+
+form!(
+    /// The values of an alternate key's columns: `{"accountnumber": "A-1"}`.
+    KeysForm,
+    "Keys",
+    |g| json!({
+        "type": "object",
+        "description": "The record's alternate key: each column of one of the table's `keys` and its value \
+            (KeyAttributes).",
+        "minProperties": 1,
+        "additionalProperties": g.subschema_for::<ValueForm>(),
     })
 );
 
@@ -190,7 +206,10 @@ form!(
     /// An entity: `{"@logicalname": …, "@id": …, column: value, …}`.
     EntityForm,
     "Entity",
-    |g| entity(g, &[], "A record: its table, optionally its id, and its columns as keys.")
+    |g| {
+        let keys = g.subschema_for::<KeysForm>().to_value();
+        entity(g, &[("@keys", keys)], "A record: its table, optionally its id or alternate key (`@keys`), and its columns as keys.")
+    }
 );
 
 form!(
@@ -373,14 +392,15 @@ form!(
             "message": {
                 "type": "string",
                 "description": "The message: Create, Retrieve, Update, Delete, RetrieveMultiple, Associate, \
-                    Disassociate, Assign, SetState, GrantAccess, ModifyAccess, RevokeAccess, or a custom API's \
-                    unique name.",
+                    Disassociate, Assign, SetState, GrantAccess, ModifyAccess, RevokeAccess, Upsert, \
+                    ExecuteMultiple, ExecuteTransaction, CreateMultiple, UpdateMultiple, UpsertMultiple, or a \
+                    custom API's unique name.",
                 "examples": [messages::CREATE, messages::UPDATE, messages::DELETE, messages::RETRIEVE,
                              messages::RETRIEVE_MULTIPLE],
             },
             "target": {
-                "description": "The record: an entity for Create and Update (Update needs `@id`), a reference \
-                    otherwise.",
+                "description": "The record: an entity for Create, Update and Upsert (Update needs `@id` or \
+                    `@keys`), a reference otherwise.",
                 "anyOf": [g.subschema_for::<EntityForm>(), g.subschema_for::<ReferenceForm>()],
             },
             "columns": g.subschema_for::<ColumnSetForm>(),
@@ -406,13 +426,41 @@ form!(
                 "description": "The parameters of a custom message, by name.",
                 "additionalProperties": g.subschema_for::<ParameterForm>(),
             },
+            "requests": {
+                "type": "array",
+                "description": "The requests of an ExecuteMultiple or ExecuteTransaction, run in order.",
+                "items": g.subschema_for::<RequestForm>(),
+            },
+            "settings": {
+                "type": "object",
+                "description": "ExecuteMultiple's settings (each false when left out).",
+                "properties": {
+                    "continueonerror": { "type": "boolean", "description": "Go on after a request fails." },
+                    "returnresponses": { "type": "boolean", "description": "Return the responses of the \
+                        requests that succeed (faults are always returned)." },
+                },
+                "additionalProperties": false,
+            },
+            "returnresponses": {
+                "type": "boolean",
+                "description": "ExecuteTransaction: return each request's response (default false).",
+            },
+            "targets": {
+                "type": "array",
+                "description": "The records of a CreateMultiple, UpdateMultiple or UpsertMultiple, all of one table.",
+                "items": g.subschema_for::<EntityForm>(),
+            },
         },
         "required": ["message"],
         "dependentRequired": { "principal": ["accessmask"] },
         "allOf": [
             when_message(xrm_model::json::TARGETED, json!({ "required": ["target"] })),
             when_message(&[messages::RETRIEVE_MULTIPLE], json!({ "required": ["query"] })),
-            when_message(&[messages::UPDATE], json!({ "properties": { "target": { "required": ["@id"] } } })),
+            when_message(&[messages::UPDATE], json!({ "properties": { "target": {
+                "anyOf": [ { "required": ["@id"] }, { "required": ["@keys"] } ] } } })),
+            when_message(messages::BATCHES, json!({ "required": ["requests"] })),
+            when_message(&[messages::CREATE_MULTIPLE, messages::UPDATE_MULTIPLE, messages::UPSERT_MULTIPLE],
+                         json!({ "required": ["targets"] })),
         ],
         "additionalProperties": false,
     })

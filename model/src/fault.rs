@@ -1,15 +1,22 @@
 use std::fmt;
 
-/// An error as the platform reports it: an HRESULT and a message.
+/// An error as the platform reports it: an HRESULT and a message; from `ExecuteTransaction`, also the index of
+/// the request that failed (`ExecuteTransactionFault.FaultedRequestIndex`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     pub code: u32,
     pub message: String,
+    pub faulted_request_index: Option<u32>,
 }
 
 impl Fault {
     pub fn new(code: u32, message: impl Into<String>) -> Self {
-        Fault { code, message: message.into() }
+        Fault { code, message: message.into(), faulted_request_index: None }
+    }
+
+    /// The fault of request `index` of an `ExecuteTransaction`.
+    pub fn at_request(self, index: u32) -> Self {
+        Fault { faulted_request_index: Some(index), ..self }
     }
 
     /// The code as the platform writes it: `0x80040220`.
@@ -56,4 +63,8 @@ pub mod codes {
     pub const DUPLICATE_RECORD: u32 = 0x8004_0237;
     /// A state the table does not have, or a status that is not one of the state's (STATE-1).
     pub const INVALID_STATE_OR_STATUS: u32 = 0x8004_8408;
+    /// DuplicateRecordEntityKey: another record has the same values for an alternate key.
+    pub const DUPLICATE_KEY: u32 = 0x8006_0892;
+    /// EntityKeyNotDefined: key attributes that are not one of the table's alternate keys.
+    pub const KEY_NOT_DEFINED: u32 = 0x8006_0890;
 }

@@ -14,7 +14,9 @@ use crate::query::{
     OrderExpression, PagingInfo, Query, QueryExpression,
 };
 use crate::request::{EntityCollection, ParameterValue, PrincipalAccess, Request, Response, access_rights, messages};
-use crate::value::{Entity, EntityReference, Value};
+use crate::value::{Entity, EntityReference, KeyAttributes, Value};
+
+mod batch;
 
 /// Where a JSON value sits in its document; rendered only when an error is reported.
 #[derive(Clone, Copy)]
@@ -113,14 +115,32 @@ impl<'r> Reader<'r> {
         Uuid::parse_str(text).map_err(|_| JsonError::new(path, format!("`{text}` is not a GUID or an `@alias`")))
     }
 
-    /// `{"@ref": "account", "id": "<guid or alias>"}`, with an optional `name`.
+    /// `{"@ref": "account", "id": "<guid or alias>"}`, with an optional `name`; or a reference by alternate key,
+    /// `{"@ref": "account", "keys": {"accountnumber": "A-1"}}`.
     pub fn reference(&self, v: &Json, path: &Path<'_>) -> Result<EntityReference> {
         let obj = v.as_object().ok_or_else(|| expected(path, "a reference `{\"@ref\": …, \"id\": …}`", v))?;
-        check_keys(obj, &["@ref", "id", "name"], path)?;
+        check_keys(obj, &["@ref", "id", "name", "keys"], path)?;
         let table = required_str(obj, "@ref", path)?;
-        let id = self.guid(required(obj, "id", path)?, &path.key("id"))?;
-        let name = optional_str(obj, "name", path)?;
-        Ok(EntityReference { logical_name: table.to_owned(), id, name: name.map(str::to_owned) })
+        let key_attributes = match obj.get("keys") {
+            Some(keys) => self.key_attributes(keys, &path.key("keys"))?,
+            None => KeyAttributes::new(),
+        };
+        let id = match obj.get("id") {
+            Some(id) => self.guid(id, &path.key("id"))?,
+            None if !key_attributes.is_empty() => Uuid::nil(),
+            None => return Err(JsonError::new(path, "missing `id` (or `keys`, to name the record by alternate key)")),
+        };
+        let name = optional_str(obj, "name", path)?.map(str::to_owned);
+        Ok(EntityReference { logical_name: table.to_owned(), id, name, key_attributes })
+    }
+
+    /// `{"column": value, …}`: the values of an alternate key's columns (`KeyAttributeCollection`).
+    pub fn key_attributes(&self, v: &Json, path: &Path<'_>) -> Result<KeyAttributes> {
+        let obj = v.as_object().ok_or_else(|| expected(path, "key columns and values `{\"column\": value}`", v))?;
+        if obj.is_empty() {
+            return Err(JsonError::new(path, "no key columns (name at least one column of an alternate key)"));
+        }
+        obj.iter().map(|(column, value)| Ok((column.clone(), self.value(value, &path.key(column))?))).collect()
     }
 
     /// A column value (`formats.md`, "Values").
@@ -174,7 +194,7 @@ impl<'r> Reader<'r> {
         }
     }
 
-    /// An entity: `{"@logicalname": …, "@id": …, column: value, …}`.
+    /// An entity: `{"@logicalname": …, "@id": …, "@keys": {…}, column: value, …}`.
     pub fn entity(&self, v: &Json, path: &Path<'_>) -> Result<Entity> {
         let obj = v.as_object().ok_or_else(|| expected(path, "an entity `{\"@logicalname\": …}`", v))?;
         let table = required_str(obj, "@logicalname", path)?;
@@ -183,10 +203,11 @@ impl<'r> Reader<'r> {
             match key.as_str() {
                 "@logicalname" => {}
                 "@id" => entity.id = Some(self.guid(item, &path.key(key))?),
+                "@keys" => entity.key_attributes = self.key_attributes(item, &path.key(key))?,
                 k if k.starts_with('@') => {
                     return Err(JsonError::new(
                         &path.key(key),
-                        "unknown key (expected `@logicalname`, `@id` or a column)",
+                        "unknown key (expected `@logicalname`, `@id`, `@keys` or a column)",
                     ));
                 }
                 column => {
@@ -226,12 +247,16 @@ impl<'r> Reader<'r> {
         if let Some(target) = obj.get("target") {
             let tpath = path.key("target");
             let value = match message {
-                messages::CREATE | messages::UPDATE => ParameterValue::Entity(self.entity(target, &tpath)?),
+                messages::CREATE | messages::UPDATE | messages::UPSERT => {
+                    ParameterValue::Entity(self.entity(target, &tpath)?)
+                }
                 _ if target.get("@logicalname").is_some() => ParameterValue::Entity(self.entity(target, &tpath)?),
                 _ => ParameterValue::Value(Value::Lookup(self.reference(target, &tpath)?)),
             };
-            if message == messages::UPDATE && value.as_entity().is_some_and(|e| e.id.is_none()) {
-                return Err(JsonError::new(&tpath, "an Update target needs `@id`"));
+            if message == messages::UPDATE
+                && value.as_entity().is_some_and(|e| e.id.is_none() && e.key_attributes.is_empty())
+            {
+                return Err(JsonError::new(&tpath, "an Update target needs `@id` (or `@keys`)"));
             }
             params.insert(messages::TARGET.into(), value);
         } else if TARGETED.contains(&message) {
@@ -285,6 +310,7 @@ impl<'r> Reader<'r> {
                 ParameterValue::PrincipalAccess(PrincipalAccess { principal, access_mask: mask }),
             );
         }
+        self.batch_parameters(obj, message, path, params)?;
         if let Some(extra) = obj.get("parameters") {
             let ppath = path.key("parameters");
             let extra = extra.as_object().ok_or_else(|| expected(&ppath, "an object of parameters", extra))?;
@@ -450,6 +476,10 @@ const REQUEST_KEYS: &[&str] = &[
     "accessmask",
     "revokee",
     "parameters",
+    "requests",
+    "settings",
+    "returnresponses",
+    "targets",
 ];
 
 /// Messages whose request must carry a `target` (the JSON Schema of the suite file says the same).
@@ -465,6 +495,7 @@ pub const TARGETED: &[&str] = &[
     messages::GRANT_ACCESS,
     messages::MODIFY_ACCESS,
     messages::REVOKE_ACCESS,
+    messages::UPSERT,
 ];
 
 impl From<QueryExpression> for Query {
@@ -616,7 +647,14 @@ pub fn reference_to_json(r: &EntityReference) -> Json {
     if let Some(name) = &r.name {
         obj.insert("name".into(), Json::String(name.clone()));
     }
+    if !r.key_attributes.is_empty() {
+        obj.insert("keys".into(), keys_to_json(&r.key_attributes));
+    }
     Json::Object(obj)
+}
+
+fn keys_to_json(keys: &KeyAttributes) -> Json {
+    Json::Object(keys.iter().map(|(column, value)| (column.clone(), value_to_json(value))).collect())
 }
 
 /// The JSON form of an entity.
@@ -625,6 +663,9 @@ pub fn entity_to_json(e: &Entity) -> Json {
     obj.insert("@logicalname".into(), Json::String(e.logical_name.clone()));
     if let Some(id) = e.id {
         obj.insert("@id".into(), Json::String(id.to_string()));
+    }
+    if !e.key_attributes.is_empty() {
+        obj.insert("@keys".into(), keys_to_json(&e.key_attributes));
     }
     for (column, value) in &e.attributes {
         obj.insert(column.clone(), value_to_json(value));
@@ -647,6 +688,15 @@ pub fn parameter_to_json(p: &ParameterValue) -> Json {
         ParameterValue::PrincipalAccess(pa) => {
             json!({ "principal": reference_to_json(&pa.principal), "accessmask": pa.access_mask })
         }
+        ParameterValue::Guids(ids) => Json::Array(ids.iter().map(|id| Json::String(id.to_string())).collect()),
+        ParameterValue::Requests(requests) => Json::Array(requests.iter().map(batch::request_to_json).collect()),
+        ParameterValue::Responses(responses) => Json::Array(responses.iter().map(response_to_json).collect()),
+        ParameterValue::ExecuteMultipleSettings(s) => {
+            json!({ "continueonerror": s.continue_on_error, "returnresponses": s.return_responses })
+        }
+        ParameterValue::ExecuteMultipleResponses(items) => {
+            Json::Array(items.iter().map(batch::response_item_to_json).collect())
+        }
     }
 }
 
@@ -655,6 +705,10 @@ pub fn parameter_to_json(p: &ParameterValue) -> Json {
 pub fn response_to_json(r: &Response) -> Json {
     let mut obj = Map::new();
     for (name, value) in &r.results {
+        if let Some(key) = batch::result_key(&r.message, name) {
+            obj.insert(key.into(), parameter_to_json(value));
+            continue;
+        }
         match (name.as_str(), value) {
             (messages::ENTITY, _) => {
                 obj.insert("entity".into(), parameter_to_json(value));

@@ -16,7 +16,8 @@ pub use query::{
     OrderExpression, PagingInfo, Query, QueryExpression,
 };
 pub use request::{
-    EntityCollection, ParameterValue, Parameters, PrincipalAccess, Request, Response, access_rights, messages,
+    EntityCollection, ExecuteMultipleResponseItem, ExecuteMultipleSettings, ParameterValue, Parameters,
+    PrincipalAccess, Request, Response, access_rights, messages,
 };
 pub use uuid::Uuid;
-pub use value::{Entity, EntityReference, Value};
+pub use value::{Entity, EntityReference, KeyAttributes, Value};

@@ -1,5 +1,8 @@
 use std::collections::BTreeMap;
 
+use uuid::Uuid;
+
+use crate::fault::Fault;
 use crate::query::{ColumnSet, Query};
 use crate::value::{Entity, EntityReference, Value};
 
@@ -43,6 +46,23 @@ pub mod access_rights {
     ];
 }
 
+/// `ExecuteMultipleSettings`: whether an `ExecuteMultiple` goes on after a request fails, and whether it
+/// returns the responses of the requests that succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExecuteMultipleSettings {
+    pub continue_on_error: bool,
+    pub return_responses: bool,
+}
+
+/// `ExecuteMultipleResponseItem`: the outcome of one request of an `ExecuteMultiple`, by its index in
+/// `Requests`: its response, or the fault it ended with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecuteMultipleResponseItem {
+    pub request_index: u32,
+    pub response: Option<Response>,
+    pub fault: Option<Fault>,
+}
+
 /// The value of a request, response, context or shared-variable parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParameterValue {
@@ -54,6 +74,17 @@ pub enum ParameterValue {
     Query(Query),
     Relationship(String),
     PrincipalAccess(PrincipalAccess),
+    /// A list of ids (`Guid[]`: the `Ids` of `CreateMultiple`).
+    Guids(Vec<Uuid>),
+    /// `OrganizationRequestCollection`: the `Requests` of `ExecuteMultiple` and `ExecuteTransaction`.
+    Requests(Vec<Request>),
+    /// `OrganizationResponseCollection`: the `Responses` of `ExecuteTransaction`, the `Results` of
+    /// `UpsertMultiple`.
+    Responses(Vec<Response>),
+    /// The `Settings` of `ExecuteMultiple`.
+    ExecuteMultipleSettings(ExecuteMultipleSettings),
+    /// `ExecuteMultipleResponseItemCollection`: the `Responses` of `ExecuteMultiple`.
+    ExecuteMultipleResponses(Vec<ExecuteMultipleResponseItem>),
 }
 
 impl ParameterValue {
@@ -111,6 +142,12 @@ pub mod messages {
     pub const MODIFY_ACCESS: &str = "ModifyAccess";
     pub const REVOKE_ACCESS: &str = "RevokeAccess";
     pub const WHO_AM_I: &str = "WhoAmI";
+    pub const EXECUTE_MULTIPLE: &str = "ExecuteMultiple";
+    pub const EXECUTE_TRANSACTION: &str = "ExecuteTransaction";
+    pub const UPSERT: &str = "Upsert";
+    pub const CREATE_MULTIPLE: &str = "CreateMultiple";
+    pub const UPDATE_MULTIPLE: &str = "UpdateMultiple";
+    pub const UPSERT_MULTIPLE: &str = "UpsertMultiple";
 
     /// Every message the pipeline runs itself (custom APIs aside): the one list that loaders, the import and
     /// the pipeline's dispatch agree on. A message is runnable when it is here or a custom API of the
@@ -129,7 +166,29 @@ pub mod messages {
         MODIFY_ACCESS,
         REVOKE_ACCESS,
         WHO_AM_I,
+        EXECUTE_MULTIPLE,
+        EXECUTE_TRANSACTION,
+        UPSERT,
+        CREATE_MULTIPLE,
+        UPDATE_MULTIPLE,
+        UPSERT_MULTIPLE,
     ];
+
+    /// The messages that carry other requests: `ExecuteMultiple` and `ExecuteTransaction` (PIPE-17).
+    pub const BATCHES: &[&str] = &[EXECUTE_MULTIPLE, EXECUTE_TRANSACTION];
+
+    /// The bulk messages and the single message each merges with (PIPE-17): `CreateMultiple` with `Create`, ….
+    pub const BULK: &[(&str, &str)] =
+        &[(CREATE_MULTIPLE, CREATE), (UPDATE_MULTIPLE, UPDATE), (UPSERT_MULTIPLE, UPSERT)];
+
+    /// The single message a bulk message merges with, and the other way round.
+    pub fn merged_with(name: &str) -> Option<&'static str> {
+        BULK.iter().find_map(|(multiple, single)| match name {
+            n if n == *multiple => Some(*single),
+            n if n == *single => Some(*multiple),
+            _ => None,
+        })
+    }
 
     /// Whether the pipeline runs `name` itself.
     pub fn is_built_in(name: &str) -> bool {
@@ -161,6 +220,12 @@ pub mod messages {
     pub const STATUS: &str = "Status";
     pub const PRINCIPAL_ACCESS: &str = "PrincipalAccess";
     pub const REVOKEE: &str = "Revokee";
+    /// The request parameters of `ExecuteMultiple` and `ExecuteTransaction`.
+    pub const REQUESTS: &str = "Requests";
+    pub const SETTINGS: &str = "Settings";
+    pub const RETURN_RESPONSES: &str = "ReturnResponses";
+    /// The entities of `CreateMultiple`, `UpdateMultiple` and `UpsertMultiple`.
+    pub const TARGETS: &str = "Targets";
     /// The response parameter of Create.
     pub const ID: &str = "id";
     /// The response parameter of Retrieve.
@@ -173,6 +238,16 @@ pub mod messages {
     pub const BUSINESS_UNIT_ID: &str = "BusinessUnitId";
     /// A response parameter of WhoAmI: the organization.
     pub const ORGANIZATION_ID: &str = "OrganizationId";
+    /// The response parameters of `ExecuteMultiple` (`Responses`, `IsFaulted`) and `ExecuteTransaction`
+    /// (`Responses`).
+    pub const RESPONSES: &str = "Responses";
+    pub const IS_FAULTED: &str = "IsFaulted";
+    /// The response parameter of `CreateMultiple`.
+    pub const IDS: &str = "Ids";
+    /// The response parameters of `Upsert` (with `Target`).
+    pub const RECORD_CREATED: &str = "RecordCreated";
+    /// The response parameter of `UpsertMultiple`.
+    pub const RESULTS: &str = "Results";
 }
 
 /// Any organization request: `OrganizationRequest`.
@@ -212,6 +287,32 @@ impl Request {
 
     pub fn retrieve_multiple(query: Query) -> Self {
         Request::new(messages::RETRIEVE_MULTIPLE).with(messages::QUERY, ParameterValue::Query(query))
+    }
+
+    /// `Upsert`: creates the record, or updates it when its id or alternate key names one that exists.
+    pub fn upsert(target: Entity) -> Self {
+        Request::new(messages::UPSERT).with(messages::TARGET, target)
+    }
+
+    /// `ExecuteMultiple`: each request through its own pipeline, in order.
+    pub fn execute_multiple(requests: Vec<Request>, settings: ExecuteMultipleSettings) -> Self {
+        Request::new(messages::EXECUTE_MULTIPLE)
+            .with(messages::REQUESTS, ParameterValue::Requests(requests))
+            .with(messages::SETTINGS, ParameterValue::ExecuteMultipleSettings(settings))
+    }
+
+    /// `ExecuteTransaction`: the requests in one transaction, all or nothing.
+    pub fn execute_transaction(requests: Vec<Request>, return_responses: bool) -> Self {
+        Request::new(messages::EXECUTE_TRANSACTION)
+            .with(messages::REQUESTS, ParameterValue::Requests(requests))
+            .with(messages::RETURN_RESPONSES, return_responses)
+    }
+
+    /// A bulk message (`CreateMultiple`, `UpdateMultiple`, `UpsertMultiple`) on `targets`, all of one table.
+    pub fn multiple(message: &str, targets: Vec<Entity>) -> Self {
+        let entity_name = targets.first().map(|e| e.logical_name.clone()).unwrap_or_default();
+        let collection = EntityCollection { entity_name, entities: targets, ..EntityCollection::default() };
+        Request::new(message).with(messages::TARGETS, ParameterValue::EntityCollection(collection))
     }
 
     pub fn parameter(&self, name: &str) -> Option<&ParameterValue> {

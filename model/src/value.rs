@@ -4,17 +4,28 @@ use std::fmt;
 use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
-/// A reference to a record: `EntityReference`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// `KeyAttributeCollection`: the columns of an alternate key and their values, which name a record instead of
+/// its id.
+pub type KeyAttributes = BTreeMap<String, Value>;
+
+/// A reference to a record: `EntityReference`. It names the record by its id, or by the values of one of its
+/// table's alternate keys (`KeyAttributes`, with the nil id until the platform has found the record).
+#[derive(Debug, Clone, PartialEq)]
 pub struct EntityReference {
     pub logical_name: String,
     pub id: Uuid,
     pub name: Option<String>,
+    pub key_attributes: KeyAttributes,
 }
 
 impl EntityReference {
     pub fn new(logical_name: impl Into<String>, id: Uuid) -> Self {
-        EntityReference { logical_name: logical_name.into(), id, name: None }
+        EntityReference { logical_name: logical_name.into(), id, name: None, key_attributes: KeyAttributes::new() }
+    }
+
+    /// A reference by alternate key: `EntityReference(logicalName, keyAttributeCollection)`.
+    pub fn with_keys(logical_name: impl Into<String>, key_attributes: KeyAttributes) -> Self {
+        EntityReference { key_attributes, ..EntityReference::new(logical_name, Uuid::nil()) }
     }
 }
 
@@ -137,17 +148,24 @@ impl From<DateTime<Utc>> for Value {
     }
 }
 
-/// A record: a table's logical name, an optional id and its columns.
+/// A record: a table's logical name, an optional id, its columns, and the values of an alternate key that name
+/// it when it has no id (`KeyAttributes`, for Update and Upsert).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Entity {
     pub logical_name: String,
     pub id: Option<Uuid>,
     pub attributes: BTreeMap<String, Value>,
+    pub key_attributes: KeyAttributes,
 }
 
 impl Entity {
     pub fn new(logical_name: impl Into<String>) -> Self {
-        Entity { logical_name: logical_name.into(), id: None, attributes: BTreeMap::new() }
+        Entity { logical_name: logical_name.into(), ..Entity::default() }
+    }
+
+    /// An entity named by alternate key: `Entity(logicalName, keyAttributes)`.
+    pub fn with_keys(logical_name: impl Into<String>, key_attributes: KeyAttributes) -> Self {
+        Entity { key_attributes, ..Entity::new(logical_name) }
     }
 
     pub fn with_id(logical_name: impl Into<String>, id: Uuid) -> Self {
@@ -169,8 +187,9 @@ impl Entity {
         self.attributes.contains_key(column)
     }
 
-    /// A reference to this record (the nil GUID when it has no id yet).
+    /// A reference to this record (the nil GUID when it has no id yet), with its key attributes.
     pub fn to_reference(&self) -> EntityReference {
-        EntityReference::new(self.logical_name.clone(), self.id.unwrap_or_default())
+        let reference = EntityReference::new(self.logical_name.clone(), self.id.unwrap_or_default());
+        EntityReference { key_attributes: self.key_attributes.clone(), ..reference }
     }
 }

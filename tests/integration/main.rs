@@ -7,6 +7,7 @@
 // Test code: a broken expectation is a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod batches;
 mod cli;
 mod docs;
 mod hostile;

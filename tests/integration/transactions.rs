@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use proptest::prelude::*;
-use xrm_model::{Entity, Uuid, Value};
+use xrm_model::{Entity, ExecuteMultipleSettings, Request, Uuid, Value};
 use xrm_sandbox::pipeline::Session;
 use xrm_sandbox::store::{Store, Transactional};
 use xrm_sandbox::suite::Suite;
@@ -151,6 +151,99 @@ proptest! {
         want_accounts.sort();
         let want_tasks: Vec<String> = committed.iter().map(|i| format!("pre a{i}")).collect();
         let want_notes: Vec<String> = committed.iter().map(|i| format!("post a{i}")).collect();
+        prop_assert_eq!(accounts, want_accounts);
+        prop_assert_eq!(tasks, want_tasks);
+        prop_assert_eq!(notes, want_notes);
+    }
+}
+
+/// A top-level request of a plan: one Create, or a batch of them.
+#[derive(Debug, Clone)]
+enum Sent {
+    Single(usize),
+    /// ExecuteTransaction: all or nothing.
+    Transaction(Vec<usize>),
+    /// ExecuteMultiple: each Create on its own, stopping at the first failure unless told to go on.
+    Multiple {
+        outcomes: Vec<usize>,
+        continue_on_error: bool,
+    },
+}
+
+fn sent() -> impl Strategy<Value = Sent> {
+    let outcomes = || proptest::collection::vec(0usize..4, 1..4);
+    prop_oneof![
+        (0usize..4).prop_map(Sent::Single),
+        outcomes().prop_map(Sent::Transaction),
+        (outcomes(), any::<bool>())
+            .prop_map(|(outcomes, continue_on_error)| Sent::Multiple { outcomes, continue_on_error }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// PIPE-10 and PIPE-17: whatever mix of single requests, ExecuteTransaction and ExecuteMultiple, the store
+    /// holds exactly the records (with their plug-ins' writes) of the Creates that committed: every Create of a
+    /// transaction that saw no failure, each Create of an ExecuteMultiple that succeeded before it stopped.
+    #[test]
+    fn pipe_10_batches_leave_only_committed_requests(plan in proptest::collection::vec(sent(), 1..6)) {
+        let suite = suite();
+        let alice = suite.pipeline.org().alias("alice").unwrap();
+        let mut next = 0;
+        let mut create = |outcome: usize| {
+            let mut account = Entity::new("account");
+            account.set("name", format!("a{next}")).set("description", OUTCOMES[outcome]);
+            next += 1;
+            (next - 1, Request::create(account))
+        };
+        let mut requests = Vec::new();
+        let mut committed = Vec::new();
+        for sent in &plan {
+            match sent {
+                Sent::Single(o) => {
+                    let (i, r) = create(*o);
+                    committed.extend((*o == 0).then_some(i));
+                    requests.push(r);
+                }
+                Sent::Transaction(outcomes) => {
+                    let creates: Vec<_> = outcomes.iter().map(|o| create(*o)).collect();
+                    if outcomes.iter().all(|o| *o == 0) {
+                        committed.extend(creates.iter().map(|(i, _)| *i));
+                    }
+                    requests.push(Request::execute_transaction(creates.into_iter().map(|(_, r)| r).collect(), false));
+                }
+                Sent::Multiple { outcomes, continue_on_error } => {
+                    let creates: Vec<_> = outcomes.iter().map(|o| create(*o)).collect();
+                    for ((i, _), o) in creates.iter().zip(outcomes) {
+                        match *o == 0 {
+                            true => committed.push(*i),
+                            false if !continue_on_error => break,
+                            false => {}
+                        }
+                    }
+                    let settings = ExecuteMultipleSettings { continue_on_error: *continue_on_error, return_responses: true };
+                    requests.push(Request::execute_multiple(creates.into_iter().map(|(_, r)| r).collect(), settings));
+                }
+            }
+        }
+        let (accounts, tasks, notes) = std::thread::scope(|s| {
+            let run = std::thread::Builder::new().stack_size(256 << 20).spawn_scoped(s, || {
+                let mut session = Session::new(suite.pipeline.clone());
+                for request in requests {
+                    let _ = session.execute(alice, request, None);
+                }
+                (names(&session, "account", "name"), names(&session, "task", "subject"), names(&session, "annotation", "subject"))
+            });
+            run.unwrap().join().unwrap()
+        });
+        let mut want_accounts: Vec<String> = committed.iter().map(|i| format!("a{i}")).collect();
+        want_accounts.push("Fabrikam".into());
+        want_accounts.sort();
+        let mut want_tasks: Vec<String> = committed.iter().map(|i| format!("pre a{i}")).collect();
+        want_tasks.sort();
+        let mut want_notes: Vec<String> = committed.iter().map(|i| format!("post a{i}")).collect();
+        want_notes.sort();
         prop_assert_eq!(accounts, want_accounts);
         prop_assert_eq!(tasks, want_tasks);
         prop_assert_eq!(notes, want_notes);

@@ -23,7 +23,8 @@ pub(crate) fn datetime(d: wit::Datetime) -> DateTime<Utc> {
 }
 
 pub(crate) fn reference(r: wit::EntityReference) -> EntityReference {
-    EntityReference { logical_name: r.logical_name, id: uuid(r.id), name: r.name }
+    let key_attributes = super::batch::from_keys(r.key_attributes);
+    EntityReference { logical_name: r.logical_name, id: uuid(r.id), name: r.name, key_attributes }
 }
 
 pub(crate) fn value(v: wit::Value) -> Value {
@@ -47,7 +48,8 @@ pub(crate) fn value(v: wit::Value) -> Value {
 /// A column listed twice keeps its last value, as a `Dictionary` assignment would.
 pub(crate) fn entity(e: wit::Entity) -> Entity {
     let attributes = e.attributes.into_iter().map(|a| (a.name, value(a.value))).collect();
-    Entity { logical_name: e.logical_name, id: e.id.map(uuid), attributes }
+    let key_attributes = super::batch::from_keys(e.key_attributes);
+    Entity { logical_name: e.logical_name, id: e.id.map(uuid), attributes, key_attributes }
 }
 
 pub(crate) fn collection(c: wit::EntityCollection) -> EntityCollection {
@@ -201,6 +203,7 @@ pub(crate) fn parameter_value(p: wit::ParameterValue) -> ParameterValue {
             principal: reference(pa.principal),
             access_mask: pa.access_mask,
         }),
+        batch => super::batch::from_batch_value(batch),
     }
 }
 
@@ -214,7 +217,7 @@ pub(crate) fn response(r: wit::Response) -> Response {
 }
 
 pub(crate) fn fault(f: wit::Fault) -> Fault {
-    Fault { code: f.code, message: f.message }
+    Fault { code: f.code, message: f.message, faulted_request_index: f.faulted_request_index }
 }
 
 /// Images by alias.

@@ -2,6 +2,7 @@
 //!
 //! Pure functions, no host calls, so they are unit-tested natively.
 
+mod batch;
 pub(crate) mod from_wit;
 pub(crate) mod to_wit;
 

@@ -2,9 +2,10 @@ use std::collections::BTreeMap;
 
 use chrono::DateTime;
 use xrm_model::{
-    ColumnSet, ConditionExpression, ConditionOperator, Entity, EntityCollection, EntityReference, Fault,
-    FilterExpression, JoinOperator, LinkEntity, LogicalOperator, OrderExpression, PagingInfo, ParameterValue,
-    PrincipalAccess, Query, QueryExpression, Request, Uuid, Value,
+    ColumnSet, ConditionExpression, ConditionOperator, Entity, EntityCollection, EntityReference,
+    ExecuteMultipleResponseItem, ExecuteMultipleSettings, Fault, FilterExpression, JoinOperator, LinkEntity,
+    LogicalOperator, OrderExpression, PagingInfo, ParameterValue, PrincipalAccess, Query, QueryExpression, Request,
+    Response, Uuid, Value,
 };
 
 use super::{from_wit, to_wit};
@@ -60,7 +61,8 @@ fn every_value_round_trips() {
         Value::Guid(id),
         Value::Choice(3),
         Value::Choices(vec![1, 3]),
-        Value::Lookup(EntityReference { logical_name: "account".into(), id, name: Some("Contoso".into()) }),
+        Value::Lookup(EntityReference { name: Some("Contoso".into()), ..EntityReference::new("account", id) }),
+        Value::Lookup(EntityReference::with_keys("account", [("accountnumber".to_owned(), Value::from("A-1"))].into())),
     ];
     for v in values {
         assert_eq!(from_wit::value(to_wit::value(&v)), v);
@@ -87,6 +89,7 @@ fn a_column_listed_twice_keeps_its_last_value() {
     let w = wit::Entity {
         logical_name: "account".into(),
         id: None,
+        key_attributes: Vec::new(),
         attributes: vec![
             wit::Attribute { name: "name".into(), value: wit::Value::Text("first".into()) },
             wit::Attribute { name: "name".into(), value: wit::Value::Text("last".into()) },
@@ -254,10 +257,10 @@ fn parameter_values_round_trip() {
         ParameterValue::PrincipalAccess(PrincipalAccess { principal: account, access_mask: 3 }),
     ];
     for p in params {
-        assert_eq!(from_wit::parameter_value(to_wit::parameter_value(&p)), p);
+        assert_eq!(from_wit::parameter_value(to_wit::parameter_value(&p).unwrap()), p);
     }
     assert_eq!(
-        to_wit::parameter_value(&ParameterValue::Relationship("r".into())),
+        to_wit::parameter_value(&ParameterValue::Relationship("r".into())).unwrap(),
         wit::ParameterValue::Relationship(wit::Relationship { schema_name: "r".into() })
     );
 }
@@ -266,7 +269,7 @@ fn parameter_values_round_trip() {
 fn requests_list_their_parameters_by_name() {
     let target = EntityReference::new("account", Uuid::from_u128(3));
     let request = Request::retrieve(target, ColumnSet::Columns(vec!["name".into()]));
-    let w = to_wit::request(&request);
+    let w = to_wit::request(&request).unwrap();
     assert_eq!(w.message_name, "Retrieve");
     let names: Vec<&str> = w.parameters.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["ColumnSet", "Target"]);
@@ -287,4 +290,41 @@ fn responses_and_faults_convert() {
     assert_eq!(r.results, BTreeMap::from([("id".to_owned(), ParameterValue::Value(Value::Guid(Uuid::from_u128(5))))]));
     let fault = Fault::new(0x8004_0220, "missing privilege");
     assert_eq!(from_wit::fault(to_wit::fault(&fault)), fault);
+    let fault = Fault::new(0x8004_0265, "no").at_request(2);
+    assert_eq!(from_wit::fault(to_wit::fault(&fault)), fault);
+}
+
+#[test]
+fn keys_batches_and_their_responses_convert_both_ways() {
+    let keys: xrm_model::KeyAttributes = [
+        ("new_carrier".to_owned(), Value::from("UPS")),
+        ("new_tracking".to_owned(), Value::Integer(7)),
+        ("new_accountid".to_owned(), Value::Lookup(EntityReference::new("account", Uuid::from_u128(4)))),
+    ]
+    .into();
+    let mut upsert = Entity::with_keys("new_shipment", keys);
+    upsert.set("new_name", "Parcel");
+    assert_eq!(from_wit::entity(to_wit::entity(&upsert)), upsert);
+    let create = Response::new("Create").with("id", Uuid::from_u128(5));
+    let failed = Fault::new(0x8004_0265, "no");
+    let params = [
+        ParameterValue::Guids(vec![Uuid::from_u128(1), Uuid::from_u128(2)]),
+        ParameterValue::Requests(vec![Request::upsert(upsert.clone()), Request::delete(upsert.to_reference())]),
+        ParameterValue::Responses(vec![create.clone()]),
+        ParameterValue::ExecuteMultipleSettings(ExecuteMultipleSettings {
+            continue_on_error: true,
+            return_responses: false,
+        }),
+        ParameterValue::ExecuteMultipleResponses(vec![
+            ExecuteMultipleResponseItem { request_index: 0, response: Some(create), fault: None },
+            ExecuteMultipleResponseItem { request_index: 1, response: None, fault: Some(failed) },
+        ]),
+    ];
+    for p in params {
+        assert_eq!(from_wit::parameter_value(to_wit::parameter_value(&p).unwrap()), p);
+    }
+    // Batches do not nest: a request inside a batch cannot carry requests of its own.
+    let inner = Request::execute_transaction(vec![Request::new("WhoAmI")], false);
+    let nested = ParameterValue::Requests(vec![inner]);
+    assert_eq!(to_wit::parameter_value(&nested).unwrap_err().code, xrm_model::codes::INVALID_ARGUMENT);
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use xrm_model::{
     ColumnSet, ConditionExpression, ConditionOperator, Entity, EntityCollection, EntityReference, Fault,
     FilterExpression, JoinOperator, LinkEntity, LogicalOperator, OrderExpression, ParameterValue, Parameters,
-    PrincipalAccess, Query, QueryExpression, Request, Uuid, Value,
+    PrincipalAccess, Query, QueryExpression, Request, Uuid, Value, codes,
 };
 
 use super::index;
@@ -21,7 +21,12 @@ pub(crate) fn datetime(t: &DateTime<Utc>) -> wit::Datetime {
 }
 
 pub(crate) fn reference(r: &EntityReference) -> wit::EntityReference {
-    wit::EntityReference { logical_name: r.logical_name.clone(), id: guid(r.id), name: r.name.clone() }
+    wit::EntityReference {
+        logical_name: r.logical_name.clone(),
+        id: guid(r.id),
+        name: r.name.clone(),
+        key_attributes: super::batch::keys(&r.key_attributes),
+    }
 }
 
 pub(crate) fn value(v: &Value) -> wit::Value {
@@ -45,7 +50,8 @@ pub(crate) fn value(v: &Value) -> wit::Value {
 pub(crate) fn entity(e: &Entity) -> wit::Entity {
     let attributes =
         e.attributes.iter().map(|(name, v)| wit::Attribute { name: name.clone(), value: value(v) }).collect();
-    wit::Entity { logical_name: e.logical_name.clone(), id: e.id.map(guid), attributes }
+    let key_attributes = super::batch::keys(&e.key_attributes);
+    wit::Entity { logical_name: e.logical_name.clone(), id: e.id.map(guid), attributes, key_attributes }
 }
 
 pub(crate) fn collection(c: &EntityCollection) -> wit::EntityCollection {
@@ -236,8 +242,12 @@ fn principal_access(pa: &PrincipalAccess) -> wit::PrincipalAccess {
     wit::PrincipalAccess { principal: reference(&pa.principal), access_mask: pa.access_mask }
 }
 
-pub(crate) fn parameter_value(p: &ParameterValue) -> wit::ParameterValue {
-    match p {
+/// A parameter value for the host; `Err` for a batch kind nested inside a batch, which WIT cannot carry.
+pub(crate) fn parameter_value(p: &ParameterValue) -> Result<wit::ParameterValue, Fault> {
+    if let Some(batch) = super::batch::batch_value(p) {
+        return batch;
+    }
+    Ok(match p {
         ParameterValue::Value(v) => wit::ParameterValue::Value(value(v)),
         ParameterValue::Entity(e) => wit::ParameterValue::Entity(entity(e)),
         ParameterValue::EntityCollection(c) => wit::ParameterValue::EntityCollection(collection(c)),
@@ -248,17 +258,19 @@ pub(crate) fn parameter_value(p: &ParameterValue) -> wit::ParameterValue {
         ParameterValue::Query(q) => wit::ParameterValue::Query(query(q)),
         ParameterValue::Relationship(name) => wit::ParameterValue::Relationship(relationship(name)),
         ParameterValue::PrincipalAccess(pa) => wit::ParameterValue::PrincipalAccess(principal_access(pa)),
-    }
+        // The batch kinds, above.
+        _ => return Err(Fault::new(codes::INVALID_ARGUMENT, "an unknown kind of parameter")),
+    })
 }
 
-pub(crate) fn parameters(params: &Parameters) -> Vec<wit::Parameter> {
-    params.iter().map(|(name, v)| wit::Parameter { name: name.clone(), value: parameter_value(v) }).collect()
+pub(crate) fn parameters(params: &Parameters) -> Result<Vec<wit::Parameter>, Fault> {
+    params.iter().map(|(name, v)| Ok(wit::Parameter { name: name.clone(), value: parameter_value(v)? })).collect()
 }
 
-pub(crate) fn request(r: &Request) -> wit::Request {
-    wit::Request { message_name: r.message.clone(), parameters: parameters(&r.parameters) }
+pub(crate) fn request(r: &Request) -> Result<wit::Request, Fault> {
+    Ok(wit::Request { message_name: r.message.clone(), parameters: parameters(&r.parameters)? })
 }
 
 pub(crate) fn fault(f: &Fault) -> wit::Fault {
-    wit::Fault { code: f.code, message: f.message.clone() }
+    wit::Fault { code: f.code, message: f.message.clone(), faulted_request_index: f.faulted_request_index }
 }

@@ -81,6 +81,11 @@ pub fn request(
                 .iter()
                 .try_for_each(|t| security::check_privilege(org, who, Access::Read, core::table(org, t)?).into_result())
         }
+        // PIPE-17: each target is checked as its single request would be; an Upsert's checks are those of the
+        // Create or Update it becomes, in its own pipeline.
+        messages::CREATE_MULTIPLE | messages::UPDATE_MULTIPLE => super::messages::bulk::as_single(request)
+            .iter()
+            .try_for_each(|single| self::request(org, who, store, single, table)),
         messages::ASSIGN => check_record(org, who, store, Access::Assign, &target_of()?),
         messages::SET_STATE => check_record(org, who, store, Access::Write, &target_of()?),
         messages::GRANT_ACCESS | messages::MODIFY_ACCESS | messages::REVOKE_ACCESS => {

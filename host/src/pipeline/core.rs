@@ -56,10 +56,11 @@ pub fn create(
     store: &mut Store,
     user: Uuid,
     on_behalf: Option<Uuid>,
-    target: Entity,
+    mut target: Entity,
     now: DateTime<Utc>,
 ) -> Result<Uuid, Fault> {
     let table = table(org, &target.logical_name)?;
+    super::keys::resolve_lookups(org, store, &mut target)?;
     let mut record = table.check(target)?;
     let overridden = drop_system_columns(&mut record);
     let id = match (record.id, record.get(&table.primary_id)) {
@@ -99,6 +100,7 @@ pub fn create(
         }
         stamp_owner(org, &mut record);
     }
+    super::keys::check_unique(table, store, &record)?;
     store.put(record);
     Ok(id)
 }
@@ -132,11 +134,12 @@ pub fn update(
     store: &mut Store,
     user: Uuid,
     on_behalf: Option<Uuid>,
-    target: Entity,
+    mut target: Entity,
     now: DateTime<Utc>,
 ) -> Result<(), Fault> {
     let table = table(org, &target.logical_name)?;
     let id = target.id.unwrap_or_default();
+    super::keys::resolve_lookups(org, store, &mut target)?;
     let mut changes = table.check(target)?;
     // PIPE-15: only Create may ask for a creation date; an Update's is dropped with the other system columns.
     drop_system_columns(&mut changes);
@@ -154,6 +157,7 @@ pub fn update(
     if owner_changed && table.ownership == Ownership::UserOwned {
         stamp_owner(org, &mut record);
     }
+    super::keys::check_unique(table, store, &record)?;
     store.put(record);
     Ok(())
 }

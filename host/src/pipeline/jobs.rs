@@ -123,9 +123,8 @@ fn record(
         .set(
             "owningextensionid",
             Value::Lookup(EntityReference {
-                logical_name: "sdkmessageprocessingstep".into(),
-                id: job.step.id,
                 name: Some(job.step.name.clone()),
+                ..EntityReference::new("sdkmessageprocessingstep", job.step.id)
             }),
         )
         .set("ownerid", Value::Lookup(EntityReference::new("systemuser", c.user_id)))

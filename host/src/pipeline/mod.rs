@@ -12,6 +12,7 @@ mod custom;
 mod frame;
 pub mod identity;
 pub mod jobs;
+mod keys;
 pub mod log;
 pub mod messages;
 pub mod registration;
@@ -124,7 +125,7 @@ pub struct CaseState {
     /// How many of `traces` are already `plugintracelog` rows in the store.
     traces_stored: usize,
     /// Set when a call inside the running transaction failed: the transaction can only roll back (PIPE-10).
-    doomed: bool,
+    pub(in crate::pipeline) doomed: bool,
     /// What answers the plug-ins' HTTP requests (BOX-6); none: every request is refused.
     http: Option<Box<dyn crate::sandbox::HttpTransport>>,
 }

@@ -60,10 +60,17 @@ pub struct Step {
 impl Step {
     /// Whether this step runs for an Update whose Target carries `columns` (PIPE-4).
     pub fn filters_in(&self, target: Option<&Entity>) -> bool {
-        match (&self.filtering_attributes, target) {
-            (None, _) => true,
-            (Some(cols), Some(t)) if self.message == messages::UPDATE => cols.iter().any(|c| t.contains(c)),
-            (Some(_), _) => self.message != messages::UPDATE,
+        self.filters_in_any(target.into_iter())
+    }
+
+    /// Whether this step runs for an Update or UpdateMultiple whose targets are `targets`: for UpdateMultiple,
+    /// when any of them carries a listed column (PIPE-4, PIPE-17).
+    pub fn filters_in_any<'e>(&self, mut targets: impl Iterator<Item = &'e Entity>) -> bool {
+        match &self.filtering_attributes {
+            Some(cols) if matches!(self.message.as_str(), messages::UPDATE | messages::UPDATE_MULTIPLE) => {
+                targets.any(|t| cols.iter().any(|c| t.contains(c)))
+            }
+            _ => true,
         }
     }
 }
@@ -192,10 +199,18 @@ impl Registrations {
     /// steps on the message itself, and on a message that fires for it (SetStateDynamicEntity for SetState,
     /// PIPE-1), in one order.
     pub fn matching(&self, message: &str, table: &str, stage: i32, mode: i32) -> Vec<&Step> {
+        self.matching_any(&[message], table, stage, mode)
+    }
+
+    /// The enabled steps for any of `names` (a message and the one it merges with, PIPE-17), in one order:
+    /// by rank, then registration order.
+    pub fn matching_any(&self, names: &[&str], table: &str, stage: i32, mode: i32) -> Vec<&Step> {
         let mut steps: Vec<&Step> = self
             .steps
             .iter()
-            .filter(|s| s.enabled && s.stage == stage && s.mode == mode && messages::fires_for(&s.message) == message)
+            .filter(|s| {
+                s.enabled && s.stage == stage && s.mode == mode && names.contains(&messages::fires_for(&s.message))
+            })
             .filter(|s| s.primary_entity.as_deref().is_none_or(|t| t == table))
             .collect();
         // A stable sort keeps registration order among equal ranks.
@@ -204,15 +219,41 @@ impl Registrations {
     }
 }
 
-/// Messages whose pre-images and post-images the platform offers (PIPE-8).
-pub(crate) const PRE_IMAGE_MESSAGES: &[&str] =
-    &[messages::UPDATE, messages::DELETE, messages::ASSIGN, messages::SET_STATE];
-pub(crate) const POST_IMAGE_MESSAGES: &[&str] =
-    &[messages::CREATE, messages::UPDATE, messages::ASSIGN, messages::SET_STATE];
+/// Messages whose pre-images and post-images the platform offers (PIPE-8); the bulk messages give them as
+/// collections, one per target (PIPE-17).
+pub(crate) const PRE_IMAGE_MESSAGES: &[&str] = &[
+    messages::UPDATE,
+    messages::DELETE,
+    messages::ASSIGN,
+    messages::SET_STATE,
+    messages::UPSERT,
+    messages::UPDATE_MULTIPLE,
+    messages::UPSERT_MULTIPLE,
+];
+pub(crate) const POST_IMAGE_MESSAGES: &[&str] = &[
+    messages::CREATE,
+    messages::UPDATE,
+    messages::ASSIGN,
+    messages::SET_STATE,
+    messages::UPSERT,
+    messages::CREATE_MULTIPLE,
+    messages::UPDATE_MULTIPLE,
+    messages::UPSERT_MULTIPLE,
+];
 
 fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[String]) -> Result<Step, FileError> {
     let name = s.name.clone().unwrap_or_else(|| format!("{} of {} at {}", s.plugin, s.message, s.stage));
     let fail = |key: &str, rule: &str| FileError::new(file, format!("{at}.{key}"), format!("step `{name}`: {rule}"));
+    // [choice] A batch is no pipeline of its own: each of its requests runs through the pipeline of its message.
+    if messages::BATCHES.contains(&s.message.as_str()) {
+        return Err(fail(
+            "message",
+            &format!(
+                "steps cannot be registered on {}: each of its requests runs through its own pipeline, so register the step on the message of the requests (PIPE-17)",
+                s.message
+            ),
+        ));
+    }
     if !plugins.contains(&s.plugin) {
         return Err(fail(
             "plugin",
@@ -314,13 +355,13 @@ fn image(s: &StepFile, img: &ImageFile) -> Result<Image, String> {
     };
     if pre && !PRE_IMAGE_MESSAGES.contains(&message) {
         return Err(format!(
-            "a pre-image is not available on {} (PIPE-8: only Update, Delete, Assign and SetState)",
+            "a pre-image is not available on {} (PIPE-8: only Update, Delete, Assign, SetState, Upsert, UpdateMultiple and UpsertMultiple)",
             s.message
         ));
     }
     if post && !POST_IMAGE_MESSAGES.contains(&message) {
         return Err(format!(
-            "a post-image is not available on {} (PIPE-8: only Create, Update, Assign and SetState)",
+            "a post-image is not available on {} (PIPE-8: only Create, Update, Assign, SetState, Upsert and the bulk messages)",
             s.message
         ));
     }

@@ -67,7 +67,7 @@ fn check_columns(table: &Table, columns: &ColumnSet) -> Result<(), Fault> {
 
 /// The record with only the requested columns (and its key, as the platform returns it).
 fn project(table: &Table, record: &Entity, columns: &ColumnSet) -> Entity {
-    let mut out = Entity { logical_name: record.logical_name.clone(), id: record.id, attributes: Default::default() };
+    let mut out = Entity { id: record.id, ..Entity::new(record.logical_name.clone()) };
     for (name, value) in &record.attributes {
         if (columns.includes(name) || *name == table.primary_id) && !value.is_null() {
             out.attributes.insert(name.clone(), value.clone());

@@ -107,6 +107,11 @@ pub fn response(expect: &Expect, result: &Result<Response, Fault>, aliases: &Ali
                     aliases.humanize(&f.message)
                 ));
             }
+            if want.faultedrequestindex.is_some() && want.faultedrequestindex != f.faulted_request_index {
+                let got = f.faulted_request_index.map_or_else(|| "none".to_owned(), |i| i.to_string());
+                let want = want.faultedrequestindex.unwrap_or_default();
+                failures.push(format!("expected the fault of request {want} (FaultedRequestIndex), got {got}"));
+            }
         }
         (None, Ok(_)) => {}
     }
@@ -123,12 +128,14 @@ pub fn response(expect: &Expect, result: &Result<Response, Fault>, aliases: &Ali
 }
 
 fn describe_error(e: &super::ExpectedError) -> String {
-    match (&e.code, &e.contains) {
+    let index = e.faultedrequestindex.map(|i| format!(" at request {i}")).unwrap_or_default();
+    let error = match (&e.code, &e.contains) {
         (Some(c), Some(t)) => format!(" {c} containing {t:?}"),
         (Some(c), None) => format!(" {c}"),
         (None, Some(t)) => format!(" containing {t:?}"),
         (None, None) => String::new(),
-    }
+    };
+    error + &index
 }
 
 /// Checks an `assert` action against the case's store and trace log, reading as SYSTEM (everything).

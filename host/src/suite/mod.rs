@@ -108,6 +108,9 @@ struct ExpectedError {
     /// Text the error message must contain; `@alias` stands for its GUID.
     #[serde(default)]
     contains: Option<String>,
+    /// For an ExecuteTransaction: the index of the request that failed (`FaultedRequestIndex`).
+    #[serde(default)]
+    faultedrequestindex: Option<u32>,
 }
 
 struct Assert {

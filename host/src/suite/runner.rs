@@ -312,9 +312,11 @@ fn impersonation(header: &OnBehalfOf, session: &Session, reader: &Reader) -> Res
     })
 }
 
+/// The id a response gives: Create's `id`, or the record an Upsert created or updated.
 fn created_id(response: &Response) -> Option<Uuid> {
-    match response.results.get(messages::ID) {
-        Some(ParameterValue::Value(Value::Guid(id))) => Some(*id),
+    match (response.results.get(messages::ID), response.results.get(messages::TARGET)) {
+        (Some(ParameterValue::Value(Value::Guid(id))), _) => Some(*id),
+        (None, Some(ParameterValue::Value(Value::Lookup(r)))) if response.message == messages::UPSERT => Some(r.id),
         _ => None,
     }
 }

@@ -84,7 +84,7 @@ fn new_account(context: &PluginContext) -> Result<EntityReference, PluginError> 
         _ => created_id(context).ok_or_else(|| PluginError::invalid("the new account's id is unknown"))?,
     };
     let name = target.get("name").filter(|v| !v.is_null()).map(ToString::to_string);
-    Ok(EntityReference { logical_name: "account".to_owned(), id, name })
+    Ok(EntityReference { name, ..EntityReference::new("account", id) })
 }
 
 /// The `id` output parameter of Create.

@@ -329,8 +329,12 @@ fn deep_nest(context: &PluginContext, frames: u64) -> Result<(), PluginError> {
         let attributes = BOTTOM
             .with_borrow(|b| b.0.clone())
             .map(|subject| w::Attribute { name: "subject".into(), value: w::Value::Text(subject) });
-        let note =
-            w::Entity { logical_name: "annotation".into(), id: None, attributes: attributes.into_iter().collect() };
+        let note = w::Entity {
+            logical_name: "annotation".into(),
+            id: None,
+            attributes: attributes.into_iter().collect(),
+            key_attributes: Vec::new(),
+        };
         if let Err(f) = factory::create_organization_service(None).create(&note) {
             BOTTOM.with_borrow_mut(|b| b.1 = Some(xrm_sandbox_guest::Fault::new(f.code, f.message)));
         }

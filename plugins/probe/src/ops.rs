@@ -3,7 +3,8 @@
 use serde_json::{Map, Value as Json};
 use xrm_sandbox_guest::json::{self, JsonError, Path, Reader};
 use xrm_sandbox_guest::{
-    ColumnSet, Entity, OrganizationService, PluginContext, PluginError, Request, Uuid, http, trace,
+    ColumnSet, Entity, OrganizationService, ParameterValue, PluginContext, PluginError, Request, Uuid, http, messages,
+    trace,
 };
 
 use crate::placeholders::{NONE, Saved, Scope, parameter_text};
@@ -18,6 +19,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("retrievemultiple", &["as", "trace", "save"]),
     ("execute", &["as", "trace"]),
     ("settarget", &[]),
+    ("settargets", &[]),
     ("setoutput", &[]),
     ("setshared", &[]),
     ("throw", &[]),
@@ -207,6 +209,7 @@ impl<'c, 'a> Runner<'c, 'a> {
             "retrievemultiple" => self.retrieve_multiple(&step),
             "execute" => step.execute(self.context),
             "settarget" => step.set_target(self.context),
+            "settargets" => step.set_targets(self.context),
             "setoutput" => step.set_parameters(|name, value| self.context.set_output_parameter(name, value)),
             "setshared" => step.set_parameters(|name, value| self.context.set_shared_variable(name, value)),
             "throw" => Err(PluginError::invalid(step.text()?)),
@@ -356,9 +359,15 @@ impl Step<'_> {
         Ok(self.service(context)?.update(&entity)?)
     }
 
+    /// Deletes by id, or through `Execute` for a reference by alternate key (as the platform's `Delete` method
+    /// takes an id only).
     fn delete(&self, context: &PluginContext) -> Result<(), PluginError> {
         let target = self.reader(|r, v, p| r.reference(v, p))?;
-        Ok(self.service(context)?.delete(&target.logical_name, target.id)?)
+        let service = self.service(context)?;
+        match target.key_attributes.is_empty() {
+            true => Ok(service.delete(&target.logical_name, target.id)?),
+            false => Ok(service.execute(&Request::delete(target)).map(|_| ())?),
+        }
     }
 
     /// Traces `retrieved <table> <id>: column=value, …` (the listed columns in order, else all it read).
@@ -368,9 +377,18 @@ impl Step<'_> {
             Some(c) => json::column_set(c, &Path::Root(&format!("{}.columns", self.op.path))).map_err(json_error)?,
             None => ColumnSet::AllColumns,
         };
-        let entity = self.service(context)?.retrieve(&target.logical_name, target.id, &columns)?;
+        let service = self.service(context)?;
+        let entity = match target.key_attributes.is_empty() {
+            true => service.retrieve(&target.logical_name, target.id, &columns)?,
+            // By alternate key: through `Execute`, as the platform's `Retrieve` method takes an id only.
+            false => {
+                let response = service.execute(&Request::retrieve(target.clone(), columns.clone()))?;
+                response.results.get(messages::ENTITY).and_then(ParameterValue::as_entity).cloned().unwrap_or_default()
+            }
+        };
         if self.flag("trace")? {
-            trace!("retrieved {} {}: {}", target.logical_name, target.id, describe(&entity, &columns));
+            let id = entity.id.unwrap_or(target.id);
+            trace!("retrieved {} {id}: {}", target.logical_name, describe(&entity, &columns));
         }
         Ok(())
     }
@@ -397,6 +415,21 @@ impl Step<'_> {
             target.attributes.insert(column.clone(), value);
         }
         Ok(context.set_target(target)?)
+    }
+
+    /// Sets the columns on every entity of a bulk message's `Targets`.
+    fn set_targets(&self, context: &PluginContext) -> Result<(), PluginError> {
+        let mut targets =
+            context.targets().ok_or_else(|| self.error("the Targets input parameter is not an entity collection"))?;
+        let root = format!("{}.settargets", self.op.path);
+        let path = Path::Root(&root);
+        for (column, value) in self.object()? {
+            let value = Reader::default().value(value, &path.key(column)).map_err(json_error)?;
+            for target in &mut targets.entities {
+                target.attributes.insert(column.clone(), value.clone());
+            }
+        }
+        Ok(context.set_targets(targets)?)
     }
 
     fn set_parameters(
@@ -538,15 +571,15 @@ mod tests {
             {"retrieve": {"@ref": "task", "id": "{saved.t}"}, "columns": ["subject"], "trace": true},
             {"retrievemultiple": {"entityname": "task"}, "trace": true},
             {"execute": {"message": "WhoAmI"}, "as": "initiating"},
-            {"settarget": {"name": "x"}}, {"setoutput": {"o": 1}}, {"setshared": {"s": true}},
+            {"settarget": {"name": "x"}}, {"settargets": {"name": "y"}}, {"setoutput": {"o": 1}}, {"setshared": {"s": true}},
             {"throw": "no"}, {"retry": "later"}, {"catch": [{"throw": "inner"}]}, {"panic": "boom"},
             {"spin": true}, {"allocate": 1024}, {"recurse": 3},
             {"when": {"Depth": "1"}, "ops": [{"trace": "deep"}]}
         ]}"#;
         let ops = parse_configuration(Some(config)).unwrap();
-        assert_eq!(ops.len(), 18);
-        assert_eq!(ops[12].nested[0].path, "ops[12].catch[0]");
-        assert_eq!(ops[17].nested[0].path, "ops[17].ops[0]");
+        assert_eq!(ops.len(), 19);
+        assert_eq!(ops[13].nested[0].path, "ops[13].catch[0]");
+        assert_eq!(ops[18].nested[0].path, "ops[18].ops[0]");
     }
 
     #[test]

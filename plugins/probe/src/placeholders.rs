@@ -30,8 +30,11 @@ impl Scope<'_, '_> {
         };
         let text = match source {
             "Target" => self.target_field(rest),
+            "Targets" => self.targets_field(rest),
             "PreImage" => image_field(self.context.pre_entity_images(), rest),
             "PostImage" => image_field(self.context.post_entity_images(), rest),
+            "PreImages" => images_field(self.context.pre_entity_images_collection(), rest),
+            "PostImages" => images_field(self.context.post_entity_images_collection(), rest),
             "Shared" => self.context.shared_variable(rest).as_ref().map(parameter_text),
             "ParentShared" => self.context.parent().and_then(|p| p.shared_variable(rest)).as_ref().map(parameter_text),
             "Output" => self.context.output_parameter(rest).as_ref().map(parameter_text),
@@ -95,6 +98,16 @@ impl Scope<'_, '_> {
         }
     }
 
+    /// `{Targets.count}`, or `{Targets.<i>.<column>}` of the i-th entity of a bulk message's `Targets`.
+    fn targets_field(&self, rest: &str) -> Option<String> {
+        let targets = self.context.targets()?;
+        if rest == "count" {
+            return Some(targets.entities.len().to_string());
+        }
+        let (index, column) = rest.split_once('.')?;
+        entity_field(targets.entities.get(index.parse::<usize>().ok()?)?, column)
+    }
+
     /// Replaces every `{name}` in `text`.
     pub fn expand(&self, text: &str) -> String {
         expand_with(text, |name| self.render(name))
@@ -121,6 +134,16 @@ impl Scope<'_, '_> {
     }
 }
 
+/// `{PreImages.count}`, or `{PreImages.<i>.<alias>.<column>}`: an image of the i-th target of a bulk message.
+fn images_field(mut collection: Vec<BTreeMap<String, Entity>>, rest: &str) -> Option<String> {
+    if rest == "count" {
+        return Some(collection.len().to_string());
+    }
+    let (index, rest) = rest.split_once('.')?;
+    let index = index.parse::<usize>().ok().filter(|i| *i < collection.len())?;
+    image_field(collection.swap_remove(index), rest)
+}
+
 /// `{alias.column}` of an image.
 fn image_field(mut images: BTreeMap<String, Entity>, rest: &str) -> Option<String> {
     let (alias, column) = rest.split_once('.')?;
@@ -135,8 +158,8 @@ fn entity_field(entity: &Entity, column: &str) -> Option<String> {
     }
 }
 
-/// A parameter as text: a value as its `Display`, an entity as its id, a collection as its row count, lists
-/// comma-separated.
+/// A parameter as text: a value as its `Display`, an entity as its id, a collection (of rows, requests or
+/// responses) as its count, lists comma-separated.
 pub fn parameter_text(p: &ParameterValue) -> String {
     match p {
         ParameterValue::Value(v) => v.to_string(),
@@ -149,6 +172,17 @@ pub fn parameter_text(p: &ParameterValue) -> String {
         ParameterValue::Query(Query::FetchXml(x)) => x.clone(),
         ParameterValue::Relationship(name) => name.clone(),
         ParameterValue::PrincipalAccess(pa) => pa.principal.id.to_string(),
+        ParameterValue::Guids(ids) => join(ids.iter().map(ToString::to_string)),
+        ParameterValue::Requests(requests) => requests.len().to_string(),
+        ParameterValue::Responses(responses) => responses.len().to_string(),
+        ParameterValue::ExecuteMultipleSettings(s) => {
+            format!("continueonerror={},returnresponses={}", s.continue_on_error, s.return_responses)
+        }
+        // `0:ok,1:0x80040265`: each item's index, and its fault's code if it failed.
+        ParameterValue::ExecuteMultipleResponses(items) => join(items.iter().map(|item| match &item.fault {
+            Some(fault) => format!("{}:{}", item.request_index, fault.code_hex()),
+            None => format!("{}:ok", item.request_index),
+        })),
     }
 }
 

@@ -1,6 +1,8 @@
 //! The execution context each step of a pipeline gets (PIPE-7, PIPE-8, PIPE-14).
 
-use xrm_model::{EntityReference, Parameters, Uuid};
+use std::collections::BTreeMap;
+
+use xrm_model::{Entity, EntityReference, Parameters, Uuid, messages};
 
 use super::{Frame, has_outer_context};
 use crate::context::ExecutionContext;
@@ -8,7 +10,8 @@ use crate::pipeline::{Step, identity};
 use crate::store::Store;
 
 impl Frame<'_> {
-    /// The context of `step` at `stage`, running as `user_id` (PIPE-14).
+    /// The context of `step` at `stage`, running as `user_id` (PIPE-14); `record` is the target a step on the
+    /// single message of a bulk request runs for (PIPE-17).
     pub(super) fn context(
         &self,
         state_store: &Store,
@@ -16,35 +19,46 @@ impl Frame<'_> {
         stage: i32,
         user_id: Uuid,
         in_transaction: bool,
+        record: Option<usize>,
     ) -> ExecutionContext {
         let outer = has_outer_context(&self.request.message);
+        let mut context = self.base_context(stage, user_id, in_transaction);
+        // PIPE-1 [choice]: a step registered on SetStateDynamicEntity sees that name, as plug-ins written for
+        // it test `MessageName` against the message they were registered on; a step merged into a bulk or single
+        // request sees its own message too (PIPE-17).
+        context.message_name.clone_from(&step.message);
+        context.mode = step.mode;
+        context.owning_extension = EntityReference {
+            name: Some(step.name.clone()),
+            ..EntityReference::new("sdkmessageprocessingstep", step.id)
+        };
         // PIPE-8 [choice]: an image is what the step's user may read; a record the user cannot read gives none.
-        let images = |pre: bool| {
-            let record = if pre { self.pre_record.as_deref() } else { self.post_record.as_deref() };
+        let images = |record: Option<&Entity>, pre: bool| -> BTreeMap<String, Entity> {
             let record = record.filter(|r| self.readable_by(user_id, state_store, r));
             let wanted = step.images.iter().filter(|i| if pre { i.pre } else { i.post });
             wanted.filter_map(|i| record.map(|r| (i.alias.clone(), i.of(r)))).collect()
         };
-        let mut context = self.base_context(stage, user_id, in_transaction);
-        // PIPE-1 [choice]: a step registered on SetStateDynamicEntity sees that name, as plug-ins written for
-        // it test `MessageName` against the message they were registered on.
-        context.message_name.clone_from(&step.message);
-        context.mode = step.mode;
-        context.owning_extension = EntityReference {
-            logical_name: "sdkmessageprocessingstep".into(),
-            id: step.id,
-            name: Some(step.name.clone()),
-        };
-        context.pre_entity_images = images(true);
+        if messages::BULK.iter().any(|(bulk, _)| *bulk == step.message) {
+            // PIPE-17: a step on a bulk message gets each target's images, in the order of `Targets`.
+            let count = self.record_count();
+            context.pre_entity_images_collection = (0..count).map(|i| images(self.pre_of(Some(i)), true)).collect();
+            if stage == 40 {
+                context.post_entity_images_collection =
+                    (0..count).map(|i| images(self.post_of(Some(i)), false)).collect();
+            }
+        } else {
+            context.pre_entity_images = images(self.pre_of(record), true);
+            if stage == 40 {
+                context.post_entity_images = images(self.post_of(record), false);
+            }
+        }
         if stage >= 30 {
             context.output_parameters = self.output.clone();
-        }
-        if stage == 40 {
-            context.post_entity_images = images(false);
         }
         if outer && stage != 10 {
             context.parent = self.outer_parent.clone();
         }
+        self.adapt(&mut context, step, record);
         context
     }
 
@@ -54,7 +68,12 @@ impl Frame<'_> {
     }
 
     /// What every context of this pipeline shares; shared variables and parent as PreValidation sees them.
-    pub(super) fn base_context(&self, stage: i32, user_id: Uuid, in_transaction: bool) -> ExecutionContext {
+    pub(in crate::pipeline) fn base_context(
+        &self,
+        stage: i32,
+        user_id: Uuid,
+        in_transaction: bool,
+    ) -> ExecutionContext {
         let org = self.org();
         let outer = stage == 10 && has_outer_context(&self.request.message);
         ExecutionContext {
@@ -80,6 +99,8 @@ impl Frame<'_> {
             output_parameters: Parameters::new(),
             pre_entity_images: Default::default(),
             post_entity_images: Default::default(),
+            pre_entity_images_collection: Vec::new(),
+            post_entity_images_collection: Vec::new(),
             shared_variables: if outer { self.outer_shared.clone() } else { self.shared.clone() },
             parent: self.call.parent.clone(),
             identity: identity::context_identity(

@@ -2,6 +2,7 @@
 //! and the transaction around them (PIPE-4..10), as the user its [`Call`] names.
 
 mod context;
+mod merged;
 mod operation;
 
 use std::sync::Arc;
@@ -54,7 +55,10 @@ pub(in crate::pipeline) fn run(
         duration: Default::default(),
     });
     let started = std::time::Instant::now();
-    let result = frame.run(state);
+    let result = match messages::BATCHES.contains(&frame.request.message.as_str()) {
+        true => super::messages::batch::run(pipeline, state, &frame.call, frame.request),
+        false => frame.run(state),
+    };
     if let Some(Event::Request { outcome, duration, .. }) = event.and_then(|e| state.log.get_mut(e)) {
         *outcome = Some(result.as_ref().map(|_| ()).map_err(Clone::clone));
         *duration = started.elapsed();
@@ -62,10 +66,14 @@ pub(in crate::pipeline) fn run(
     result
 }
 
-/// The table a request is about: its Target's, or its query's.
+/// The table a request is about: its Target's, its Targets', or its query's.
 fn primary_table(request: &Request) -> String {
     if let Some(t) = request.target_reference() {
         return t.logical_name;
+    }
+    if let Some(ParameterValue::EntityCollection(targets)) = request.parameter(messages::TARGETS) {
+        let first = targets.entities.first().map(|e| e.logical_name.clone());
+        return Some(targets.entity_name.clone()).filter(|n| !n.is_empty()).or(first).unwrap_or_default();
     }
     match request.parameter(messages::QUERY) {
         Some(ParameterValue::Query(Query::Expression(q))) => q.entity_name.clone(),
@@ -82,12 +90,12 @@ fn has_outer_context(message: &str) -> bool {
 }
 
 /// One pipeline run: the request as the stages change it, and what they share.
-struct Frame<'p> {
-    pipeline: &'p Arc<Pipeline>,
-    call: Call,
-    table: String,
-    request: Request,
-    primary_id: Uuid,
+pub(in crate::pipeline) struct Frame<'p> {
+    pub(in crate::pipeline) pipeline: &'p Arc<Pipeline>,
+    pub(in crate::pipeline) call: Call,
+    pub(in crate::pipeline) table: String,
+    pub(in crate::pipeline) request: Request,
+    pub(in crate::pipeline) primary_id: Uuid,
     request_id: Uuid,
     operation_id: Uuid,
     created_on: DateTime<Utc>,
@@ -96,9 +104,12 @@ struct Frame<'p> {
     shared: Parameters,
     /// The PreValidation context that later stages of Create, Update and Delete see as `ParentContext`.
     outer_parent: Option<Arc<ExecutionContext>>,
-    output: Parameters,
-    pre_record: Option<Arc<Entity>>,
-    post_record: Option<Arc<Entity>>,
+    pub(in crate::pipeline) output: Parameters,
+    pub(in crate::pipeline) pre_record: Option<Arc<Entity>>,
+    pub(in crate::pipeline) post_record: Option<Arc<Entity>>,
+    /// For a bulk message, each target's record before and after the operation, in the order of `Targets`.
+    pub(in crate::pipeline) pre_records: Vec<Option<Arc<Entity>>>,
+    pub(in crate::pipeline) post_records: Vec<Option<Arc<Entity>>>,
 }
 
 impl<'p> Frame<'p> {
@@ -122,10 +133,12 @@ impl<'p> Frame<'p> {
             output: Parameters::new(),
             pre_record: None,
             post_record: None,
+            pre_records: Vec::new(),
+            post_records: Vec::new(),
         }
     }
 
-    fn org(&self) -> &'p Organization {
+    pub(in crate::pipeline) fn org(&self) -> &'p Organization {
         &self.pipeline.org
     }
 
@@ -141,12 +154,7 @@ impl<'p> Frame<'p> {
         if let Some(api) = org.custom_apis.get(&self.request.message) {
             custom::check_request(api, &self.request)?;
         }
-        if matches!(
-            self.request.message.as_str(),
-            messages::UPDATE | messages::DELETE | messages::ASSIGN | messages::SET_STATE
-        ) {
-            self.pre_record = state.store.data().get(&self.table, self.primary_id).cloned();
-        }
+        self.prepare(state.store.data())?;
         self.run_stage(state, 10)?;
         // PIPE-5: the platform's checks come after PreValidation, which runs even for a refused caller.
         if let Some(who) = self.privileges() {
@@ -194,29 +202,31 @@ impl<'p> Frame<'p> {
         Ok(Response { message: self.request.message.clone(), results: self.output.clone() })
     }
 
-    fn run_stage(&mut self, state: &mut CaseState, stage: i32) -> Result<(), Fault> {
-        let pipeline = self.pipeline;
-        for step in pipeline.registrations.matching(&self.request.message, &self.table, stage, 0) {
-            // PIPE-4 [choice]: filtering attributes are read against the Target as it stands when the step is
-            // about to run, so a column an earlier PreOperation step added can trigger a later step.
-            if step.filters_in(self.request.target_entity()) {
-                self.run_step(state, step, stage)?;
+    pub(in crate::pipeline) fn run_stage(&mut self, state: &mut CaseState, stage: i32) -> Result<(), Fault> {
+        for step in self.stage_steps(stage, 0) {
+            // A step on the single message of a bulk request runs once per target (PIPE-17).
+            for record in self.runs_of(step) {
+                // PIPE-4 [choice]: filtering attributes are read against the Target as it stands when the step
+                // is about to run, so a column an earlier PreOperation step added can trigger a later step.
+                if self.filters_in(step, record) {
+                    self.run_step(state, step, stage, record)?;
+                }
             }
         }
         Ok(())
     }
 
-    fn run_step(&mut self, state: &mut CaseState, step: &Step, stage: i32) -> Result<(), Fault> {
+    fn run_step(&mut self, state: &mut CaseState, step: &Step, stage: i32, record: Option<usize>) -> Result<(), Fault> {
         let user_id = identity::step_user(step.impersonating_user, self.call.caller);
         if step.impersonating_user.is_some() {
             identity::check_user(self.org(), user_id)?;
         }
         let in_transaction = stage != 10 || self.call.in_transaction;
-        let context = self.context(state.store.data(), step, stage, user_id, in_transaction);
+        let context = self.context(state.store.data(), step, stage, user_id, in_transaction, record);
         let (result, context) = execute_step(self.pipeline, state, step, context);
         let result = result.map_err(|failure| failure.fault);
         if result.is_ok() {
-            self.absorb(context, stage);
+            self.absorb(context, step, stage, record);
         }
         result
     }
@@ -224,22 +234,24 @@ impl<'p> Frame<'p> {
     /// Queues the asynchronous steps of this pipeline's PostOperation, to run once the request commits
     /// (PIPE-11), each with the context as it stands now: shared variables included, in no transaction.
     fn queue_async(&mut self, state: &mut CaseState) {
-        let pipeline = self.pipeline;
-        for step in pipeline.registrations.matching(&self.request.message, &self.table, 40, 1) {
-            if step.filters_in(self.request.target_entity()) {
-                let user_id = identity::step_user(step.impersonating_user, self.call.caller);
-                let context = self.context(state.store.data(), step, 40, user_id, false);
-                state.pending_jobs.push(jobs::Job::new(step.clone(), context));
+        for step in self.stage_steps(40, 1) {
+            for record in self.runs_of(step) {
+                if self.filters_in(step, record) {
+                    let user_id = identity::step_user(step.impersonating_user, self.call.caller);
+                    let context = self.context(state.store.data(), step, 40, user_id, false, record);
+                    state.pending_jobs.push(jobs::Job::new(step.clone(), context));
+                }
             }
         }
     }
 
     /// Takes back what a step changed in its context (PIPE-6, PIPE-7).
-    fn absorb(&mut self, context: ExecutionContext, stage: i32) {
+    fn absorb(&mut self, context: ExecutionContext, step: &Step, stage: i32, record: Option<usize>) {
         // Stage 30 implements a custom message: like PostOperation, what it changes is the response.
         if stage < 30 {
-            self.request.parameters = context.input_parameters;
-        } else {
+            self.request.parameters = self.inputs_from(step, record, context.input_parameters);
+        } else if step.message == self.request.message {
+            // [choice] The response is the request's own: a merged step's outputs are its view of it.
             self.output = context.output_parameters;
         }
         if stage == 10 && has_outer_context(&self.request.message) {

@@ -3,6 +3,7 @@
 use xrm_model::{ColumnSet, Entity, EntityReference, Fault, ParameterValue, Value, codes, messages};
 
 use super::Frame;
+use crate::pipeline::messages::{bulk, upsert};
 use crate::pipeline::{CaseState, authorize, core, custom};
 use crate::query;
 
@@ -106,6 +107,10 @@ impl Frame<'_> {
                 };
                 core::relate(org, store, name, &target, &related, self.request.message == messages::ASSOCIATE)?;
             }
+            messages::UPSERT => upsert::run_upsert(self, state)?,
+            messages::CREATE_MULTIPLE => bulk::create_multiple(self, state)?,
+            messages::UPDATE_MULTIPLE => bulk::update_multiple(self, state)?,
+            messages::UPSERT_MULTIPLE => bulk::upsert_multiple(self, state)?,
             other => match org.custom_apis.get(other) {
                 // PIPE-1: the stage-30 plug-in is the core operation of a custom message.
                 Some(api) => {

@@ -1,5 +1,6 @@
 //! Conversions between the model types and the generated WIT types, both ways.
 
+mod batch;
 mod query;
 
 use chrono::{DateTime, Utc};
@@ -26,11 +27,21 @@ pub fn from_datetime(t: w::Datetime) -> DateTime<Utc> {
 }
 
 pub fn reference(r: &m::EntityReference) -> w::EntityReference {
-    w::EntityReference { logical_name: r.logical_name.clone(), id: guid(r.id), name: r.name.clone() }
+    w::EntityReference {
+        logical_name: r.logical_name.clone(),
+        id: guid(r.id),
+        name: r.name.clone(),
+        key_attributes: batch::keys(&r.key_attributes),
+    }
 }
 
 pub fn from_reference(r: w::EntityReference) -> m::EntityReference {
-    m::EntityReference { logical_name: r.logical_name, id: uuid(r.id), name: r.name }
+    m::EntityReference {
+        logical_name: r.logical_name,
+        id: uuid(r.id),
+        name: r.name,
+        key_attributes: batch::from_keys(r.key_attributes),
+    }
 }
 
 pub fn value(v: &m::Value) -> w::Value {
@@ -71,6 +82,7 @@ pub fn from_value(v: w::Value) -> m::Value {
 
 pub fn entity(e: &m::Entity) -> w::Entity {
     w::Entity {
+        key_attributes: batch::keys(&e.key_attributes),
         logical_name: e.logical_name.clone(),
         id: e.id.map(guid),
         attributes: e.attributes.iter().map(|(name, v)| w::Attribute { name: name.clone(), value: value(v) }).collect(),
@@ -79,6 +91,7 @@ pub fn entity(e: &m::Entity) -> w::Entity {
 
 pub fn from_entity(e: w::Entity) -> m::Entity {
     m::Entity {
+        key_attributes: batch::from_keys(e.key_attributes),
         logical_name: e.logical_name,
         id: e.id.map(uuid),
         attributes: e.attributes.into_iter().map(|a| (a.name, from_value(a.value))).collect(),
@@ -118,15 +131,19 @@ pub fn from_column_set(c: w::ColumnSet) -> m::ColumnSet {
 }
 
 pub fn fault(f: &m::Fault) -> w::Fault {
-    w::Fault { code: f.code, message: f.message.clone() }
+    w::Fault { code: f.code, message: f.message.clone(), faulted_request_index: f.faulted_request_index }
 }
 
 pub fn from_fault(f: w::Fault) -> m::Fault {
-    m::Fault { code: f.code, message: f.message }
+    m::Fault { code: f.code, message: f.message, faulted_request_index: f.faulted_request_index }
 }
 
-pub fn parameter_value(p: &m::ParameterValue) -> w::ParameterValue {
-    match p {
+/// A parameter value for the plug-in; `Err` for a batch kind nested inside a batch, which WIT cannot carry.
+pub fn parameter_value(p: &m::ParameterValue) -> Result<w::ParameterValue, m::Fault> {
+    if let Some(batch) = batch::batch_value(p) {
+        return batch;
+    }
+    Ok(match p {
         m::ParameterValue::Value(v) => w::ParameterValue::Value(value(v)),
         m::ParameterValue::Entity(e) => w::ParameterValue::Entity(entity(e)),
         m::ParameterValue::EntityCollection(c) => w::ParameterValue::EntityCollection(collection(c)),
@@ -142,7 +159,9 @@ pub fn parameter_value(p: &m::ParameterValue) -> w::ParameterValue {
             principal: reference(&pa.principal),
             access_mask: pa.access_mask,
         }),
-    }
+        // The batch kinds, above.
+        _ => return Err(m::Fault::new(m::codes::INVALID_ARGUMENT, "an unknown kind of parameter")),
+    })
 }
 
 pub fn from_parameter_value(p: w::ParameterValue) -> Result<m::ParameterValue, m::Fault> {
@@ -160,11 +179,16 @@ pub fn from_parameter_value(p: w::ParameterValue) -> Result<m::ParameterValue, m
             principal: from_reference(pa.principal),
             access_mask: pa.access_mask,
         }),
+        batch => batch::from_batch_value(batch)?,
     })
 }
 
+/// A context's parameters for the plug-in. INVARIANT: a context holds no batch kind nested in a batch (no step
+/// runs on a batch, and what plug-ins store came through WIT, one level deep), so none is left out.
 pub fn parameters(ps: &m::Parameters) -> Vec<w::Parameter> {
-    ps.iter().map(|(name, v)| w::Parameter { name: name.clone(), value: parameter_value(v) }).collect()
+    ps.iter()
+        .filter_map(|(name, v)| Some(w::Parameter { name: name.clone(), value: parameter_value(v).ok()? }))
+        .collect()
 }
 
 pub fn from_parameters(ps: Vec<w::Parameter>) -> Result<m::Parameters, m::Fault> {
@@ -175,6 +199,9 @@ pub fn from_request(r: w::Request) -> Result<m::Request, m::Fault> {
     Ok(m::Request { message: r.message_name, parameters: from_parameters(r.parameters)? })
 }
 
-pub fn response(r: &m::Response) -> w::Response {
-    w::Response { message_name: r.message.clone(), results: parameters(&r.results) }
+/// A service call's response; `Err` when it holds a batch's response nested in a batch's (an
+/// ExecuteTransaction's responses inside an ExecuteMultiple's), which WIT cannot carry.
+pub fn response(r: &m::Response) -> Result<w::Response, m::Fault> {
+    let results = r.results.iter().map(|(name, v)| Ok(w::Parameter { name: name.clone(), value: parameter_value(v)? }));
+    Ok(w::Response { message_name: r.message.clone(), results: results.collect::<Result<_, m::Fault>>()? })
 }

@@ -127,6 +127,20 @@ impl<H: PluginHost> HostContext for StoreData<H> {
         }))
     }
 
+    fn pre_entity_images_collection(
+        &mut self,
+        this: Resource<ContextHandle>,
+    ) -> wasmtime::Result<Vec<Vec<EntityImage>>> {
+        Ok(self.context_at(&this)?.pre_entity_images_collection.iter().map(images).collect())
+    }
+
+    fn post_entity_images_collection(
+        &mut self,
+        this: Resource<ContextHandle>,
+    ) -> wasmtime::Result<Vec<Vec<EntityImage>>> {
+        Ok(self.context_at(&this)?.post_entity_images_collection.iter().map(images).collect())
+    }
+
     fn parent_context(&mut self, this: Resource<ContextHandle>) -> wasmtime::Result<Option<Resource<ContextHandle>>> {
         let level = self.table.get(&this)?.level + 1;
         if self.context.ancestor(level).is_none() {

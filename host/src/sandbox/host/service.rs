@@ -38,9 +38,12 @@ impl<H: PluginHost> StoreData<H> {
     ) -> CallResult<T> {
         let message = request.message.clone();
         Ok(self.call(service, request)?.and_then(|response| {
-            pick(response).ok_or_else(|| w::Fault {
-                code: xrm_model::codes::INVALID_ARGUMENT,
-                message: format!("the {message} response has no result of the expected type"),
+            pick(response).ok_or_else(|| {
+                let fault = xrm_model::Fault::new(
+                    xrm_model::codes::INVALID_ARGUMENT,
+                    format!("the {message} response has no result of the expected type"),
+                );
+                convert::fault(&fault)
             })
         }))
     }
@@ -117,7 +120,9 @@ impl<H: PluginHost> HostOrganizationService for StoreData<H> {
 
     fn execute(&mut self, this: Resource<ServiceHandle>, request: w::Request) -> CallResult<w::Response> {
         match convert::from_request(request) {
-            Ok(request) => self.call_for(&this, request, |r| Some(convert::response(&r))),
+            Ok(request) => {
+                Ok(self.call(&this, request)?.and_then(|r| convert::response(&r).map_err(|f| convert::fault(&f))))
+            }
             Err(f) => Ok(Err(convert::fault(&f))),
         }
     }

@@ -1,0 +1,179 @@
+//! Key attributes and the requests and responses inside batches, both ways: WIT carries a batch's requests
+//! and responses one level deep (`inner-*`), since its types cannot hold themselves.
+
+use xrm_model::{ExecuteMultipleResponseItem, ExecuteMultipleSettings, Fault, KeyAttributes, ParameterValue, Request};
+use xrm_model::{Parameters, Response, Value, codes};
+
+use super::{from_wit, to_wit};
+use crate::bindings::xrm::plugin::types as wit;
+
+pub(crate) fn keys(keys: &KeyAttributes) -> Vec<wit::KeyAttribute> {
+    keys.iter().map(|(name, v)| wit::KeyAttribute { name: name.clone(), value: key_value(v) }).collect()
+}
+
+/// A key's value; a lookup keeps only the record it points to, and a value no key column holds (choices) is
+/// empty.
+fn key_value(v: &Value) -> wit::KeyValue {
+    match to_wit::value(v) {
+        wit::Value::Null | wit::Value::Choices(_) => wit::KeyValue::Null,
+        wit::Value::Text(s) => wit::KeyValue::Text(s),
+        wit::Value::Integer(n) => wit::KeyValue::Integer(n),
+        wit::Value::Bigint(n) => wit::KeyValue::Bigint(n),
+        wit::Value::Double(n) => wit::KeyValue::Double(n),
+        wit::Value::Boolean(b) => wit::KeyValue::Boolean(b),
+        wit::Value::Decimal(s) => wit::KeyValue::Decimal(s),
+        wit::Value::Money(s) => wit::KeyValue::Money(s),
+        wit::Value::Datetime(t) => wit::KeyValue::Datetime(t),
+        wit::Value::Guid(g) => wit::KeyValue::Guid(g),
+        wit::Value::Choice(n) => wit::KeyValue::Choice(n),
+        wit::Value::Lookup(r) => wit::KeyValue::Lookup(wit::KeyLookup { logical_name: r.logical_name, id: r.id }),
+    }
+}
+
+pub(crate) fn from_keys(keys: Vec<wit::KeyAttribute>) -> KeyAttributes {
+    keys.into_iter().map(|k| (k.name, from_key_value(k.value))).collect()
+}
+
+fn from_key_value(v: wit::KeyValue) -> Value {
+    from_wit::value(match v {
+        wit::KeyValue::Null => wit::Value::Null,
+        wit::KeyValue::Text(s) => wit::Value::Text(s),
+        wit::KeyValue::Integer(n) => wit::Value::Integer(n),
+        wit::KeyValue::Bigint(n) => wit::Value::Bigint(n),
+        wit::KeyValue::Double(n) => wit::Value::Double(n),
+        wit::KeyValue::Boolean(b) => wit::Value::Boolean(b),
+        wit::KeyValue::Decimal(s) => wit::Value::Decimal(s),
+        wit::KeyValue::Money(s) => wit::Value::Money(s),
+        wit::KeyValue::Datetime(t) => wit::Value::Datetime(t),
+        wit::KeyValue::Guid(g) => wit::Value::Guid(g),
+        wit::KeyValue::Choice(n) => wit::Value::Choice(n),
+        wit::KeyValue::Lookup(l) => wit::Value::Lookup(wit::EntityReference {
+            logical_name: l.logical_name,
+            id: l.id,
+            name: None,
+            key_attributes: Vec::new(),
+        }),
+    })
+}
+
+/// The batch kinds of a parameter value; `None` for the other kinds.
+pub(crate) fn batch_value(p: &ParameterValue) -> Option<Result<wit::ParameterValue, Fault>> {
+    Some(match p {
+        ParameterValue::Guids(ids) => Ok(wit::ParameterValue::Guids(ids.iter().copied().map(to_wit::guid).collect())),
+        ParameterValue::Requests(rs) => {
+            rs.iter().map(inner_request).collect::<Result<_, _>>().map(wit::ParameterValue::Requests)
+        }
+        ParameterValue::Responses(rs) => {
+            rs.iter().map(inner_response).collect::<Result<_, _>>().map(wit::ParameterValue::Responses)
+        }
+        ParameterValue::ExecuteMultipleSettings(s) => {
+            Ok(wit::ParameterValue::ExecuteMultipleSettings(wit::ExecuteMultipleSettings {
+                continue_on_error: s.continue_on_error,
+                return_responses: s.return_responses,
+            }))
+        }
+        ParameterValue::ExecuteMultipleResponses(items) => {
+            items.iter().map(response_item).collect::<Result<_, _>>().map(wit::ParameterValue::ExecuteMultipleResponses)
+        }
+        _ => return None,
+    })
+}
+
+/// The batch kinds of a WIT parameter value ([`from_wit::parameter_value`] reads the others).
+pub(crate) fn from_batch_value(p: wit::ParameterValue) -> ParameterValue {
+    match p {
+        wit::ParameterValue::Guids(ids) => ParameterValue::Guids(ids.into_iter().map(from_wit::uuid).collect()),
+        wit::ParameterValue::Requests(rs) => ParameterValue::Requests(rs.into_iter().map(from_inner_request).collect()),
+        wit::ParameterValue::Responses(rs) => {
+            ParameterValue::Responses(rs.into_iter().map(from_inner_response).collect())
+        }
+        wit::ParameterValue::ExecuteMultipleSettings(s) => {
+            ParameterValue::ExecuteMultipleSettings(ExecuteMultipleSettings {
+                continue_on_error: s.continue_on_error,
+                return_responses: s.return_responses,
+            })
+        }
+        wit::ParameterValue::ExecuteMultipleResponses(items) => {
+            ParameterValue::ExecuteMultipleResponses(items.into_iter().map(from_response_item).collect())
+        }
+        // The other kinds go through `from_wit::parameter_value`, which sends only these here.
+        _ => ParameterValue::Value(Value::Null),
+    }
+}
+
+/// A parameter inside a batch: any kind but the batch kinds, which do not nest.
+fn inner_value(p: &ParameterValue) -> Result<wit::InnerValue, Fault> {
+    Ok(match to_wit::parameter_value(p)? {
+        wit::ParameterValue::Value(v) => wit::InnerValue::Value(v),
+        wit::ParameterValue::Entity(e) => wit::InnerValue::Entity(e),
+        wit::ParameterValue::EntityCollection(c) => wit::InnerValue::EntityCollection(c),
+        wit::ParameterValue::EntityReferences(rs) => wit::InnerValue::EntityReferences(rs),
+        wit::ParameterValue::ColumnSet(c) => wit::InnerValue::ColumnSet(c),
+        wit::ParameterValue::Query(q) => wit::InnerValue::Query(q),
+        wit::ParameterValue::Relationship(r) => wit::InnerValue::Relationship(r),
+        wit::ParameterValue::PrincipalAccess(pa) => wit::InnerValue::PrincipalAccess(pa),
+        wit::ParameterValue::Guids(ids) => wit::InnerValue::Guids(ids),
+        _ => return Err(nested()),
+    })
+}
+
+fn from_inner_value(p: wit::InnerValue) -> ParameterValue {
+    from_wit::parameter_value(match p {
+        wit::InnerValue::Value(v) => wit::ParameterValue::Value(v),
+        wit::InnerValue::Entity(e) => wit::ParameterValue::Entity(e),
+        wit::InnerValue::EntityCollection(c) => wit::ParameterValue::EntityCollection(c),
+        wit::InnerValue::EntityReferences(rs) => wit::ParameterValue::EntityReferences(rs),
+        wit::InnerValue::ColumnSet(c) => wit::ParameterValue::ColumnSet(c),
+        wit::InnerValue::Query(q) => wit::ParameterValue::Query(q),
+        wit::InnerValue::Relationship(r) => wit::ParameterValue::Relationship(r),
+        wit::InnerValue::PrincipalAccess(pa) => wit::ParameterValue::PrincipalAccess(pa),
+        wit::InnerValue::Guids(ids) => wit::ParameterValue::Guids(ids),
+    })
+}
+
+fn inner_parameters(ps: &Parameters) -> Result<Vec<wit::InnerParameter>, Fault> {
+    ps.iter().map(|(name, v)| Ok(wit::InnerParameter { name: name.clone(), value: inner_value(v)? })).collect()
+}
+
+fn from_inner_parameters(ps: Vec<wit::InnerParameter>) -> Parameters {
+    ps.into_iter().map(|p| (p.name, from_inner_value(p.value))).collect()
+}
+
+fn inner_request(r: &Request) -> Result<wit::InnerRequest, Fault> {
+    Ok(wit::InnerRequest { message_name: r.message.clone(), parameters: inner_parameters(&r.parameters)? })
+}
+
+fn from_inner_request(r: wit::InnerRequest) -> Request {
+    Request { message: r.message_name, parameters: from_inner_parameters(r.parameters) }
+}
+
+fn inner_response(r: &Response) -> Result<wit::InnerResponse, Fault> {
+    Ok(wit::InnerResponse { message_name: r.message.clone(), results: inner_parameters(&r.results)? })
+}
+
+fn from_inner_response(r: wit::InnerResponse) -> Response {
+    Response { message: r.message_name, results: from_inner_parameters(r.results) }
+}
+
+fn response_item(item: &ExecuteMultipleResponseItem) -> Result<wit::ExecuteMultipleResponseItem, Fault> {
+    Ok(wit::ExecuteMultipleResponseItem {
+        request_index: item.request_index,
+        response: item.response.as_ref().map(inner_response).transpose()?,
+        fault: item.fault.as_ref().map(to_wit::fault),
+    })
+}
+
+fn from_response_item(item: wit::ExecuteMultipleResponseItem) -> ExecuteMultipleResponseItem {
+    ExecuteMultipleResponseItem {
+        request_index: item.request_index,
+        response: item.response.map(from_inner_response),
+        fault: item.fault.map(from_wit::fault),
+    }
+}
+
+fn nested() -> Fault {
+    Fault::new(
+        codes::INVALID_ARGUMENT,
+        "a request or response inside a batch cannot itself hold requests or responses: batches do not nest",
+    )
+}
