@@ -496,6 +496,7 @@ pub const TARGETED: &[&str] = &[
     messages::MODIFY_ACCESS,
     messages::REVOKE_ACCESS,
     messages::UPSERT,
+    messages::MERGE,
 ];
 
 impl From<QueryExpression> for Query {

@@ -148,6 +148,10 @@ pub mod messages {
     pub const CREATE_MULTIPLE: &str = "CreateMultiple";
     pub const UPDATE_MULTIPLE: &str = "UpdateMultiple";
     pub const UPSERT_MULTIPLE: &str = "UpsertMultiple";
+    pub const MERGE: &str = "Merge";
+    pub const QUALIFY_LEAD: &str = "QualifyLead";
+    pub const ADD_USER_TO_RECORD_TEAM: &str = "AddUserToRecordTeam";
+    pub const REMOVE_USER_FROM_RECORD_TEAM: &str = "RemoveUserFromRecordTeam";
 
     /// Every message the pipeline runs itself (custom APIs aside): the one list that loaders, the import and
     /// the pipeline's dispatch agree on. A message is runnable when it is here or a custom API of the
@@ -172,6 +176,10 @@ pub mod messages {
         CREATE_MULTIPLE,
         UPDATE_MULTIPLE,
         UPSERT_MULTIPLE,
+        MERGE,
+        QUALIFY_LEAD,
+        ADD_USER_TO_RECORD_TEAM,
+        REMOVE_USER_FROM_RECORD_TEAM,
     ];
 
     /// The messages that carry other requests: `ExecuteMultiple` and `ExecuteTransaction` (PIPE-17).

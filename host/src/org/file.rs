@@ -25,6 +25,7 @@ pub(crate) const PLAIN_PRIVILEGES: &[&str] = &[
     "prvActOnBehalfOfAnotherUser",
     "prvBulkDelete",
     "prvExportToExcel",
+    "prvMerge",
     "prvPublishCustomization",
     "prvReadPluginTraceLog",
     "prvSyncToOutlook",

@@ -1,8 +1,8 @@
 //! The organization: business units, users, teams, roles, tables and the data a case starts from (ORG-1..4).
 
+mod checks;
 pub mod currency;
 mod environment;
-mod checks;
 mod file;
 pub mod metadata;
 mod platform;
@@ -18,8 +18,8 @@ use xrm_model::Uuid;
 
 use crate::input::FileError;
 use crate::store::Store;
-pub(crate) use file::{OrgFile, PLAIN_PRIVILEGES};
 pub use file::generated_id;
+pub(crate) use file::{OrgFile, PLAIN_PRIVILEGES};
 pub use metadata::{AlternateKey, ColumnMeta, Options, RequiredLevel, StateOption, StatusOption};
 pub use tables::{ColumnType, Ownership, Table};
 

@@ -34,6 +34,9 @@ pub(super) fn add(tables: &mut Vec<Table>) {
         Table::new("environmentvariablevalue", "EnvironmentVariableValue", 381, UserOwned)
             .primary("environmentvariablevalueid", "schemaname")
             .with(&[("value", Memo), ("environmentvariabledefinitionid", lookup(&["environmentvariabledefinition"]))]),
+        // Team members, the intersect table of `teammembership_association`: access teams' (TEAM-1) live here.
+        Table::new("teammembership", "TeamMembership", 23, OrganizationOwned)
+            .with(&[("teamid", Uniqueidentifier), ("systemuserid", Uniqueidentifier)]),
         Table::new("teamtemplate", "TeamTemplate", 92, OrganizationOwned)
             .primary("teamtemplateid", "teamtemplatename")
             .with(&[

@@ -4,6 +4,7 @@
 use xrm_model::{Entity, EntityReference, Fault, ParameterValue, Request, Uuid, Value, messages};
 
 use super::core;
+use super::messages as msg;
 use crate::org::Organization;
 use crate::security::{self, Access, RecordAccess, UserPrivileges};
 use crate::store::{IndexKey, Store};
@@ -20,10 +21,11 @@ const STAMPED: &[&str] = &[
     "modifiedonbehalfby",
 ];
 
-/// The shares on a record (SEC-7): each principal with its rights.
+/// The shares on a record (SEC-7): each principal with its rights; the members of an access team the record is
+/// shared with get the team's rights (TEAM-1).
 pub fn shares(store: &Store, record: Uuid) -> Vec<(Uuid, u32)> {
     // Through the index on `objectid`: a read check per row of a query must not scan every share.
-    store
+    let mut shares: Vec<(Uuid, u32)> = store
         .find("principalobjectaccess", "objectid", &IndexKey::Id(record))
         .into_iter()
         .flatten()
@@ -31,7 +33,11 @@ pub fn shares(store: &Store, record: Uuid) -> Vec<(Uuid, u32)> {
             (Some(Value::Lookup(p)), Some(Value::Integer(mask))) => Some((p.id, u32::try_from(*mask).unwrap_or(0))),
             _ => None,
         })
-        .collect()
+        .collect();
+    let members: Vec<(Uuid, u32)> =
+        shares.iter().flat_map(|(team, mask)| msg::teams::members(store, *team).map(move |u| (u, *mask))).collect();
+    shares.extend(members);
+    shares
 }
 
 /// Both checks of `access` on the stored record `target`; a missing record is the platform's not-found.
@@ -103,6 +109,11 @@ pub fn request(
                 check_record(org, who, store, Access::AppendTo, side)?;
             }
             Ok(())
+        }
+        messages::MERGE => msg::merge::authorize(org, who, store, request),
+        messages::QUALIFY_LEAD => msg::qualify::authorize(org, who, store, request),
+        messages::ADD_USER_TO_RECORD_TEAM | messages::REMOVE_USER_FROM_RECORD_TEAM => {
+            msg::teams::authorize(org, who, store, request)
         }
         _ => Ok(()),
     }

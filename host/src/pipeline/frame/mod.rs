@@ -68,7 +68,7 @@ pub(in crate::pipeline) fn run(
 
 /// The table a request is about: its Target's, its Targets', or its query's.
 fn primary_table(request: &Request) -> String {
-    if let Some(t) = request.target_reference() {
+    if let Some(t) = super::messages::primary(request).or_else(|| request.target_reference()) {
         return t.logical_name;
     }
     if let Some(ParameterValue::EntityCollection(targets)) = request.parameter(messages::TARGETS) {
@@ -121,7 +121,10 @@ impl<'p> Frame<'p> {
         Frame {
             pipeline,
             table: primary_table(&request),
-            primary_id: request.target_reference().map(|t| t.id).unwrap_or_default(),
+            primary_id: super::messages::primary(&request)
+                .or_else(|| request.target_reference())
+                .map(|t| t.id)
+                .unwrap_or_default(),
             request,
             call,
             request_id: Uuid::new_v4(),

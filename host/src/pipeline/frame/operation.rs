@@ -2,7 +2,10 @@
 
 use xrm_model::{ColumnSet, Entity, EntityReference, Fault, ParameterValue, Value, codes, messages};
 
-use super::Frame;
+use std::sync::Arc;
+
+use super::{Call, Frame, run};
+use crate::pipeline::messages as msg;
 use crate::pipeline::messages::{bulk, upsert};
 use crate::pipeline::{CaseState, authorize, core, custom};
 use crate::query;
@@ -111,6 +114,17 @@ impl Frame<'_> {
             messages::CREATE_MULTIPLE => bulk::create_multiple(self, state)?,
             messages::UPDATE_MULTIPLE => bulk::update_multiple(self, state)?,
             messages::UPSERT_MULTIPLE => bulk::upsert_multiple(self, state)?,
+            messages::MERGE => {
+                let merge = msg::merge::Merge::of(&self.request)?;
+                msg::merge::run(org, store, user, self.call.impersonator, &merge, now)?;
+            }
+            messages::ADD_USER_TO_RECORD_TEAM => {
+                self.output.extend(msg::teams::add_user(org, store, user, &self.request, now)?)
+            }
+            messages::REMOVE_USER_FROM_RECORD_TEAM => {
+                self.output.extend(msg::teams::remove_user(org, store, &self.request)?)
+            }
+            messages::QUALIFY_LEAD => self.qualify_lead(state)?,
             other => match org.custom_apis.get(other) {
                 // PIPE-1: the stage-30 plug-in is the core operation of a custom message.
                 Some(api) => {
@@ -128,6 +142,47 @@ impl Frame<'_> {
             },
         }
         Ok(())
+    }
+
+    /// QualifyLead (LEAD-1): the records asked for, created by child requests as the caller, then the lead
+    /// qualified and pointing at them.
+    fn qualify_lead(&mut self, state: &mut CaseState) -> Result<(), Fault> {
+        let ask = msg::qualify::Qualify::of(&self.request)?;
+        let lead = state.store.data().get("lead", ask.lead.id).cloned();
+        let lead = lead.ok_or_else(|| core::not_found("lead", ask.lead.id))?;
+        msg::qualify::check_open(&lead)?;
+        let mut create = |entity: Entity| {
+            let response = self.child(state, xrm_model::Request::create(entity))?;
+            match response.results.get(messages::ID) {
+                Some(ParameterValue::Value(Value::Guid(id))) => Ok(*id),
+                _ => Err(Fault::new(codes::INVALID_ARGUMENT, "a Create answered no id")),
+            }
+        };
+        let created = msg::qualify::create_records(&ask, &lead, &mut create)?;
+        let change = msg::qualify::qualified_lead(&ask, &created);
+        let now = state.clock.now();
+        core::update(self.org(), state.store.data_mut(), self.call.caller, self.call.impersonator, change, now)?;
+        self.output.insert("CreatedEntities".into(), ParameterValue::EntityReferences(created));
+        Ok(())
+    }
+
+    /// Runs a request the platform makes on this one's behalf (QualifyLead's creates) as a child pipeline: as
+    /// the calling user, one level deeper, in this pipeline's transaction, with its context as the parent.
+    fn child(&self, state: &mut CaseState, request: xrm_model::Request) -> Result<xrm_model::Response, Fault> {
+        let call = Call {
+            caller: self.call.caller,
+            initiating: self.call.initiating,
+            depth: self.call.depth + 1,
+            correlation_id: self.call.correlation_id,
+            parent: Some(Arc::new(self.base_context(30, self.call.caller, true))),
+            in_transaction: true,
+            tag: None,
+            via: Some("platform"),
+            impersonator: None,
+            authenticated: self.call.authenticated,
+            user_agent: self.call.user_agent.clone(),
+        };
+        run(self.pipeline, state, call, request)
     }
 
     /// A request parameter holding a reference (Assignee, Revokee).

@@ -6,5 +6,32 @@
 
 pub(in crate::pipeline) mod batch;
 pub(in crate::pipeline) mod bulk;
+pub mod merge;
+pub mod qualify;
 pub mod status;
+pub mod teams;
 pub(in crate::pipeline) mod upsert;
+
+use xrm_model::{EntityReference, ParameterValue, Request, Value, messages};
+
+/// The record a request is about when that is not its Target, as the platform gives it to steps
+/// (`PrimaryEntityName`, `PrimaryEntityId`): QualifyLead's lead; the access team messages' team template,
+/// the table the platform lists them under.
+pub fn primary(request: &Request) -> Option<EntityReference> {
+    let value = |name| match request.parameter(name) {
+        Some(ParameterValue::Value(v)) => Some(v),
+        _ => None,
+    };
+    match request.message.as_str() {
+        messages::QUALIFY_LEAD => match value("LeadId")? {
+            Value::Lookup(r) => Some(r.clone()),
+            _ => None,
+        },
+        messages::ADD_USER_TO_RECORD_TEAM | messages::REMOVE_USER_FROM_RECORD_TEAM => match value("TeamTemplateId")? {
+            Value::Guid(id) => Some(EntityReference::new("teamtemplate", *id)),
+            Value::Lookup(r) => Some(EntityReference::new("teamtemplate", r.id)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
