@@ -105,6 +105,83 @@ pub fn what_is(meta: &std::fs::Metadata) -> &'static str {
     }
 }
 
+/// Every error found in the input of a run, in the order found: the loaders go on past an error wherever the
+/// rest can still be checked, so that one run reports every mistake, not only the first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileErrors(pub Vec<FileError>);
+
+impl FileErrors {
+    pub fn push(&mut self, error: FileError) {
+        self.0.push(error);
+    }
+
+    pub fn extend(&mut self, errors: FileErrors) {
+        self.0.extend(errors.0);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, FileError> {
+        self.0.iter()
+    }
+
+    /// `value` when nothing was found, else the errors.
+    pub fn or<T>(self, value: T) -> Result<T, FileErrors> {
+        if self.is_empty() { Ok(value) } else { Err(self) }
+    }
+
+    /// Keeps the value of `result`, or the errors it carried.
+    pub fn take<T>(&mut self, result: Result<T, impl Into<FileErrors>>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.extend(e.into());
+                None
+            }
+        }
+    }
+
+    /// The same errors for a part of the file found at `at`.
+    pub fn under(self, at: &str) -> Self {
+        FileErrors(self.0.into_iter().map(|e| e.under(at)).collect())
+    }
+}
+
+impl From<FileError> for FileErrors {
+    fn from(error: FileError) -> Self {
+        FileErrors(vec![error])
+    }
+}
+
+impl fmt::Display for FileErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FileErrors {}
+
+impl<'a> IntoIterator for &'a FileErrors {
+    type Item = &'a FileError;
+    type IntoIter = std::slice::Iter<'a, FileError>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
 /// Reads and parses a JSON file into `T`, reporting the JSON path of a mismatch.
 pub fn read_json<T: DeserializeOwned>(file: &Path) -> Result<T, FileError> {
     parse_json(file, &read_text(file)?)
@@ -119,7 +196,7 @@ pub fn parse_json<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Fil
         let message = if inner.is_syntax() || inner.is_eof() {
             format!("invalid JSON: {inner}")
         } else {
-            strip_position(&inner.to_string())
+            xrm_model::suggest::serde_hint(&strip_position(&inner.to_string()))
         };
         FileError::new(file, if path == "." { String::new() } else { path }, message)
     })
@@ -130,7 +207,8 @@ pub fn from_value<T: DeserializeOwned>(file: &Path, at: &str, value: serde_json:
     serde_path_to_error::deserialize(value).map_err(|e| {
         let sub = e.path().to_string();
         let sub = if sub == "." { String::new() } else { sub };
-        FileError::new(file, join(at, &sub), strip_position(&e.into_inner().to_string()))
+        let message = xrm_model::suggest::serde_hint(&strip_position(&e.into_inner().to_string()));
+        FileError::new(file, join(at, &sub), message)
     })
 }
 

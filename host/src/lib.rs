@@ -15,7 +15,6 @@ pub mod sandbox;
 pub mod schema;
 pub mod security;
 pub mod store;
-pub mod suggest;
 pub mod suite;
 pub mod testing;
 pub mod threads;

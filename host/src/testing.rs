@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json, json};
 
-use crate::input::FileError;
+use crate::input::FileErrors;
 use crate::suite::report::HumanReporter;
 use crate::suite::{self, CaseResult, Event, RunOptions, RunStats, Suite};
 
@@ -78,7 +78,7 @@ pub fn run(suites: Vec<Suite>, options: &RunOptions) -> SuiteRun {
 }
 
 /// Loads suite files (or folders of them) and runs every case.
-pub fn run_files(paths: &[impl AsRef<Path>]) -> Result<SuiteRun, FileError> {
+pub fn run_files(paths: &[impl AsRef<Path>]) -> Result<SuiteRun, FileErrors> {
     let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_owned()).collect();
     Ok(run(suite::load_all(&paths)?, &RunOptions::default()))
 }
@@ -412,12 +412,12 @@ impl SuiteBuilder {
     }
 
     /// Loads the suite, checking it as a suite file is checked; errors name the suite as `<dir>/<name>`.
-    pub fn build(&self) -> Result<Suite, FileError> {
+    pub fn build(&self) -> Result<Suite, FileErrors> {
         Suite::from_json(&self.dir.join(format!("{} (built in code)", self.name)), self.to_json())
     }
 
     /// Loads and runs the suite.
-    pub fn run(&self) -> Result<SuiteRun, FileError> {
+    pub fn run(&self) -> Result<SuiteRun, FileErrors> {
         Ok(run(vec![self.build()?], &RunOptions::default()))
     }
 }

@@ -88,18 +88,37 @@ fn expected(path: &Path<'_>, what: &str, got: &Json) -> JsonError {
 /// Reads the JSON form into model types, resolving `@alias` through `resolve`.
 pub struct Reader<'r> {
     resolve: &'r dyn Fn(&str) -> Option<Uuid>,
+    /// Where unknown aliases go instead of failing the read, when a loader wants them all.
+    unknown: Option<&'r std::cell::RefCell<Vec<UnknownAlias>>>,
+}
+
+/// An alias the resolver did not know, and where it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownAlias {
+    pub path: String,
+    /// As written, with its `@`.
+    pub alias: String,
 }
 
 impl Default for Reader<'static> {
     fn default() -> Self {
-        Reader { resolve: &|_| None }
+        Reader { resolve: &|_| None, unknown: None }
     }
 }
 
 impl<'r> Reader<'r> {
     /// `resolve` gets an alias without its `@` and returns the GUID it stands for.
     pub fn new(resolve: &'r dyn Fn(&str) -> Option<Uuid>) -> Self {
-        Reader { resolve }
+        Reader { resolve, unknown: None }
+    }
+
+    /// A reader that reads an unknown alias as the nil GUID and notes it in `unknown`, so that one read
+    /// finds every unknown alias of a document along with its other errors.
+    pub fn noting_unknown(
+        resolve: &'r dyn Fn(&str) -> Option<Uuid>,
+        unknown: &'r std::cell::RefCell<Vec<UnknownAlias>>,
+    ) -> Self {
+        Reader { resolve, unknown: Some(unknown) }
     }
 
     /// A GUID in text, or `@alias`.
@@ -110,7 +129,14 @@ impl<'r> Reader<'r> {
 
     pub fn guid_text(&self, text: &str, path: &Path<'_>) -> Result<Uuid> {
         if let Some(alias) = text.strip_prefix('@') {
-            return (self.resolve)(alias).ok_or_else(|| JsonError::new(path, format!("unknown alias `{text}`")));
+            return match ((self.resolve)(alias), self.unknown) {
+                (Some(id), _) => Ok(id),
+                (None, Some(unknown)) => {
+                    unknown.borrow_mut().push(UnknownAlias { path: path.to_string(), alias: text.to_owned() });
+                    Ok(Uuid::nil())
+                }
+                (None, None) => Err(JsonError::new(path, format!("unknown alias `{text}`"))),
+            };
         }
         Uuid::parse_str(text).map_err(|_| JsonError::new(path, format!("`{text}` is not a GUID or an `@alias`")))
     }
@@ -577,7 +603,11 @@ pub fn check_keys(obj: &Map<String, Json>, allowed: &[&str], path: &Path<'_>) ->
     match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(key) => Err(JsonError::new(
             &path.key(key),
-            format!("unknown key `{key}` (expected one of: {})", allowed.join(", ")),
+            format!(
+                "unknown key `{key}`{} (expected one of: {})",
+                crate::suggest::hint(key, allowed.iter().copied()),
+                allowed.join(", ")
+            ),
         )),
         None => Ok(()),
     }

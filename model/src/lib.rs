@@ -8,6 +8,7 @@ mod fault;
 pub mod json;
 mod query;
 mod request;
+pub mod suggest;
 mod value;
 
 pub use fault::{Fault, codes};

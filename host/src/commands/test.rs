@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use xrm_sandbox::input::{FileError, FileErrors};
 use xrm_sandbox::suite::report::{Collected, HumanReporter, html, junit};
 use xrm_sandbox::suite::{self, Event, Partition, RunOptions, RunStats, Suite};
 
@@ -54,8 +55,8 @@ pub fn run(args: TestArgs) -> u8 {
     }
     let suites = match load(&args.paths) {
         Ok(suites) => suites,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(errors) => {
+            report_input_errors(&errors);
             return exit::INVALID_INPUT;
         }
     };
@@ -100,17 +101,29 @@ pub fn run(args: TestArgs) -> u8 {
 }
 
 /// Every file is loaded and checked before any case runs; what a folder held that was left out is named.
-fn load(paths: &[PathBuf]) -> Result<Vec<Suite>, String> {
-    let found = suite::find(paths).map_err(|e| e.to_string())?;
+fn load(paths: &[PathBuf]) -> Result<Vec<Suite>, FileErrors> {
+    let found = suite::find(paths)?;
     for skipped in &found.skipped {
         eprintln!("skipped {}: {}", skipped.path.display(), skipped.why);
     }
-    let suites =
-        found.files.iter().map(|f| Suite::load(f)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    let mut errors = FileErrors::default();
+    let suites: Vec<Suite> = found.files.iter().filter_map(|f| errors.take(Suite::load(f))).collect();
+    let suites = errors.or(suites)?;
     if suites.is_empty() {
-        return Err("no suite found in the paths given".into());
+        let place = paths.first().map(PathBuf::as_path).unwrap_or(Path::new("."));
+        return Err(FileError::new(place, "", "no suite found in the paths given").into());
     }
     Ok(suites)
+}
+
+/// Each error on a line of its own, then how many: nothing ran.
+pub fn report_input_errors(errors: &FileErrors) {
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+    if errors.len() > 1 {
+        eprintln!("{} errors in the input: nothing ran", errors.len());
+    }
 }
 
 /// A bar on a terminal only: never in a CI log or a pipe, where it would be noise.

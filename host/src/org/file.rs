@@ -16,8 +16,9 @@ use super::currency::{self, CurrencyFile};
 use super::environment::{self, EnvironmentVariableFile};
 use super::table_file::{self, TableFile};
 use super::tables::{self, ColumnType, Ownership, Table};
+use super::values::{self, AliasLookups};
 use super::{BusinessUnit, Depth, Organization, Role, Settings, Team, TeamType, TraceLogSetting, User, checks};
-use crate::input::{self, FileError};
+use crate::input::{self, FileError, FileErrors};
 use crate::store::Store;
 
 /// Privileges that are not about a table.
@@ -358,12 +359,14 @@ const STANDARD_RELATIONSHIPS: &[(&str, &str, &str)] = &[
     ("opportunitycompetitors_association", "opportunity", "account"),
 ];
 
-pub fn load(path: &Path) -> Result<Organization, FileError> {
+pub fn load(path: &Path) -> Result<Organization, FileErrors> {
     let json: Json = input::read_json(path)?;
     build(path, json)
 }
 
-pub fn build(path: &Path, json: Json) -> Result<Organization, FileError> {
+/// The principals and tables first (everything else refers to them), then every check that can go on past
+/// an error, so that one load reports all of them.
+pub fn build(path: &Path, json: Json) -> Result<Organization, FileErrors> {
     let file: OrgFile = input::from_value(path, "", json)?;
     let mut b = Builder::new(path, &file)?;
     b.business_units(&file.businessunits)?;
@@ -373,11 +376,12 @@ pub fn build(path: &Path, json: Json) -> Result<Organization, FileError> {
     b.tables(&file.tables)?;
     b.currencies(&file.currencies)?;
     b.environment_variables(&file.environmentvariables)?;
-    b.check_privileges(&file.roles)?;
-    b.relationships(&file.relationships)?;
-    b.records(&file.records)?;
-    b.custom_apis(&file.customapis)?;
-    Ok(b.finish())
+    let mut errors = FileErrors::default();
+    errors.take(b.check_privileges(&file.roles));
+    errors.take(b.relationships(&file.relationships));
+    errors.take(b.records(&file.records));
+    errors.take(b.custom_apis(&file.customapis));
+    errors.or(b.finish())
 }
 
 struct Builder<'f> {
@@ -684,10 +688,8 @@ impl<'f> Builder<'f> {
     fn custom_apis(&mut self, apis: &[CustomApiFile]) -> Result<(), FileError> {
         for (i, api) in apis.iter().enumerate() {
             let at = format!("customapis[{i}]");
-            if let Some(table) = &api.boundentity
-                && self.org.table(table).is_none()
-            {
-                return Err(FileError::new(self.path, format!("{at}.boundentity"), format!("unknown table `{table}`")));
+            if let Some(Err(e)) = api.boundentity.as_ref().map(|table| self.org.check_table(table)) {
+                return Err(FileError::new(self.path, format!("{at}.boundentity"), e));
             }
             if self.org.custom_apis.contains_key(&api.uniquename) || xrm_model::messages::can_fire(&api.uniquename) {
                 return Err(FileError::new(
@@ -731,14 +733,14 @@ impl<'f> Builder<'f> {
         let declared = declared.iter().map(|r| (r.schemaname.clone(), r.entity1.clone(), r.entity2.clone()));
         for (i, (name, one, two)) in standard.chain(declared).enumerate() {
             let at = format!("relationships[{}]", i.saturating_sub(STANDARD_RELATIONSHIPS.len()));
-            let primary = |table: &str| {
+            let primary = |table: &str, key: &str| {
                 self.org
-                    .table(table)
+                    .check_table(table)
                     .map(|t| t.primary_id.clone())
-                    .ok_or_else(|| FileError::new(self.path, at.clone(), format!("unknown table `{table}`")))
+                    .map_err(|e| FileError::new(self.path, format!("{at}.{key}"), e))
             };
-            let entity1_column = primary(&one)?;
-            let mut entity2_column = primary(&two)?;
+            let entity1_column = primary(&one, "entity1")?;
+            let mut entity2_column = primary(&two, "entity2")?;
             if entity2_column == entity1_column {
                 entity2_column = format!("{entity2_column}two");
             }
@@ -762,20 +764,19 @@ impl<'f> Builder<'f> {
 
     /// Every privilege a role names must exist: `prv<Access><name>` of a known table (its privilege name, which
     /// is the platform's: `prvCreateNote` for annotations), or a plain one.
-    fn check_privileges(&self, roles: &[RoleFile]) -> Result<(), FileError> {
+    fn check_privileges(&self, roles: &[RoleFile]) -> Result<(), FileErrors> {
         let known = self.privilege_names();
+        let mut errors = FileErrors::default();
         for (i, role) in roles.iter().enumerate() {
-            for name in role.privileges.keys() {
-                if !known.contains(name) {
-                    return Err(FileError::new(
-                        self.path,
-                        format!("roles[{i}].privileges.{name}"),
-                        format!("unknown privilege `{name}`{}", self.privilege_hint(name, &known)),
-                    ));
-                }
+            for name in role.privileges.keys().filter(|name| !known.contains(*name)) {
+                errors.push(FileError::new(
+                    self.path,
+                    format!("roles[{i}].privileges.{name}"),
+                    format!("unknown privilege `{name}`{}", self.privilege_hint(name, &known)),
+                ));
             }
         }
-        Ok(())
+        errors.or(())
     }
 
     /// Every privilege name a role may hold in this organization.
@@ -799,7 +800,7 @@ impl<'f> Builder<'f> {
                 );
             }
         }
-        match crate::suggest::nearest(name, known.iter().map(String::as_str)) {
+        match xrm_model::suggest::nearest(name, known.iter().map(String::as_str)) {
             Some(near) => format!(": did you mean `{near}`?"),
             None => format!(
                 " (expected prv<{}><table>, such as prvCreateAccount, or one of: {})",
@@ -809,48 +810,71 @@ impl<'f> Builder<'f> {
         }
     }
 
-    /// The principals as records, then the file's records, each checked against its table.
-    fn records(&mut self, records: &[Json]) -> Result<(), FileError> {
+    /// The principals as records, then the file's records, each checked against its table; `"@alice"` in a
+    /// lookup column reads as a reference to the alias's record.
+    fn records(&mut self, records: &[Json]) -> Result<(), FileErrors> {
         let mut rows = self.principal_rows();
+        let record_tables: HashMap<&str, &str> = records
+            .iter()
+            .filter_map(|r| Some((r.get("@alias")?.as_str()?, r.get("@logicalname")?.as_str()?)))
+            .collect();
+        let alias_table = |alias: &str| {
+            record_tables
+                .get(alias)
+                .map(|t| (*t).to_owned())
+                .or_else(|| self.org.table_of_alias(alias).map(str::to_owned))
+        };
+        let lookups = AliasLookups::Read(&alias_table);
+        let mut errors = FileErrors::default();
         for (i, r) in records.iter().enumerate() {
             let mut json = r.clone();
             let alias = json.as_object_mut().and_then(|o| o.remove("@alias"));
             let at = format!("records[{i}]");
-            let root = JsonPath::Root(&at);
             let resolve = |a: &str| self.org.alias(a);
             let reader = Reader::new(&resolve);
-            let mut entity = reader.entity(&json, &root).map_err(|e| FileError::json(self.path, e))?;
+            let mut entity = match values::read_entity(&self.org, &reader, &json, &JsonPath::Root(&at), &lookups) {
+                Ok(entity) => entity,
+                Err(problems) => {
+                    problems.into_iter().for_each(|e| errors.push(FileError::json(self.path, e)));
+                    continue;
+                }
+            };
             if entity.id.is_none() {
                 entity.id = Some(match alias.as_ref().and_then(Json::as_str) {
                     Some(a) => self.org.aliases[a],
                     None => generated_id("record", &at),
                 });
             }
-            let table = self.org.table(&entity.logical_name).ok_or_else(|| {
-                FileError::new(
-                    self.path,
-                    format!("{at}.@logicalname"),
-                    format!("unknown table `{}`", entity.logical_name),
-                )
-            })?;
-            let mut entity = table.check(entity).map_err(|f| FileError::new(self.path, at.clone(), f.message))?;
+            let Some(table) = self.org.table(&entity.logical_name) else { continue };
             let id_at = match (json.get("@id"), &alias) {
                 (Some(_), _) => format!("{at}.@id"),
                 (None, Some(_)) => format!("{at}.@alias"),
                 (None, None) => at.clone(),
             };
-            self.ids.claim(self.path, &table.logical_name, entity.id.unwrap_or_default(), id_at)?;
-            checks::owner(self.path, &self.org, &entity, &at)?;
-            // STATE-1: a record starts in a pair its table allows, the default status of its state if none.
-            let id = entity.id.unwrap_or_default();
-            table.settle_state(id, None, &mut entity).map_err(|f| FileError::new(self.path, at.clone(), f.message))?;
+            if let Err(e) = self.ids.claim(self.path, &table.logical_name, entity.id.unwrap_or_default(), id_at) {
+                errors.push(e);
+                continue;
+            }
             // CUR-1: a money record gets its currency and base values, as a Create would give them.
             let rate =
                 |currency: Uuid| self.org.data.get("transactioncurrency", currency).and_then(|r| currency::rate_of(r));
-            table
-                .stamp_currency(self.org.base_currency, &rate, None, &mut entity)
-                .map_err(|f| FileError::new(self.path, at.clone(), f.message))?;
-            rows.push(entity);
+            let settled = table.check(entity).and_then(|mut entity| {
+                // STATE-1: a record starts in a pair its table allows, the default status of its state if none.
+                let id = entity.id.unwrap_or_default();
+                table.settle_state(id, None, &mut entity)?;
+                table.stamp_currency(self.org.base_currency, &rate, None, &mut entity)?;
+                Ok(entity)
+            });
+            match settled.map_err(|f| FileError::new(self.path, at.clone(), f.message)) {
+                Ok(entity) => match checks::owner(self.path, &self.org, &entity, &at) {
+                    Ok(()) => rows.push(entity),
+                    Err(e) => errors.push(e),
+                },
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
         }
         for row in rows {
             let row = self.stamped(row);

@@ -5,10 +5,12 @@ pub mod currency;
 mod environment;
 mod file;
 pub mod metadata;
+mod names;
 mod platform;
 mod states;
 mod table_file;
 pub mod tables;
+pub mod values;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -16,7 +18,7 @@ use std::time::Duration;
 
 use xrm_model::Uuid;
 
-use crate::input::FileError;
+use crate::input::FileErrors;
 use crate::store::Store;
 pub use file::generated_id;
 pub(crate) use file::{OrgFile, PLAIN_PRIVILEGES};
@@ -233,12 +235,12 @@ pub struct Organization {
 
 impl Organization {
     /// Loads an organization file (`formats.md`, "Organization").
-    pub fn load(path: &Path) -> Result<Organization, FileError> {
+    pub fn load(path: &Path) -> Result<Organization, FileErrors> {
         file::load(path)
     }
 
     /// Loads an organization from JSON already read from `path`.
-    pub fn from_json(path: &Path, json: serde_json::Value) -> Result<Organization, FileError> {
+    pub fn from_json(path: &Path, json: serde_json::Value) -> Result<Organization, FileErrors> {
         file::build(path, json)
     }
 

@@ -48,9 +48,29 @@ impl ColumnType {
 
     pub const NAMES: &'static str = "String, Memo, Integer, BigInt, Double, Boolean, Decimal, Money, DateTime, Uniqueidentifier, Picklist, MultiSelectPicklist or {\"Lookup\": \"table\"}";
 
+    /// How a value of this type is written in the files (`formats.md`, "Values"), for error messages.
+    pub fn json_form(&self) -> String {
+        match self {
+            ColumnType::String | ColumnType::Memo => "text, such as `\"Contoso\"`".into(),
+            ColumnType::Integer | ColumnType::BigInt => "a whole number, such as `42`".into(),
+            ColumnType::Double => "a number, such as `4.5`".into(),
+            ColumnType::Boolean => "`true` or `false`".into(),
+            ColumnType::Decimal => "`{\"@decimal\": \"12.34\"}`".into(),
+            ColumnType::Money => "`{\"@money\": \"12.50\"}`".into(),
+            ColumnType::DateTime => "`{\"@datetime\": \"2026-11-21T10:00:00Z\"}`".into(),
+            ColumnType::Uniqueidentifier => "`{\"@guid\": \"…\"}`".into(),
+            ColumnType::Picklist => "a choice, such as `{\"@option\": 1}`".into(),
+            ColumnType::MultiSelectPicklist => "choices, such as `{\"@options\": [1, 3]}`".into(),
+            ColumnType::Lookup(targets) => {
+                let table = targets.first().map_or("account", String::as_str);
+                format!("a reference, such as `{{\"@ref\": \"{table}\", \"id\": \"@alias\"}}`")
+            }
+        }
+    }
+
     /// The value as this column stores it, widening where the platform would (an integer into a BigInt or
     /// Double column); `None` when the value does not fit the type.
-    fn accept(&self, value: Value) -> Option<Value> {
+    pub fn accept(&self, value: Value) -> Option<Value> {
         Some(match (self, value) {
             (_, Value::Null) => Value::Null,
             (ColumnType::String | ColumnType::Memo, v @ Value::Text(_)) => v,

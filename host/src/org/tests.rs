@@ -10,7 +10,7 @@ use serde_json::{Value as Json, json};
 
 use super::*;
 
-fn org_with(tables: Json) -> Result<Organization, FileError> {
+fn org_with(tables: Json) -> Result<Organization, crate::input::FileErrors> {
     let file = json!({ "name": "o", "businessunits": [{ "@alias": "root", "name": "Root" }],
                        "users": [{ "@alias": "alice", "businessunit": "@root" }], "tables": tables });
     Organization::from_json(Path::new("org.json"), file)

@@ -30,6 +30,7 @@ use crate::org::Organization;
 use crate::sandbox::{LoadError, Plugin, PluginHost, Sandbox};
 use crate::security::UserPrivileges;
 use crate::store::Transactional;
+pub use custom::check_request as check_custom_request;
 pub use log::{Event, TraceRecord};
 pub use registration::{Registrations, Step};
 pub use session::{Impersonation, RequestOptions, Session};

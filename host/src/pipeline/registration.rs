@@ -7,9 +7,9 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value as Json;
-use xrm_model::{Entity, Uuid, messages};
+use xrm_model::{Entity, Uuid, messages, suggest};
 
-use crate::input::{self, FileError};
+use crate::input::{self, FileError, FileErrors};
 use crate::org::Organization;
 
 /// An entity image a step asks for (PIPE-8).
@@ -170,14 +170,15 @@ pub struct Registrations {
 
 impl Registrations {
     /// Checks and resolves the `steps` of `file` (whose JSON is `json`, at `at`); `plugins` are the names
-    /// the file may use.
-    pub fn load(file: &Path, at: &str, json: Json, org: &Organization, plugins: &[String]) -> Result<Self, FileError> {
+    /// the file may use. Every step is checked, and every mistake in them reported.
+    pub fn load(file: &Path, at: &str, json: Json, org: &Organization, plugins: &[String]) -> Result<Self, FileErrors> {
         let raw: Vec<StepFile> = input::from_value(file, at, json)?;
         let mut steps: Vec<Step> = Vec::with_capacity(raw.len());
+        let mut errors = FileErrors::default();
         for (i, s) in raw.into_iter().enumerate() {
-            let step = resolve(file, &format!("{at}[{i}]"), s, org, plugins)?;
+            let Some(step) = errors.take(resolve(file, &format!("{at}[{i}]"), s, org, plugins)) else { continue };
             if step.stage == 30 && steps.iter().any(|other| other.stage == 30 && other.message == step.message) {
-                return Err(FileError::new(
+                errors.push(FileError::new(
                     file,
                     format!("{at}[{i}].stage"),
                     format!(
@@ -188,7 +189,7 @@ impl Registrations {
             }
             steps.push(step);
         }
-        Ok(Registrations { steps })
+        errors.or(Registrations { steps })
     }
 
     pub fn all(&self) -> &[Step] {
@@ -241,7 +242,7 @@ pub(crate) const POST_IMAGE_MESSAGES: &[&str] = &[
     messages::UPSERT_MULTIPLE,
 ];
 
-fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[String]) -> Result<Step, FileError> {
+fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[String]) -> Result<Step, FileErrors> {
     let name = s.name.clone().unwrap_or_else(|| format!("{} of {} at {}", s.plugin, s.message, s.stage));
     let fail = |key: &str, rule: &str| FileError::new(file, format!("{at}.{key}"), format!("step `{name}`: {rule}"));
     // [choice] A batch is no pipeline of its own: each of its requests runs through the pipeline of its message.
@@ -252,76 +253,95 @@ fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[St
                 "steps cannot be registered on {}: each of its requests runs through its own pipeline, so register the step on the message of the requests (PIPE-17)",
                 s.message
             ),
-        ));
+        )
+        .into());
     }
+    let mut errors = FileErrors::default();
     if !plugins.contains(&s.plugin) {
-        return Err(fail(
-            "plugin",
-            &format!("unknown plug-in `{}` (the `plugins` map names: {})", s.plugin, plugins.join(", ")),
-        ));
+        errors.push(fail("plugin", &suggest::unknown("plug-in", &s.plugin, plugins.iter().map(String::as_str))));
+    }
+    if let Err(e) = org.check_step_message(&s.message) {
+        errors.push(fail("message", &e));
     }
     match s.stage {
         10 | 20 | 40 => {}
         30 if org.custom_apis.contains_key(&s.message) => {}
-        30 => {
-            return Err(fail(
-                "stage",
-                &format!(
-                    "stage 30 (MainOperation) is only for custom messages, and `{}` is not one the organization declares (PIPE-2)",
-                    s.message
-                ),
-            ));
-        }
-        other => {
-            return Err(fail(
-                "stage",
-                &format!(
-                    "stage {other} is not a stage: use 10 PreValidation, 20 PreOperation or 40 PostOperation (PIPE-2)"
-                ),
-            ));
-        }
+        30 => errors.push(fail(
+            "stage",
+            &format!(
+                "stage 30 (MainOperation) is only for custom messages, and `{}` is not one the organization declares (PIPE-2)",
+                s.message
+            ),
+        )),
+        other => errors.push(fail(
+            "stage",
+            &format!("stage {other} is not a stage: use 10 PreValidation, 20 PreOperation or 40 PostOperation (PIPE-2)"),
+        )),
     }
     match (s.mode, s.stage) {
-        (0, _) => {}
-        (1, 40) => {}
-        (1, _) => return Err(fail("mode", "asynchronous steps (mode 1) are allowed only at stage 40 (PIPE-2)")),
-        (other, _) => {
-            return Err(fail(
-                "mode",
-                &format!("mode {other} is not a mode: use 0 synchronous or 1 asynchronous (PIPE-2)"),
-            ));
-        }
+        (0, _) | (1, 40) => {}
+        (1, _) => errors.push(fail("mode", "asynchronous steps (mode 1) are allowed only at stage 40 (PIPE-2)")),
+        (other, _) => errors
+            .push(fail("mode", &format!("mode {other} is not a mode: use 0 synchronous or 1 asynchronous (PIPE-2)"))),
     }
     if !matches!(s.statecode, 0 | 1) {
-        return Err(fail("statecode", "statecode must be 0 (enabled) or 1 (disabled)"));
+        errors.push(fail("statecode", "statecode must be 0 (enabled) or 1 (disabled)"));
     }
-    if let Some(table) = &s.primaryentity
-        && org.table(table).is_none()
-    {
-        return Err(fail("primaryentity", &format!("unknown table `{table}`")));
+    let table = match &s.primaryentity {
+        Some(t) => org.check_table(t).map_err(|e| errors.push(fail("primaryentity", &e))).ok(),
+        None => None,
+    };
+    let filtering_attributes = s.filteringattributes.as_deref().map(split_columns);
+    if let (Some(table), Some(columns)) = (table, &filtering_attributes) {
+        for column in columns {
+            if let Err(e) = table.check_column(column) {
+                errors.push(fail("filteringattributes", &e));
+            }
+        }
     }
     let impersonating_user = match s.impersonatinguserid.as_deref() {
         None => None,
         Some(text) => {
-            let id = guid(file, &format!("{at}.impersonatinguserid"), text, org)?;
-            // IMP-1: null or the empty GUID means the calling user's context.
-            (!id.is_nil()).then_some(id)
+            let key = format!("{at}.impersonatinguserid");
+            match org
+                .check_user_alias(text)
+                .map_err(|e| FileError::new(file, &key, e))
+                .and_then(|()| guid(file, &key, text, org))
+            {
+                // IMP-1: null or the empty GUID means the calling user's context.
+                Ok(id) => (!id.is_nil()).then_some(id),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            }
         }
     };
     let mut images = Vec::new();
     for (i, img) in s.images.iter().enumerate() {
-        images.push(image(&s, img).map_err(|rule| fail(&format!("images[{i}]"), &rule))?);
+        match image(&s, img) {
+            Ok(image) => {
+                for column in image.columns.iter().flatten() {
+                    if let Some(Err(e)) = table.map(|t| t.check_column(column)) {
+                        errors.push(fail(&format!("images[{i}].attributes"), &e));
+                    }
+                }
+                images.push(image);
+            }
+            Err(rule) => errors.push(fail(&format!("images[{i}]"), &rule)),
+        }
     }
-    let unsecure = configuration(file, &format!("{at}.configuration"), s.configuration.as_ref(), org)?;
-    let secure = configuration(file, &format!("{at}.secureconfiguration"), s.secureconfiguration.as_ref(), org)?;
+    let unsecure = errors.take(configuration(file, &format!("{at}.configuration"), s.configuration.as_ref(), org));
+    let secure =
+        errors.take(configuration(file, &format!("{at}.secureconfiguration"), s.secureconfiguration.as_ref(), org));
     // `from_secs_f64` panics past `Duration::MAX`: a file's number must not.
     let timeout = match s.timeoutseconds.filter(|t| *t > 0.0) {
-        Some(t) => {
-            Some(Duration::try_from_secs_f64(t).map_err(|_| fail("timeoutseconds", "timeoutseconds is too large"))?)
-        }
+        Some(t) => Duration::try_from_secs_f64(t)
+            .map_err(|_| errors.push(fail("timeoutseconds", "timeoutseconds is too large")))
+            .ok(),
         None => None,
     };
-    Ok(Step {
+    let step = Step {
         id: s
             .sdkmessageprocessingstepid
             .unwrap_or_else(|| Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("step:{at}:{name}").as_bytes())),
@@ -332,17 +352,18 @@ fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[St
         stage: s.stage,
         mode: s.mode,
         rank: s.rank,
-        filtering_attributes: s.filteringattributes.as_deref().map(split_columns),
+        filtering_attributes,
         impersonating_user,
-        unsecure,
-        secure,
+        unsecure: unsecure.flatten(),
+        secure: secure.flatten(),
         enabled: s.statecode == 0,
         async_auto_delete: s.asyncautodelete,
         images,
         timeout,
         // INVARIANT: the filter keeps positive sizes; `as` saturates a huge one.
         memory_limit_bytes: s.memorylimitmb.filter(|m| *m > 0.0).map(|m| (m * 1024.0 * 1024.0) as usize),
-    })
+    };
+    errors.or(step)
 }
 
 fn image(s: &StepFile, img: &ImageFile) -> Result<Image, String> {
@@ -422,6 +443,7 @@ fn replace_aliases(v: &mut Json, org: &Organization, file: &Path, at: &str) -> R
     }
 }
 
-fn is_alias_name(s: &str) -> bool {
+/// Text that can follow `@` in an alias.
+pub(crate) fn is_alias_name(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }

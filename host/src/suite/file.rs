@@ -2,6 +2,7 @@
 //! own, and its cases. Everything is checked before anything runs; aliases a request uses must be known to
 //! the organization or saved by an earlier action of the same case.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,10 +11,11 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 use xrm_model::Uuid;
-use xrm_model::json::{Path as JsonPath, Reader};
+use xrm_model::json::{JsonError, Path as JsonPath, Reader};
 
+use super::validate::Known;
 use super::{Action, Assert, Case, Expect, ExpectedError, OnBehalfOf, RecordAssert, RequestAction, Suite, TraceAssert};
-use crate::input::{self, FileError};
+use crate::input::{self, FileError, FileErrors};
 use crate::org::Organization;
 use crate::pipeline::registration::StepFile;
 use crate::pipeline::{self, Pipeline, Registrations};
@@ -195,29 +197,34 @@ impl JsonSchema for ActionForm {
 }
 
 /// Loads and checks a suite file, its organization, its registrations and its plug-ins.
-pub fn load(path: &Path) -> Result<Suite, FileError> {
+pub fn load(path: &Path) -> Result<Suite, FileErrors> {
     from_json(path, input::read_json(path)?)
 }
 
 /// Loads a suite given as JSON; `path` names it in errors, and relative paths in it are relative to its folder.
-pub fn from_json(path: &Path, json: Json) -> Result<Suite, FileError> {
+/// Every case is checked, and every mistake in them reported.
+pub fn from_json(path: &Path, json: Json) -> Result<Suite, FileErrors> {
     let file: SuiteFile = input::from_value(path, "", json)?;
     let http = super::http::load_stubs(path, "http", file.http)?;
     let pipeline = load_pipeline(path, file.org, file.plugins, file.steps)?;
     let org = pipeline.org().clone();
+    let steps: Vec<String> = pipeline.registrations().all().iter().map(|s| s.name.clone()).collect();
     let mut cases = Vec::with_capacity(file.cases.len());
     let mut names = HashSet::new();
+    let mut errors = FileErrors::default();
     for (i, case) in file.cases.into_iter().enumerate() {
         if !names.insert(case.name.clone()) {
-            return Err(FileError::new(
+            errors.push(FileError::new(
                 path,
                 format!("cases[{i}].name"),
                 format!("the case name `{}` is used twice", case.name),
             ));
         }
-        cases.push(load_case(path, &org, i, case)?);
+        if let Some(case) = errors.take(load_case(path, &org, &steps, i, case)) {
+            cases.push(case);
+        }
     }
-    Ok(Suite { name: file.name, file: path.to_owned(), pipeline: Arc::new(pipeline), cases, http })
+    errors.or(Suite { name: file.name, file: path.to_owned(), pipeline: Arc::new(pipeline), cases, http })
 }
 
 /// Builds the pipeline a file describes: its organization, registrations and plug-ins (built if named by
@@ -227,7 +234,7 @@ pub fn load_pipeline(
     org: Json,
     plugins: Option<Json>,
     steps: Option<Json>,
-) -> Result<Pipeline, FileError> {
+) -> Result<Pipeline, FileErrors> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let org = Arc::new(load_org(path, dir, org)?);
     let (plugins_file, plugins_json) = part(path, dir, "plugins", plugins, Json::Object(Map::new()))?;
@@ -237,21 +244,28 @@ pub fn load_pipeline(
     let names: Vec<String> = sources.keys().cloned().collect();
     let registrations = Registrations::load(&steps_file.file, &steps_file.at, steps_json, &org, &names)?;
     let mut loaded = HashMap::new();
+    let mut errors = FileErrors::default();
     let plugin_dir = plugins_file.file.parent().unwrap_or(Path::new(".")).to_owned();
     for (name, source) in sources {
         // Only plug-ins a step uses are built and loaded.
         if registrations.all().iter().any(|s| s.plugin == name) {
-            let at = format!("{}{}{name}", plugins_file.at, if plugins_file.at.is_empty() { "" } else { "." });
-            let component = component_path(&plugins_file.file, &at, &plugin_dir, &source)?;
-            let plugin = pipeline::load_plugin(&name, &component)
-                .map_err(|e| FileError::new(&plugins_file.file, at, e.to_string()))?;
-            loaded.insert(name, plugin);
+            let at = input::join(&plugins_file.at, &name);
+            let component = component_path(&plugins_file.file, &at, &plugin_dir, &source);
+            let plugin = component.and_then(|c| {
+                pipeline::load_plugin(&name, &c).map_err(|e| FileError::new(&plugins_file.file, at, e.to_string()))
+            });
+            if let Some(plugin) = errors.take(plugin) {
+                loaded.insert(name, plugin);
+            }
         }
     }
-    Pipeline::new(org, registrations, loaded).map_err(|e| FileError::new(path, "", e.reason))
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Pipeline::new(org, registrations, loaded).map_err(|e| FileError::new(path, "", e.reason).into())
 }
 
-fn load_org(path: &Path, dir: &Path, json: Json) -> Result<Organization, FileError> {
+fn load_org(path: &Path, dir: &Path, json: Json) -> Result<Organization, FileErrors> {
     match json {
         Json::String(rel) => Organization::load(&dir.join(rel)),
         inline @ Json::Object(_) => Organization::from_json(path, inline).map_err(|e| e.under("org")),
@@ -259,7 +273,8 @@ fn load_org(path: &Path, dir: &Path, json: Json) -> Result<Organization, FileErr
             path,
             "org",
             format!("expected a path or an organization, found {}", xrm_model::json::kind(&other)),
-        )),
+        )
+        .into()),
     }
 }
 
@@ -302,22 +317,36 @@ fn component_path(file: &Path, at: &str, dir: &Path, source: &PluginSource) -> R
     }
 }
 
-fn load_case(path: &Path, org: &Organization, index: usize, case: CaseFile) -> Result<Case, FileError> {
+fn load_case(
+    path: &Path,
+    org: &Organization,
+    steps: &[String],
+    index: usize,
+    case: CaseFile,
+) -> Result<Case, FileErrors> {
     let at = format!("cases[{index}]");
-    let mut saved: HashSet<String> = HashSet::new();
+    // The aliases earlier actions saved, with the table of the record each names (for hints).
+    let mut saved: HashMap<String, Option<String>> = HashMap::new();
     let mut actions = Vec::with_capacity(case.actions.len());
+    let mut errors = FileErrors::default();
     for (i, json) in case.actions.into_iter().enumerate() {
         let at = format!("{at}.actions[{i}]");
-        let action = load_action(path, &at, org, &saved, json)?;
-        if let Action::Request(r) = &action
-            && let Some(name) = &r.save
-        {
-            saved.insert(name.clone());
+        // What the action saves is known to later actions even when the action itself is in error, so one
+        // mistake is reported once, not again at every use of the name.
+        let save = json.get("save").and_then(Json::as_str).map(str::to_owned);
+        let known = Known { org, steps, saved: &saved };
+        let loaded = errors.take(load_action(path, &at, &known, json));
+        if let Some(name) = save {
+            saved.insert(name, loaded.as_ref().and_then(|(_, table)| table.clone()));
         }
-        actions.push(action);
+        if let Some((action, _)) = loaded {
+            actions.push(action);
+        }
     }
-    let http = super::http::load_stubs(path, &format!("{at}.http"), case.http)?;
-    Ok(Case { name: case.name, actions, http })
+    if let Some(http) = errors.take(super::http::load_stubs(path, &format!("{at}.http"), case.http)) {
+        return errors.or(Case { name: case.name, actions, http });
+    }
+    Err(errors)
 }
 
 /// A request by a user, and what must come of it (without `expect`, it must succeed).
@@ -391,25 +420,22 @@ struct AssertFile {
     http: Option<super::http::HttpAssert>,
 }
 
-fn load_action(
-    path: &Path,
-    at: &str,
-    org: &Organization,
-    saved: &HashSet<String>,
-    json: Json,
-) -> Result<Action, FileError> {
+/// An action, and for a request the table of the record it is about (what `save` names).
+fn load_action(path: &Path, at: &str, known: &Known, json: Json) -> Result<(Action, Option<String>), FileErrors> {
+    let fail = |errors: Vec<JsonError>| FileErrors(errors.into_iter().map(|e| FileError::json(path, e)).collect());
     let Some(obj) = json.as_object() else {
         return Err(FileError::new(
             path,
             at,
             "expected an action: a request, `{\"runasync\": true}`, `{\"assert\": …}`, `{\"clock\": …}` or `{\"advance\": …}`",
-        ));
+        )
+        .into());
     };
     if let Some(flag) = obj.get("runasync") {
         xrm_model::json::check_keys(obj, &["runasync"], &JsonPath::Root(at)).map_err(|e| FileError::json(path, e))?;
         return match flag {
-            Json::Bool(true) => Ok(Action::RunAsync),
-            _ => Err(FileError::new(path, format!("{at}.runasync"), "expected `true`")),
+            Json::Bool(true) => Ok((Action::RunAsync, None)),
+            _ => Err(FileError::new(path, format!("{at}.runasync"), "expected `true`").into()),
         };
     }
     if let Some(at_text) = obj.get("clock") {
@@ -421,6 +447,7 @@ fn load_action(
                 format!("{at}.clock"),
                 "expected an RFC 3339 date and time, such as \"2026-12-01T09:00:00Z\"",
             )
+            .into()
         });
     }
     if let Some(by) = obj.get("advance") {
@@ -432,27 +459,39 @@ fn load_action(
                 format!("{at}.advance"),
                 "expected an ISO 8601 duration, such as \"P3D\", \"PT2H\" or \"-P1M\"",
             )
+            .into()
         });
     }
     if let Some(assert) = obj.get("assert") {
         xrm_model::json::check_keys(obj, &["assert"], &JsonPath::Root(at)).map_err(|e| FileError::json(path, e))?;
-        let a: AssertFile = input::from_value(path, &format!("{at}.assert"), assert.clone())?;
-        check_assert_aliases(path, &format!("{at}.assert"), org, saved, &a)?;
-        return Ok(Action::Assert(Assert { records: a.records, traces: a.traces, jobs: a.jobs, http: a.http }));
+        let root = format!("{at}.assert");
+        let a: AssertFile = input::from_value(path, &root, assert.clone())?;
+        let problems = known.assert(&a.records, &a.traces, &a.jobs, &root);
+        if !problems.is_empty() {
+            return Err(fail(problems));
+        }
+        return Ok((Action::Assert(Assert { records: a.records, traces: a.traces, jobs: a.jobs, http: a.http }), None));
     }
     let r: RequestFile = input::from_value(path, at, json)?;
-    let known = |alias: &str| org.alias(alias).or_else(|| saved.contains(alias).then(Uuid::nil));
-    let reader = Reader::new(&known);
+    let org = known.org;
+    let unknown = RefCell::new(Vec::new());
+    let resolve = |alias: &str| org.alias(alias).or_else(|| known.saved.contains_key(alias).then(Uuid::nil));
+    let reader = Reader::noting_unknown(&resolve, &unknown);
+    let mut problems = Vec::new();
     let user = |key: &str, text: &str| {
-        reader.guid_text(text, &JsonPath::Root(&format!("{at}.{key}"))).map_err(|e| FileError::json(path, e))
+        let at = format!("{at}.{key}");
+        let id = reader.guid_text(text, &JsonPath::Root(&at))?;
+        org.check_user_alias(text).map(|()| id).map_err(|e| JsonError { path: at, message: e })
     };
-    let caller = user("as", &r.as_user)?;
-    if caller == org.system_user {
-        return Err(FileError::new(
-            path,
-            format!("{at}.as"),
-            "SYSTEM cannot be a calling user (ORG-2): it is reached only through CreateOrganizationService(null)",
-        ));
+    match user("as", &r.as_user) {
+        Ok(id) if id == org.system_user => problems.push(JsonError {
+            path: format!("{at}.as"),
+            message:
+                "SYSTEM cannot be a calling user (ORG-2): it is reached only through CreateOrganizationService(null)"
+                    .into(),
+        }),
+        Ok(_) => {}
+        Err(e) => problems.push(e),
     }
     // The first constructor's type, a plain function pointer, is the array's: each variant is one.
     let headers = [
@@ -464,23 +503,41 @@ fn load_action(
     for (key, header, value) in headers {
         let Some(value) = value else { continue };
         if on_behalf_of.is_some() {
-            return Err(FileError::new(
-                path,
-                format!("{at}.{key}"),
-                "one of callerid, callerobjectid and mscrmcallerid at a time",
-            ));
+            problems.push(JsonError {
+                path: format!("{at}.{key}"),
+                message: "one of callerid, callerobjectid and mscrmcallerid at a time".into(),
+            });
         }
-        user(key, value)?;
+        if let Err(e) = user(key, value) {
+            problems.push(e);
+        }
         on_behalf_of = Some(header(value.clone()));
     }
     // Checked now with placeholders for saved ids; read again when the action runs.
     let root = format!("{at}.request");
-    reader.request(&r.request, &JsonPath::Root(&root)).map_err(|e| FileError::json(path, e))?;
+    let request = match reader.request(&r.request, &JsonPath::Root(&root)) {
+        Ok(request) => Some(request),
+        Err(e) => {
+            problems.push(e);
+            None
+        }
+    };
+    problems.extend(unknown.borrow().iter().map(|u| known.unknown_alias(u)));
+    // A request that must fail may name what does not exist on purpose (that is what it tests): its shape
+    // and aliases are checked, not its names.
+    let must_fail = r.expect.as_ref().is_some_and(|e| e.error.is_some() || e.ok == Some(false));
+    if let Some(request) = request.as_ref().filter(|_| !must_fail) {
+        problems.extend(known.request(&r.request, request, &root));
+        if let Some(output) = r.expect.as_ref().and_then(|e| e.output.as_ref()) {
+            problems.extend(known.output(output, request, &format!("{at}.expect.output")));
+        }
+    }
+    let mut errors = fail(problems);
     let expect = match r.expect {
         None => Expect::default(),
         Some(e) => {
             if e.ok == Some(true) && e.error.is_some() {
-                return Err(FileError::new(
+                errors.push(FileError::new(
                     path,
                     format!("{at}.expect"),
                     "`ok: true` and `error` contradict each other",
@@ -492,13 +549,14 @@ fn load_action(
     if let Some(code) = expect.error.as_ref().and_then(|e| e.code.as_ref())
         && super::check::parse_code(code).is_none()
     {
-        return Err(FileError::new(
+        errors.push(FileError::new(
             path,
             format!("{at}.expect.error.code"),
             format!("`{code}` is not an error code such as \"0x80040220\""),
         ));
     }
-    Ok(Action::Request(Box::new(RequestAction {
+    let table = request.as_ref().and_then(|r| r.target_reference()).map(|t| t.logical_name);
+    let action = Action::Request(Box::new(RequestAction {
         as_user: r.as_user,
         on_behalf_of,
         tag: r.tag,
@@ -506,53 +564,6 @@ fn load_action(
         request: r.request,
         save: r.save,
         expect,
-    })))
-}
-
-/// Aliases in expected values must be known too: a typo is an input error, not a failed case.
-fn check_assert_aliases(
-    path: &Path,
-    at: &str,
-    org: &Organization,
-    saved: &HashSet<String>,
-    a: &AssertFile,
-) -> Result<(), FileError> {
-    for (i, r) in a.records.iter().enumerate() {
-        if org.table(&r.table).is_none() {
-            return Err(FileError::new(
-                path,
-                format!("{at}.records[{i}].@logicalname"),
-                format!("unknown table `{}`", r.table),
-            ));
-        }
-        for (key, value) in r.filter.iter().chain(r.columns.iter().flatten()) {
-            check_aliases_in(path, &format!("{at}.records[{i}].{key}"), org, saved, value)?;
-        }
-    }
-    Ok(())
-}
-
-fn check_aliases_in(
-    path: &Path,
-    at: &str,
-    org: &Organization,
-    saved: &HashSet<String>,
-    value: &Json,
-) -> Result<(), FileError> {
-    match value {
-        Json::String(s) => match s.strip_prefix('@') {
-            Some(alias)
-                if alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') && !alias.is_empty() =>
-            {
-                match org.alias(alias).is_some() || saved.contains(alias) {
-                    true => Ok(()),
-                    false => Err(FileError::new(path, at, format!("unknown alias `{s}`"))),
-                }
-            }
-            _ => Ok(()),
-        },
-        Json::Array(items) => items.iter().try_for_each(|v| check_aliases_in(path, at, org, saved, v)),
-        Json::Object(obj) => obj.values().try_for_each(|v| check_aliases_in(path, at, org, saved, v)),
-        _ => Ok(()),
-    }
+    }));
+    errors.or((action, table))
 }

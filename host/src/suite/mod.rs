@@ -9,6 +9,7 @@ mod file;
 mod http;
 pub mod report;
 mod runner;
+mod validate;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
-use crate::input::FileError;
+use crate::input::{FileError, FileErrors};
 use crate::pipeline::Pipeline;
 pub use discover::{Found, Skipped, discover, find};
 pub use explore::{Explored, explore};
@@ -38,13 +39,13 @@ pub struct Suite {
 
 impl Suite {
     /// Loads a suite file, with its organization, registrations and plug-ins (built if named by crate).
-    pub fn load(path: &Path) -> Result<Suite, FileError> {
+    pub fn load(path: &Path) -> Result<Suite, FileErrors> {
         file::load(path)
     }
 
     /// A suite given as JSON (the suite file's format): `path` names it in errors, and the paths in it are
     /// relative to `path`'s folder.
-    pub fn from_json(path: &Path, json: Json) -> Result<Suite, FileError> {
+    pub fn from_json(path: &Path, json: Json) -> Result<Suite, FileErrors> {
         file::from_json(path, json)
     }
 }
@@ -190,7 +191,9 @@ struct TraceAssert {
     absent: bool,
 }
 
-/// Loads every suite under the paths given (see [`discover`]), stopping at the first file in error.
-pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Suite>, FileError> {
-    discover(paths)?.iter().map(|f| Suite::load(f)).collect()
+/// Loads every suite under the paths given (see [`discover`]); the errors of every file in error together.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Suite>, FileErrors> {
+    let mut errors = FileErrors::default();
+    let suites: Vec<Suite> = discover(paths)?.iter().filter_map(|f| errors.take(Suite::load(f))).collect();
+    errors.or(suites)
 }

@@ -13,13 +13,18 @@ pub fn nearest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str> + 
     let limit = (wrong.chars().count() / 3).max(1);
     let lower = wrong.to_lowercase();
     let mut best: Option<(usize, &str)> = None;
-    for candidate in candidates {
+    for candidate in candidates.clone() {
         let d = distance(&lower, &candidate.to_lowercase(), limit);
         if d <= limit && best.is_none_or(|(b, _)| d < b) {
             best = Some((d, candidate));
         }
     }
-    best.map(|(_, c)| c)
+    // A name cut short (`owner` for `ownerid`) is further than a typo, and as likely.
+    let extended = || {
+        let longer = candidates.into_iter().filter(|c| lower.len() >= 3 && c.to_lowercase().starts_with(&lower));
+        longer.min_by_key(|c| c.len()).filter(|c| c.len() <= lower.len() + 4)
+    };
+    best.map(|(_, c)| c).or_else(extended)
 }
 
 /// `: did you mean `X`?`, or `: logical names are lower case: `x`` for a name off only in case; empty
@@ -32,6 +37,41 @@ pub fn hint<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str> + Clo
         Some(near) if near.eq_ignore_ascii_case(wrong) => format!(": names are case-sensitive: `{near}`"),
         Some(near) => format!(": did you mean `{near}`?"),
         None => String::new(),
+    }
+}
+
+/// `unknown <what> `wrong`` with the name meant, or, when none is near, the names expected.
+pub fn unknown<'a>(what: &str, wrong: &str, known: impl IntoIterator<Item = &'a str> + Clone) -> String {
+    unknown_in(what, wrong, "", known)
+}
+
+/// As [`unknown`], naming where the name was looked for: `unknown column `subjct` of `task``.
+pub fn unknown_in<'a>(
+    what: &str,
+    wrong: &str,
+    owner: &str,
+    known: impl IntoIterator<Item = &'a str> + Clone,
+) -> String {
+    let owner = if owner.is_empty() { String::new() } else { format!(" of `{owner}`") };
+    let hint = hint(wrong, known.clone());
+    if hint.is_empty() {
+        format!("unknown {what} `{wrong}`{owner} (expected one of {})", listing(known, 8))
+    } else {
+        format!("unknown {what} `{wrong}`{owner}{hint}")
+    }
+}
+
+/// Adds the name meant to serde's "unknown field `x`, expected one of `a`, `b`" (and "unknown variant").
+pub fn serde_hint(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `").or_else(|| message.strip_prefix("unknown variant `"))
+    else {
+        return message.to_owned();
+    };
+    let Some((wrong, expected)) = rest.split_once('`') else { return message.to_owned() };
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    match nearest(wrong, known.iter().copied()) {
+        Some(near) => format!("{message}: did you mean `{near}`?"),
+        None => message.to_owned(),
     }
 }
 
@@ -88,6 +128,7 @@ mod tests {
         assert_eq!(nearest("Frobnicate", MESSAGES.iter().copied()), None);
         assert_eq!(nearest("statuscod", ["statuscode", "statecode"]), Some("statuscode"));
         assert_eq!(nearest("nmae", ["name", "revenue"]), Some("name"));
+        assert_eq!(nearest("owner", ["owningteam", "ownerid"]), Some("ownerid"));
     }
 
     #[test]
@@ -96,6 +137,31 @@ mod tests {
         assert_eq!(hint("Craete", MESSAGES.iter().copied()), ": did you mean `Create`?");
         assert_eq!(hint("create", MESSAGES.iter().copied()), ": names are case-sensitive: `Create`");
         assert_eq!(hint("zzz", MESSAGES.iter().copied()), "");
+    }
+
+    #[test]
+    fn serde_messages_get_the_name_meant() {
+        assert_eq!(
+            serde_hint("unknown field `case`, expected one of `name`, `org`, `cases`"),
+            "unknown field `case`, expected one of `name`, `org`, `cases`: did you mean `cases`?"
+        );
+        assert_eq!(
+            serde_hint("unknown variant `Glboal`, expected `Basic` or `Global`"),
+            "unknown variant `Glboal`, expected `Basic` or `Global`: did you mean `Global`?"
+        );
+        assert_eq!(serde_hint("missing field `name`"), "missing field `name`");
+    }
+
+    #[test]
+    fn unknown_names_say_what_was_expected() {
+        assert_eq!(
+            unknown("table", "accont", ["account", "contact"]),
+            "unknown table `accont`: did you mean `account`?"
+        );
+        assert_eq!(
+            unknown("table", "zzz", ["account", "contact"]),
+            "unknown table `zzz` (expected one of `account`, `contact`)"
+        );
     }
 
     #[test]
