@@ -1,4 +1,4 @@
-//! Organization files: any bytes are either refused with a `FileError` or loaded into an organization that
+//! Organization files: any bytes are either refused with `FileErrors` or loaded into an organization that
 //! keeps ORG-1's promises (one tree of business units, every reference resolved).
 
 #![no_main]
@@ -23,9 +23,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let org = match Organization::from_json(path, json) {
         Ok(org) => org,
-        Err(e) => {
-            assert_eq!(e.file, path);
-            let _ = e.to_string();
+        Err(errors) => {
+            assert!(!errors.is_empty());
+            assert!(errors.iter().all(|e| e.file == path));
+            let _ = errors.to_string();
             return;
         }
     };

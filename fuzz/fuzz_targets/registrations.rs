@@ -1,4 +1,4 @@
-//! Registrations: any steps are either refused with a `FileError` or resolved into steps that keep PIPE-2's
+//! Registrations: any steps are either refused with `FileErrors` or resolved into steps that keep PIPE-2's
 //! rules (a real stage, a known plug-in, asynchronous only at stage 40).
 
 #![no_main]
@@ -28,10 +28,13 @@ fuzz_target!(|data: &[u8]| {
     let file = Path::new("registrations.json");
     let registrations = match Registrations::load(file, "steps", steps, &ORG, &plugins) {
         Ok(r) => r,
-        Err(e) => {
-            assert_eq!(e.file, file);
-            assert!(e.path.starts_with("steps"), "error path `{}` outside the steps", e.path);
-            let _ = e.to_string();
+        Err(errors) => {
+            assert!(!errors.is_empty());
+            for e in &errors {
+                assert_eq!(e.file, file);
+                assert!(e.path.starts_with("steps"), "error path `{}` outside the steps", e.path);
+            }
+            let _ = errors.to_string();
             return;
         }
     };

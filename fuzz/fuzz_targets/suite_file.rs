@@ -1,4 +1,4 @@
-//! Suite files: any suite is either refused with a `FileError` or loaded. The organization is inline (a
+//! Suite files: any suite is either refused with `FileErrors` or loaded. The organization is inline (a
 //! bundled one, or the input's own inline object) and the suite registers no plug-ins, so the target never
 //! reads a file or starts a build: `plugins` and `steps` are replaced by empty ones (the `registrations`
 //! target reads steps).
@@ -40,9 +40,10 @@ fuzz_target!(|data: &[u8]| {
             let mut names = HashSet::new();
             assert!(suite.cases.iter().all(|c| names.insert(c.name.clone())), "two cases share a name");
         }
-        Err(e) => {
-            assert_eq!(e.file, path);
-            let _ = e.to_string();
+        Err(errors) => {
+            assert!(!errors.is_empty());
+            assert!(errors.iter().all(|e| e.file == path));
+            let _ = errors.to_string();
         }
     }
 });
