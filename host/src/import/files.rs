@@ -9,7 +9,7 @@ use serde_json::{Value as Json, json};
 
 use super::package::{self, Package};
 use super::{Format, Mapping, detect, project, solution, webapi};
-use crate::input::FileError;
+use crate::input::{FileError, FileErrors};
 use crate::org::Organization;
 use crate::pipeline::registration::Registrations;
 
@@ -120,16 +120,26 @@ fn read_input(path: &Path) -> Result<Package, FileError> {
 /// in the import, reported before anything is written.
 fn check_loads(out: &Path, built: &project::Project) -> Result<(), FileError> {
     let org_file = out.join("org.json");
-    let org = Organization::from_json(&org_file, built.org.clone()).map_err(|e| {
-        FileError::new(&org_file, e.path, format!("the organization the import built does not load: {}", e.message))
-    })?;
+    let org = Organization::from_json(&org_file, built.org.clone())
+        .map_err(|e| first(&org_file, e, "the organization the import built does not load"))?;
     let plugins: Vec<String> =
         built.registrations["plugins"].as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
     let reg_file = out.join("registrations.json");
-    Registrations::load(&reg_file, "steps", built.registrations["steps"].clone(), &org, &plugins).map_err(|e| {
-        FileError::new(&reg_file, e.path, format!("the registrations the import built do not load: {}", e.message))
-    })?;
+    Registrations::load(&reg_file, "steps", built.registrations["steps"].clone(), &org, &plugins)
+        .map_err(|e| first(&reg_file, e, "the registrations the import built do not load"))?;
     Ok(())
+}
+
+/// The first of a loader's errors, saying what failed and how many more there are.
+fn first(file: &Path, errors: FileErrors, what: &str) -> FileError {
+    let more = match errors.len() {
+        0 | 1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    match errors.0.into_iter().next() {
+        Some(e) => FileError::new(file, e.path, format!("{what}: {}{more}", e.message)),
+        None => FileError::new(file, "", what),
+    }
 }
 
 /// Writes every file to a temporary file beside its target, then renames them all into place; on failure,
