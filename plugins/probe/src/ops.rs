@@ -600,7 +600,7 @@ mod tests {
         assert!(error_of("nope").starts_with("probe configuration: not valid JSON"));
         assert_eq!(
             error_of(r#"{"opz": []}"#),
-            "probe configuration: at `configuration.opz`: unknown key `opz` (expected one of: ops)"
+            "probe configuration: at `configuration.opz`: unknown key `opz`: did you mean `ops`? (expected one of: ops)"
         );
         assert!(
             error_of(r#"{"ops": [{"trace": "a"}, {"frobnicate": 1}]}"#)
