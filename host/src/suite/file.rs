@@ -441,7 +441,7 @@ fn load_action(path: &Path, at: &str, known: &Known, json: Json) -> Result<(Acti
     if let Some(at_text) = obj.get("clock") {
         xrm_model::json::check_keys(obj, &["clock"], &JsonPath::Root(at)).map_err(|e| FileError::json(path, e))?;
         let when = at_text.as_str().and_then(xrm_model::json::parse_datetime);
-        return when.map(Action::Clock).ok_or_else(|| {
+        return when.map(|w| (Action::Clock(w), None)).ok_or_else(|| {
             FileError::new(
                 path,
                 format!("{at}.clock"),
@@ -453,7 +453,7 @@ fn load_action(path: &Path, at: &str, known: &Known, json: Json) -> Result<(Acti
     if let Some(by) = obj.get("advance") {
         xrm_model::json::check_keys(obj, &["advance"], &JsonPath::Root(at)).map_err(|e| FileError::json(path, e))?;
         let period = by.as_str().and_then(crate::clock::Period::parse);
-        return period.map(Action::Advance).ok_or_else(|| {
+        return period.map(|p| (Action::Advance(p), None)).ok_or_else(|| {
             FileError::new(
                 path,
                 format!("{at}.advance"),

@@ -18,7 +18,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
-use crate::input::{FileError, FileErrors};
+use crate::input::FileErrors;
 use crate::pipeline::Pipeline;
 pub use discover::{Found, Skipped, discover, find};
 pub use explore::{Explored, explore};
