@@ -238,7 +238,9 @@ fn sibling_link_entities_cost_linear_time() {
     let mut q = QueryExpression::new("task");
     q.link_entities = (0..20_000).map(|i| self_join(&format!("t{i}"))).collect();
     q.top_count = Some(1);
-    let start = std::time::Instant::now();
+    // Linear: about a second unoptimised (the 100,000 of issue 12 are measured in the benchmark, 12); quadratic,
+    // as the alias checks were, it took minutes, and would be cut here by the deadline (the engine checks it).
+    let _deadline = crate::deadline::Scope::enter(std::time::Instant::now() + std::time::Duration::from_secs(60));
     let found = run(&org, &store, &q, &|_| true).unwrap();
     assert_eq!(found.entities.len(), 1);
     // The same in FetchXML, aliases left to the default (`task<n>`).
@@ -247,9 +249,6 @@ fn sibling_link_entities_cost_linear_time() {
     let caller = Caller { user: Uuid::nil(), business_unit: Uuid::nil(), readable: &|_| true, calendar: calendar() };
     let found = retrieve_multiple(&org, &store, &Query::FetchXml(fetch), &caller).unwrap();
     assert_eq!(found.entities.len(), 1);
-    // Linear: about a second unoptimised (the 100,000 of issue 12 are measured in the benchmark, 12);
-    // quadratic, as the alias checks were, it took minutes.
-    assert!(start.elapsed() < std::time::Duration::from_secs(10), "{:?}", start.elapsed());
     // A duplicate alias among them is still found.
     q.link_entities[19_999].entity_alias = Some("t5".into());
     assert!(run(&org, &store, &q, &|_| true).unwrap_err().message.contains("The alias 't5'"));
