@@ -50,8 +50,13 @@ pub fn read_entity(
                 Ok(id) => entity.id = Some(id),
                 Err(e) => problems.push(e),
             },
+            // KEY-1: the record named by an alternate key's values instead of its id.
+            "@keys" => match reader.key_attributes(item, &at) {
+                Ok(keys) => entity.key_attributes = keys,
+                Err(e) => problems.push(e),
+            },
             k if k.starts_with('@') => {
-                problems.push(JsonError::new(&at, "unknown key (expected `@logicalname`, `@id` or a column)"))
+                problems.push(JsonError::new(&at, "unknown key (expected `@logicalname`, `@id`, `@keys` or a column)"))
             }
             column => match column_value(table, column, item, reader, &at, lookups) {
                 Ok(value) => {

@@ -153,7 +153,10 @@ impl<'p> Frame<'p> {
     /// bulk request's targets, and reads the records as they are before the operation.
     pub(super) fn prepare(&mut self, store: &Store) -> Result<(), xrm_model::Fault> {
         crate::pipeline::keys::resolve_request(self.org(), store, &mut self.request)?;
-        self.primary_id = self.request.target_reference().map(|t| t.id).unwrap_or_default();
+        self.primary_id = crate::pipeline::messages::primary(&self.request)
+            .or_else(|| self.request.target_reference())
+            .map(|t| t.id)
+            .unwrap_or_default();
         if self.is_bulk() {
             crate::pipeline::messages::bulk::check_targets(&self.request, &self.table)?;
         }
