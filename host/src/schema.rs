@@ -307,6 +307,20 @@ form!(
     })
 );
 
+/// Every spelling the query reader takes: FetchXML's `link-type` (also without its space), the SDK's name,
+/// `leftouter`, or none.
+fn join_operators() -> Vec<Json> {
+    let mut names: Vec<Json> = vec!["leftouter".into(), Json::Null];
+    for (_, fetch, sdk) in xrm_model::JoinOperator::ALL {
+        names.push(fetch.into());
+        names.push(sdk.into());
+        if fetch.contains(' ') {
+            names.push(fetch.replace(' ', "").into());
+        }
+    }
+    names
+}
+
 form!(
     /// A link-entity (join) of a query.
     LinkEntityForm,
@@ -317,7 +331,7 @@ form!(
             "linkfromattributename": { "type": "string" },
             "linktoentityname": { "type": "string" },
             "linktoattributename": { "type": "string" },
-            "joinoperator": { "enum": ["inner", "Inner", "outer", "leftouter", "LeftOuter", null] },
+            "joinoperator": { "enum": join_operators() },
             "entityalias": { "type": ["string", "null"] },
             "columns": g.subschema_for::<ColumnSetForm>(),
             "linkcriteria": g.subschema_for::<FilterForm>(),

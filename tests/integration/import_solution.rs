@@ -42,7 +42,8 @@ fn id(kind: u32, n: u32) -> String {
 }
 
 const CREATE: &str = "9ebdbb1b-ea3e-db11-86a7-000a3a5473e8";
-const MERGE: &str = "dbbdbb1b-ea3e-db11-86a7-000a3a5473e8";
+/// RetrieveSharedPrincipalsAndAccess, by its sdkmessageid: a built-in message the sandbox does not run.
+const SHARED_PRINCIPALS: &str = "10bebb1b-ea3e-db11-86a7-000a3a5473e8";
 
 /// The shape of the generated solution.
 struct Shape {
@@ -319,10 +320,13 @@ fn generate(dir: &Path, shape: &Shape) -> (Vec<String>, u32) {
         }
     }
     for k in 0..6u32 {
-        let mut s =
-            base(n, Some("account".into()), if k.is_multiple_of(2) { ("id", MERGE) } else { ("name", "QualifyLead") });
+        let mut s = base(
+            n,
+            Some("account".into()),
+            if k.is_multiple_of(2) { ("id", SHARED_PRINCIPALS) } else { ("name", "Recalculate") },
+        );
         s.table = Some(if k.is_multiple_of(2) { "account".into() } else { "lead".into() });
-        let label = if k.is_multiple_of(2) { "Create" } else { "QualifyLead" };
+        let label = if k.is_multiple_of(2) { "Create" } else { "Recalculate" };
         cannot_fire.push(format!("{}: {label} of {} #{n}", type_name(n % LARGE.types), s.table.as_deref().unwrap()));
         add(s);
         n += 1;
@@ -399,7 +403,8 @@ fn re_importing_keeps_the_users_edits_to_the_mapping() {
     generate(&solution, &Shape { tables: 2, apis: 2, types: 3 });
     let project = dir.join("project");
     let run = || xrm_sandbox(&["import", &solution.display().to_string(), "--out", &project.display().to_string()]);
-    assert_eq!(run().status.code(), Some(1));
+    let first = run();
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first));
     let mapping_file = project.join("mapping.json");
     let mut mapping = read_json(&mapping_file);
     assert_eq!(mapping["users"]["Integration Service"], "@runas_integration_service");

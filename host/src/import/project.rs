@@ -81,9 +81,11 @@ pub fn build(package: &Package, mapping: &Mapping, name: &str) -> Project {
         "tables": tables.json(),
         "customapis": apis,
     });
-    let registrations = json!({ "plugins": imported.file.plugins, "steps": imported.file.steps });
     let runnable_steps: Vec<&StepOut> =
         imported.file.steps.iter().filter(|s| runnable(&s.message, &api_names)).collect();
+    // [choice] A step on a message the sandbox does not run stays out of the registrations, which refuse such
+    // a message as they would a misspelt one; it is warned about and listed in the identity map instead.
+    let registrations = json!({ "plugins": imported.file.plugins, "steps": runnable_steps });
     let suite = starter::suite(name, &runnable_steps, &tables, &apis, &mut notes);
     let map = identity_map::IdentityMap::of(&imported.file.steps, &api_names, &users_by_alias(&org));
     Project { org, registrations, suite, map, cannot_fire, left_out: imported.left_out, notes, placeholders }
