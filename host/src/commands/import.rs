@@ -19,8 +19,9 @@ use super::exit;
 )]
 pub struct ImportArgs {
     /// What to import: solution folders (SolutionPackager or `pac solution unpack`, with or without `src/`, or
-    /// an unzipped export), customizations.xml files, step files, or the Web API's JSON of
-    /// `sdkmessageprocessingsteps`. Several paths merge into one project.
+    /// an unzipped export), solution .zip exports (managed or unmanaged), customizations.xml files, step
+    /// files, the Web API's JSON of `sdkmessageprocessingsteps`, spkl.json (its solution packages), or the
+    /// Plugin Registration Tool's register file (.crmregister). Several paths merge into one project.
     #[arg(value_name = "PATH", required = true)]
     paths: Vec<PathBuf>,
     /// The folder to write the project into, created if missing: org.json, registrations.json, suite.json,
@@ -74,6 +75,9 @@ fn report(written: &Written, out: &Path) -> u8 {
 fn registrations_only(args: &ImportArgs) -> u8 {
     match registrations(args) {
         Ok(imported) => {
+            for note in &imported.notes {
+                eprintln!("note: {note}");
+            }
             for left_out in &imported.left_out {
                 eprintln!("left out: {left_out}");
             }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value as Json, json};
 
 use super::package::{self, Package};
-use super::{Format, Mapping, detect, project, solution, webapi};
+use super::{Format, Mapping, archive, detect, project, register, solution, webapi};
 use crate::input::{FileError, FileErrors};
 use crate::org::Organization;
 use crate::pipeline::registration::Registrations;
@@ -101,19 +101,118 @@ fn pretty(json: &Json) -> String {
     serde_json::to_string_pretty(json).unwrap_or_default() + "\n"
 }
 
-/// One input: a solution folder, a customizations.xml, a step file, or the Web API's JSON.
+/// One input: a solution folder or zip, a customizations.xml, a step file, a register file, spkl.json, or
+/// the Web API's JSON.
 fn read_input(path: &Path) -> Result<Package, FileError> {
     if path.is_dir() {
         return package::read_folder(path);
     }
+    let named = |ext: &str| path.extension().is_some_and(|e| e.eq_ignore_ascii_case(ext));
+    if named("zip") || starts_as_zip(path) {
+        return archive::read(path);
+    }
     let text = package::read_text(path)?;
+    if path.file_name().is_some_and(|n| n.eq_ignore_ascii_case("spkl.json")) {
+        return spkl(path, &text);
+    }
     let mut package = Package::default();
     match detect(path, &text)? {
         Format::WebApi => package.steps = webapi::read(path, &text)?,
         Format::Solution if text.contains("<ImportExportXml") => package.customizations(path, &text)?,
+        Format::Solution if named("crmregister") || text.contains("tools/pluginregistration") => {
+            package.steps = register::read(path, &text)?;
+        }
         Format::Solution => package.steps = solution::read(path, &text)?,
     }
     Ok(package)
+}
+
+/// A zip whatever its name says: its first bytes are a local file header's signature.
+fn starts_as_zip(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    // Only a regular file is opened: a FIFO would wait for a writer.
+    path.is_file()
+        && std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok()
+        && magic == *b"PK\x03\x04"
+}
+
+/// spkl's `spkl.json` (JSON with comments): its `solutions[].packagepath` folders are the solution unpacked
+/// by SolutionPackager. The steps themselves spkl keeps in the plug-in code's `[CrmPluginRegistration]`
+/// attributes, which a compiled assembly does not show here.
+fn spkl(file: &Path, text: &str) -> Result<Package, FileError> {
+    let json: Json = crate::input::parse_json(file, &without_comments(text))?;
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let folders: Vec<PathBuf> = json["solutions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["packagepath"].as_str())
+        .map(|p| dir.join(p.replace('\\', "/")))
+        .collect();
+    if folders.is_empty() {
+        return Err(FileError::new(
+            file,
+            "solutions",
+            "names no solution package (`solutions[].packagepath`): spkl keeps steps in the plug-in code's \
+             [CrmPluginRegistration] attributes, which the import cannot read from a built assembly; import the \
+             solution folder `spkl unpack` writes, or the solution zip",
+        ));
+    }
+    let mut package = Package::default();
+    for (i, folder) in folders.iter().enumerate() {
+        let read = package::read_folder(folder)
+            .map_err(|e| FileError::new(file, format!("solutions[{i}].packagepath"), e.to_string()))?;
+        package.merge(read);
+    }
+    Ok(package)
+}
+
+/// JSON with `//` and `/* */` comments, as spkl writes it, made plain JSON; comments become spaces so that
+/// lines and columns stay where they were.
+pub fn without_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                '\\' => out.extend(chars.next()),
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match (c, chars.peek()) {
+            ('"', _) => {
+                in_string = true;
+                out.push(c);
+            }
+            ('/', Some('/')) => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                    out.push(' ');
+                }
+            }
+            ('/', Some('*')) => {
+                chars.next();
+                out.push_str("  ");
+                let mut last = ' ';
+                for c in chars.by_ref() {
+                    out.push(if c == '\n' { '\n' } else { ' ' });
+                    if last == '*' && c == '/' {
+                        break;
+                    }
+                    last = c;
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// The files must load as the suite will load them: an import that writes what the sandbox refuses is a bug

@@ -8,12 +8,14 @@
 //! - The project (`project`, `starter`, `identity_map`): organization, registrations, starter suite and
 //!   identity map; `files` reads the inputs and writes them, checked to load first.
 
+mod archive;
 mod entity;
 mod files;
 mod identity_map;
 mod mapping;
 mod package;
 mod project;
+mod register;
 mod solution;
 mod starter;
 mod webapi;
@@ -177,6 +179,8 @@ impl fmt::Display for LeftOut {
 pub struct Imported {
     pub file: RegistrationFile,
     pub left_out: Vec<LeftOut>,
+    /// What was inferred on the way (a message taken from a step's name).
+    pub notes: Vec<String>,
 }
 
 /// Reads an export (either format) and maps its steps.
@@ -199,7 +203,15 @@ pub fn map_steps(steps: &[ExportedStep], mapping: &Mapping) -> Imported {
 pub fn map_steps_with(steps: &[ExportedStep], mapping: &Mapping, apis: &HashSet<String>) -> Imported {
     let mut imported = Imported::default();
     for step in steps {
-        match map_step(step, mapping, apis) {
+        let message = message_name(step, mapping);
+        if let Ok((name, true)) = &message {
+            imported.notes.push(format!(
+                "step \"{}\": message `{name}` taken from the step's name (its message id is not one the import \
+                 knows: add it to the mapping's `messages` if that is wrong)",
+                step.name.as_deref().unwrap_or_default()
+            ));
+        }
+        match map_step(step, message.map(|(name, _)| name), mapping, apis) {
             Ok((out, plugin, component)) => {
                 imported.file.plugins.insert(plugin, component);
                 imported.file.steps.push(out);
@@ -215,6 +227,7 @@ pub fn map_steps_with(steps: &[ExportedStep], mapping: &Mapping, apis: &HashSet<
 /// The step as the loader reads it, with its plug-in's name and component; or every reason it cannot be.
 fn map_step(
     step: &ExportedStep,
+    message: Result<String, String>,
     mapping: &Mapping,
     apis: &HashSet<String>,
 ) -> Result<(StepOut, String, Json), Vec<String>> {
@@ -229,7 +242,7 @@ fn map_step(
             None
         }),
     };
-    let message = message_name(&step.message, mapping).map_err(|r| reasons.push(r)).ok();
+    let message = message.map_err(|r| reasons.push(r)).ok();
     let implements_api = step.stage == 30 && message.as_ref().is_some_and(|m| apis.contains(m));
     if let Err(r) = check_stage_and_mode(step).or_else(|e| if implements_api { Ok(()) } else { Err(e) }) {
         reasons.push(r);
@@ -286,16 +299,33 @@ fn non_empty(columns: Option<&str>) -> Option<String> {
     columns.map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned)
 }
 
-fn message_name(message: &MessageRef, mapping: &Mapping) -> Result<String, String> {
-    match message {
-        MessageRef::Name(name) => Ok(name.clone()),
-        MessageRef::Id(id) => mapping
-            .message(*id)
-            .or_else(|| builtin_message(*id))
-            .map(str::to_owned)
-            .ok_or_else(|| format!("unknown message id {id} (add it to the mapping's `messages`)")),
+/// The step's message, and whether it was taken from the step's name: an id neither the mapping nor the
+/// platform's table knows is read from the name the Plugin Registration Tool gives steps, `<type>: <message>
+/// of <table>` (`any Entity` for every table), when that name agrees with the step's table.
+fn message_name(step: &ExportedStep, mapping: &Mapping) -> Result<(String, bool), String> {
+    match &step.message {
+        MessageRef::Name(name) => Ok((name.clone(), false)),
+        MessageRef::Id(id) => match mapping.message(*id).or_else(|| builtin_message(*id)) {
+            Some(name) => Ok((name.to_owned(), false)),
+            None => message_from_name(step).map(|m| (m, true)).ok_or_else(|| {
+                format!("unknown message id {id} (add it to the mapping's `messages`: {id} → the message's name)")
+            }),
+        },
         MessageRef::Missing => Err("the export does not say which message the step is on".to_owned()),
     }
+}
+
+/// `Associate` from `Contoso.Plugins.Link: Associate of any Entity`, when the table part is the step's.
+fn message_from_name(step: &ExportedStep) -> Option<String> {
+    let name = step.name.as_deref()?;
+    let (_, tail) = name.rsplit_once(": ")?;
+    let (message, table) = tail.split_once(" of ")?;
+    let table_agrees = match &step.primary_entity {
+        Some(t) => table.trim().eq_ignore_ascii_case(t),
+        None => table.trim().eq_ignore_ascii_case("any Entity"),
+    };
+    let word = !message.is_empty() && message.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (table_agrees && word).then(|| message.to_owned())
 }
 
 /// The `sdkmessageid`s of built-in messages: the same in every environment. These are the ones Microsoft's
@@ -316,6 +346,7 @@ const BUILTIN_MESSAGES: &[(&str, &str)] = &[
     ("1cbebb1b-ea3e-db11-86a7-000a3a5473e8", "SetState"),
     ("1dbebb1b-ea3e-db11-86a7-000a3a5473e8", "SetStateDynamicEntity"),
     ("20bebb1b-ea3e-db11-86a7-000a3a5473e8", "Update"),
+    ("f6bdbb1b-ea3e-db11-86a7-000a3a5473e8", "RetrieveUnpublishedMultiple"),
 ];
 
 fn builtin_message(id: Uuid) -> Option<&'static str> {

@@ -18,7 +18,7 @@ use super::xml::{self, Keep, Node};
 use crate::input::FileError;
 
 /// The largest file the import reads.
-const MAX_FILE_BYTES: u64 = 256 << 20;
+pub(super) const MAX_FILE_BYTES: u64 = 256 << 20;
 /// How deep and how wide a solution folder is walked.
 const MAX_FOLDER_DEPTH: usize = 12;
 const MAX_FILES: usize = 200_000;
@@ -129,10 +129,19 @@ pub fn read_folder(dir: &Path) -> Result<Package, FileError> {
 }
 
 impl Package {
-    /// Adds another export's content to this one; a step both hold (by id) is kept once.
+    /// Adds another export's content to this one; a step both hold (by id) is kept once, with the secure
+    /// configuration of whichever carries it (only a register file does).
     pub fn merge(&mut self, other: Package) {
-        let known: std::collections::HashSet<Uuid> = self.steps.iter().filter_map(|s| s.id).collect();
-        self.steps.extend(other.steps.into_iter().filter(|s| s.id.is_none_or(|id| !known.contains(&id))));
+        let known: HashMap<Uuid, usize> = self.steps.iter().enumerate().filter_map(|(i, s)| Some((s.id?, i))).collect();
+        for step in other.steps {
+            match step.id.and_then(|id| known.get(&id)) {
+                Some(&i) => {
+                    let kept = &mut self.steps[i];
+                    kept.secure_configuration = kept.secure_configuration.take().or(step.secure_configuration);
+                }
+                None => self.steps.push(step),
+            }
+        }
         self.plugin_types.extend(other.plugin_types);
         self.entities.extend(other.entities);
         self.relationships.extend(other.relationships);
@@ -208,18 +217,37 @@ fn take_all(mut node: Node, name: &str) -> impl Iterator<Item = Node> {
 
 /// `customapis/<name>/customapi.xml` and its parameters' folders beside it.
 fn custom_api_folder(file: &Path) -> Result<CustomApiDef, FileError> {
-    let api = xml::parse(file, &read_text(file)?, &Keep::ALL)?.kept.into_iter().next().unwrap_or_default();
     let dir = file.parent().unwrap_or(Path::new("."));
-    let params = |folder: &str, leaf: &str| -> Result<Vec<Node>, FileError> {
+    let read = |folder: &str, leaf: &str| -> Result<Vec<(PathBuf, String)>, FileError> {
+        let files = files_under(&dir.join(folder), 2, |n| n.eq_ignore_ascii_case(leaf))?;
+        files.into_iter().map(|f| Ok((f.clone(), read_text(&f)?))).collect()
+    };
+    let request = read("customapirequestparameters", "customapirequestparameter.xml")?;
+    let response = read("customapiresponseproperties", "customapiresponseproperty.xml")?;
+    custom_api_texts((file.to_owned(), &read_text(file)?), &borrowed(&request), &borrowed(&response))
+}
+
+fn borrowed(list: &[(PathBuf, String)]) -> Vec<(PathBuf, &str)> {
+    list.iter().map(|(f, t)| (f.clone(), t.as_str())).collect()
+}
+
+/// A custom API from the text of its `customapi.xml` and of its parameters' files.
+pub(super) fn custom_api_texts(
+    api: (PathBuf, &str),
+    request: &[(PathBuf, &str)],
+    response: &[(PathBuf, &str)],
+) -> Result<CustomApiDef, FileError> {
+    let parse =
+        |file: &Path, text: &str| -> Result<Vec<Node>, FileError> { Ok(xml::parse(file, text, &Keep::ALL)?.kept) };
+    let params = |list: &[(PathBuf, &str)]| -> Result<Vec<Node>, FileError> {
         let mut nodes = Vec::new();
-        for f in files_under(&dir.join(folder), 2, |n| n.eq_ignore_ascii_case(leaf))? {
-            nodes.extend(xml::parse(&f, &read_text(&f)?, &Keep::ALL)?.kept);
+        for (file, text) in list {
+            nodes.extend(parse(file, text)?);
         }
         Ok(nodes)
     };
-    let request = params("customapirequestparameters", "customapirequestparameter.xml")?;
-    let response = params("customapiresponseproperties", "customapiresponseproperty.xml")?;
-    Ok(CustomApiDef { file: file.to_owned(), api, request, response })
+    let node = parse(&api.0, api.1)?.into_iter().next().unwrap_or_default();
+    Ok(CustomApiDef { file: api.0, api: node, request: params(request)?, response: params(response)? })
 }
 
 /// A `<customapi>` of a customizations.xml, its parameters inside it.

@@ -49,6 +49,7 @@ pub fn build(package: &Package, mapping: &Mapping, name: &str) -> Project {
     steps.extend(api_main_operations(package, &api_names));
     let (mapping, placeholders) = with_placeholders(mapping, &steps);
     let imported: Imported = super::map_steps_with(&steps, &mapping, &api_names);
+    notes.extend(imported.notes.iter().cloned());
     for step in &imported.file.steps {
         if let Some(table) = &step.primaryentity {
             tables.ensure(table, &mut notes);
@@ -57,14 +58,14 @@ pub fn build(package: &Package, mapping: &Mapping, name: &str) -> Project {
             }
         }
     }
-    let cannot_fire = imported
+    let mut cannot_fire: Vec<String> = imported
         .file
         .steps
         .iter()
         .filter(|s| !runnable(&s.message, &api_names))
         .map(|s| {
             format!(
-                "step \"{}\" on {} cannot fire: the sandbox does not run `{}` yet (it is imported, and listed in the identity map)",
+                "step \"{}\" on {} cannot fire: the sandbox does not run `{}` yet (it is listed in the identity map, and left out of registrations.json, whose loader refuses a message it does not run)",
                 s.name.as_deref().unwrap_or("(no name)"),
                 s.primaryentity.as_deref().unwrap_or("every table"),
                 s.message
@@ -73,7 +74,7 @@ pub fn build(package: &Package, mapping: &Mapping, name: &str) -> Project {
         .collect();
     let users = users(&imported.file.steps, &placeholders);
     let roles = roles(package, &tables, &mut notes);
-    let org = json!({
+    let mut org = json!({
         "name": name,
         "businessunits": [{ "@alias": "root", "name": "Root" }],
         "roles": roles,
@@ -86,7 +87,11 @@ pub fn build(package: &Package, mapping: &Mapping, name: &str) -> Project {
     // [choice] A step on a message the sandbox does not run stays out of the registrations, which refuse such
     // a message as they would a misspelt one; it is warned about and listed in the identity map instead.
     let registrations = json!({ "plugins": imported.file.plugins, "steps": runnable_steps });
-    let suite = starter::suite(name, &runnable_steps, &tables, &apis, &mut notes);
+    let suite = starter::suite(name, &runnable_steps, &tables, &apis, &mut cannot_fire);
+    if starter::needs_team_template(&runnable_steps) {
+        org["records"] = json!([{ "@logicalname": "teamtemplate", "@alias": starter::STARTER_TEAM,
+            "teamtemplatename": "xrm-sandbox starter access team", "objecttypecode": 1, "defaultaccessrightsmask": 1 }]);
+    }
     let map = identity_map::IdentityMap::of(&imported.file.steps, &api_names, &users_by_alias(&org));
     Project { org, registrations, suite, map, cannot_fire, left_out: imported.left_out, notes, placeholders }
 }
@@ -158,12 +163,17 @@ fn users(steps: &[StepOut], placeholders: &BTreeMap<String, String>) -> Vec<Json
     let named: BTreeSet<&str> = placeholders.values().map(String::as_str).collect();
     let used: BTreeSet<&str> = steps.iter().filter_map(|s| s.impersonatinguserid.as_deref()).collect();
     for (key, alias) in placeholders {
-        users.push(json!({
+        let mut user = json!({
             "$comment": format!("placeholder for the run-as user \"{key}\" of the solution: fill in its business unit, roles and ids"),
             "@alias": alias.trim_start_matches('@'),
             "fullname": key,
             "businessunit": "@root",
-        }));
+        });
+        // An export that names the user by id only (a register file): the placeholder keeps that id.
+        if let Ok(id) = xrm_model::Uuid::parse_str(key) {
+            user["systemuserid"] = json!(id);
+        }
+        users.push(user);
     }
     // Aliases the user's own mapping names that no placeholder stands for: they still need a user to load.
     for alias in used.into_iter().filter(|a| a.starts_with('@') && !named.contains(a)) {
@@ -452,6 +462,8 @@ fn roles(package: &Package, tables: &Tables, notes: &mut Vec<String>) -> Vec<Jso
             }
         }
     }
+    // The privileges of messages rather than tables (the platform's names).
+    everything.insert("prvMerge".to_owned(), json!("Global"));
     let mut roles =
         vec![json!({ "@alias": EVERYTHING_ROLE, "name": "xrm-sandbox: every table privilege (starter suite)",
                                  "privileges": everything })];

@@ -255,3 +255,22 @@ fn a_custom_apis_own_plugin_keeps_its_stage_30() {
     assert_eq!(imported.file.steps[0].stage, 30);
     assert!(reasons(main)[0].contains("stage 30"), "without the custom API, stage 30 is left out");
 }
+
+#[test]
+fn a_step_in_two_exports_is_kept_once_with_the_secure_configuration_either_carries() {
+    use super::package::Package;
+    let id = Uuid::parse_str("6c1e3b2a-0000-4000-8000-000000000003").unwrap();
+    let step = |secure: Option<&str>, rank: i32| ExportedStep {
+        id: Some(id),
+        secure_configuration: secure.map(str::to_owned),
+        rank,
+        ..ExportedStep::default()
+    };
+    let mut solution = Package { steps: vec![step(None, 1)], ..Package::default() };
+    solution.merge(Package { steps: vec![step(Some("api-key=secret"), 2)], ..Package::default() });
+    assert_eq!(solution.steps.len(), 1);
+    assert_eq!(
+        (solution.steps[0].rank, solution.steps[0].secure_configuration.as_deref()),
+        (1, Some("api-key=secret"))
+    );
+}
