@@ -89,7 +89,7 @@ fn measure_runs(name: &str, warmup: usize, runs: usize, mut f: impl FnMut()) -> 
 struct NoCalls;
 
 impl PluginHost for NoCalls {
-    fn call(&mut self, _: &ExecutionContext, _: Option<Uuid>, _: Request) -> Result<Response, Fault> {
+    fn call(&mut self, _: &Arc<ExecutionContext>, _: Option<Uuid>, _: Request) -> Result<Response, Fault> {
         Err(Fault::new(codes::INVALID_ARGUMENT, "no calls"))
     }
 }
@@ -115,7 +115,7 @@ fn bare_wasmtime() -> (f64, f64) {
 struct OneStub(sandbox::HttpReply);
 
 impl PluginHost for OneStub {
-    fn call(&mut self, _: &ExecutionContext, _: Option<Uuid>, _: Request) -> Result<Response, Fault> {
+    fn call(&mut self, _: &Arc<ExecutionContext>, _: Option<Uuid>, _: Request) -> Result<Response, Fault> {
         Err(Fault::new(codes::INVALID_ARGUMENT, "no calls"))
     }
 
@@ -196,7 +196,7 @@ fn native_three_steps(root: &Path) -> (f64, f64) {
     create_three_times(&Arc::new(pipeline), "4. the same 3 steps as native Rust functions (no sandbox)")
 }
 
-fn native_step(step: &Step, ctx: &mut ExecutionContext, host: &mut dyn PluginHost) -> Result<(), Fault> {
+fn native_step(step: &Step, ctx: &mut Arc<ExecutionContext>, host: &mut dyn PluginHost) -> Result<(), Fault> {
     let ctx = &*ctx;
     match step.name.as_str() {
         "pre" => {

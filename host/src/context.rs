@@ -43,6 +43,9 @@ pub struct ExecutionContext {
     pub parent: Option<Arc<ExecutionContext>>,
     /// The identity properties of the newer context interfaces (IMP-11).
     pub identity: Identity,
+    /// What this context counts against its case's memory budget once a queued job holds it, itself or as an
+    /// ancestor (BOX-5): given back when the last holder drops it. A copy starts uncounted.
+    pub held: crate::budget::Held,
 }
 
 /// The identity properties of `IPluginExecutionContext2` to `7` (IMP-11). Ids the platform leaves empty are
@@ -108,6 +111,33 @@ impl ExecutionContext {
             shared_variables: Parameters::new(),
             parent: None,
             identity: Identity { authenticated_user_id: user, ..Identity::default() },
+            held: crate::budget::Held::default(),
+        }
+    }
+
+    /// The estimated bytes of this context alone, its ancestors apart ([`crate::budget::size`]).
+    pub fn bytes(&self) -> usize {
+        use crate::budget::size;
+        let images =
+            |m: &BTreeMap<String, Entity>| m.iter().map(|(k, e)| 32 + k.len() + size::entity(e)).sum::<usize>();
+        512 + size::parameters(&self.input_parameters)
+            + size::parameters(&self.output_parameters)
+            + size::parameters(&self.shared_variables)
+            + images(&self.pre_entity_images)
+            + images(&self.post_entity_images)
+            + self.pre_entity_images_collection.iter().map(images).sum::<usize>()
+            + self.post_entity_images_collection.iter().map(images).sum::<usize>()
+    }
+
+    /// Counts this context and each ancestor not yet counted against the case running here, for as long as
+    /// they live: a queued job keeps them (BOX-5). An ancestor already counted was counted with its own.
+    pub fn hold(&self) {
+        let mut next = Some(self);
+        while let Some(ctx) = next {
+            if !ctx.held.hold(|| ctx.bytes()) {
+                return;
+            }
+            next = ctx.parent.as_deref();
         }
     }
 

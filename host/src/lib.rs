@@ -1,6 +1,7 @@
 //! xrm-sandbox: Dataverse plug-ins, compiled to WebAssembly components, run locally in a sandboxed event
 //! pipeline that reproduces the platform's identity, security and transaction rules.
 
+pub mod budget;
 pub mod build;
 pub mod clock;
 pub mod context;

@@ -62,7 +62,12 @@ fn limits(timeout: Duration) -> Limits {
 struct Quick;
 
 impl PluginHost for Quick {
-    fn call(&mut self, _: &ExecutionContext, _: Option<Uuid>, request: Request) -> Result<Response, Fault> {
+    fn call(
+        &mut self,
+        _: &std::sync::Arc<ExecutionContext>,
+        _: Option<Uuid>,
+        request: Request,
+    ) -> Result<Response, Fault> {
         let target = request.target_reference().ok_or_else(|| Fault::new(codes::INVALID_ARGUMENT, "no target"))?;
         let mut entity = Entity::with_id(target.logical_name, target.id);
         entity.set("fullname", "Someone");
@@ -132,7 +137,7 @@ struct Nested {
 }
 
 impl PluginHost for Nested {
-    fn call(&mut self, _: &ExecutionContext, _: Option<Uuid>, _: Request) -> Result<Response, Fault> {
+    fn call(&mut self, _: &std::sync::Arc<ExecutionContext>, _: Option<Uuid>, _: Request) -> Result<Response, Fault> {
         let ops = config(r#"{"ops": [{"spin": true}]}"#);
         let out = self.sandbox.execute(&self.inner, context(), ops, Limits::default(), Quick);
         match out.result {

@@ -16,7 +16,7 @@ use xrm_sandbox::sandbox::{FailureKind, Limits, Plugin, PluginHost, Sandbox};
 struct NoCalls;
 
 impl PluginHost for NoCalls {
-    fn call(&mut self, _: &ExecutionContext, _: Option<Uuid>, _: Request) -> Result<Response, Fault> {
+    fn call(&mut self, _: &std::sync::Arc<ExecutionContext>, _: Option<Uuid>, _: Request) -> Result<Response, Fault> {
         Err(Fault::new(codes::INVALID_ARGUMENT, "no service in this test"))
     }
 }

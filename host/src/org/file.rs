@@ -125,6 +125,17 @@ struct SettingsFile {
     /// operators of queries. UTC when absent.
     #[serde(default)]
     time_zone: Option<String>,
+    /// How much one case may keep, in MiB: the records it writes, its trace records and log, its queued
+    /// asynchronous jobs and the contexts they hold, what its plug-ins put into their contexts. Past it, the
+    /// request or execution fails with 0x8004418d naming this setting (default 512).
+    #[serde(default = "default_case_memory")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    case_memory_mb: f64,
+    /// The most asynchronous jobs one `runasync` runs, the jobs they queue included; past it, `runasync` fails
+    /// with 0x80044182 and the jobs left are dropped (default 10,000).
+    #[serde(default = "default_max_async_jobs")]
+    #[schemars(range(min = 1))]
+    max_async_jobs: u64,
 }
 
 fn default_depth() -> i32 {
@@ -139,6 +150,12 @@ fn default_timeout() -> f64 {
 fn default_memory() -> f64 {
     256.0
 }
+fn default_case_memory() -> f64 {
+    (crate::budget::DEFAULT_CASE_MEMORY >> 20) as f64
+}
+fn default_max_async_jobs() -> u64 {
+    super::DEFAULT_MAX_ASYNC_JOBS as u64
+}
 
 impl Default for SettingsFile {
     fn default() -> Self {
@@ -151,6 +168,8 @@ impl Default for SettingsFile {
             tenant_id: Uuid::nil(),
             now: None,
             time_zone: None,
+            case_memory_mb: default_case_memory(),
+            max_async_jobs: default_max_async_jobs(),
         }
     }
 }
@@ -429,6 +448,12 @@ impl<'f> Builder<'f> {
         if s.timeout_seconds <= 0.0 || s.memory_limit_mb <= 0.0 {
             return Err(FileError::new(path, "settings", "timeoutSeconds and memoryLimitMb must be positive"));
         }
+        if s.case_memory_mb.is_nan() || s.case_memory_mb <= 0.0 {
+            return Err(FileError::new(path, "settings.caseMemoryMb", "caseMemoryMb must be positive"));
+        }
+        if s.max_async_jobs == 0 {
+            return Err(FileError::new(path, "settings.maxAsyncJobs", "maxAsyncJobs must be at least 1"));
+        }
         // `from_secs_f64` panics past `Duration::MAX` (about 5.8e11 years): a file's number must not.
         let timeout = Duration::try_from_secs_f64(s.timeout_seconds).map_err(|_| {
             FileError::new(path, "settings.timeoutSeconds", "timeoutSeconds is too large to be a duration")
@@ -439,6 +464,9 @@ impl<'f> Builder<'f> {
             timeout,
             // INVARIANT: memory_limit_mb is positive; `as` saturates a huge value.
             memory_limit_bytes: (s.memory_limit_mb * 1024.0 * 1024.0) as usize,
+            // INVARIANT: positive; `as` saturates.
+            case_memory_bytes: (s.case_memory_mb * 1024.0 * 1024.0) as usize,
+            max_async_jobs: usize::try_from(s.max_async_jobs).unwrap_or(usize::MAX),
             environment_id: s.environment_id.as_str().into(),
             tenant_id: s.tenant_id,
             now: match &s.now {

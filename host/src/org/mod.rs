@@ -50,7 +50,14 @@ pub struct Settings {
     pub now: Option<chrono::DateTime<chrono::Utc>>,
     /// The users' time zone, where days begin for date operators (QRY-2).
     pub time_zone: chrono::FixedOffset,
+    /// What one case may keep (records, traces, queued jobs, contexts), in bytes (BOX-5).
+    pub case_memory_bytes: usize,
+    /// The most asynchronous jobs one `runasync` runs (BOX-5).
+    pub max_async_jobs: usize,
 }
+
+/// The most asynchronous jobs one `runasync` runs unless the organization says otherwise (BOX-5).
+pub const DEFAULT_MAX_ASYNC_JOBS: usize = 10_000;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -63,6 +70,8 @@ impl Default for Settings {
             tenant_id: Uuid::nil(),
             now: None,
             time_zone: chrono::Offset::fix(&chrono::Utc),
+            case_memory_bytes: crate::budget::DEFAULT_CASE_MEMORY,
+            max_async_jobs: DEFAULT_MAX_ASYNC_JOBS,
         }
     }
 }

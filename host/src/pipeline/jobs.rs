@@ -38,6 +38,9 @@ impl Job {
     pub fn new(step: Step, mut context: ExecutionContext) -> Self {
         context.mode = 1;
         context.is_in_transaction = false;
+        // BOX-5: the job's context, and each parent context it holds, count against the case's budget for
+        // as long as they are kept (a parent shared by many jobs, once).
+        context.hold();
         Job { id: Uuid::new_v4(), queued_on: None, step, context }
     }
 }
@@ -140,7 +143,8 @@ fn record(
         e.set("completedon", now);
     }
     if let Some(f) = fault {
-        e.set("message", f.message.clone()).set("errorcode", i32::from_ne_bytes(f.code.to_ne_bytes()));
+        e.set("message", crate::budget::bounded_copy(f).message)
+            .set("errorcode", i32::from_ne_bytes(f.code.to_ne_bytes()));
     }
     e
 }

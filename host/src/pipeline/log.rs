@@ -56,6 +56,17 @@ pub enum Event {
 }
 
 impl Event {
+    /// Its estimated bytes, counted against the case's memory budget (BOX-5); a step's trace is counted when
+    /// it is written into the event.
+    pub(crate) fn bytes(&self) -> i64 {
+        let text = match self {
+            Event::Request { message, table, .. } => message.len() + table.len(),
+            Event::Step { name, plugin, trace, .. } => name.len() + plugin.len() + trace.len(),
+            Event::Http { method, url, .. } => method.len() + url.len(),
+        };
+        i64::try_from(256 + text).unwrap_or(i64::MAX)
+    }
+
     pub fn depth(&self) -> i32 {
         match self {
             Event::Request { depth, .. } | Event::Step { depth, .. } | Event::Http { depth, .. } => *depth,

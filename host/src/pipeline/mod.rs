@@ -52,7 +52,7 @@ pub struct Pipeline {
 /// its service calls: no sandbox, no isolation. It exists to measure what the sandbox costs (the native
 /// baseline of `host/benches/hot_paths.rs`); plug-ins under test belong in the sandbox.
 pub type NativePlugin =
-    Arc<dyn Fn(&Step, &mut ExecutionContext, &mut dyn PluginHost) -> Result<(), Fault> + Send + Sync>;
+    Arc<dyn Fn(&Step, &mut Arc<ExecutionContext>, &mut dyn PluginHost) -> Result<(), Fault> + Send + Sync>;
 
 impl Pipeline {
     pub fn new(
@@ -129,6 +129,8 @@ pub struct CaseState {
     pub(in crate::pipeline) doomed: bool,
     /// What answers the plug-ins' HTTP requests (BOX-6); none: every request is refused.
     http: Option<Box<dyn crate::sandbox::HttpTransport>>,
+    /// What the case keeps, against its budget (BOX-5): counted on the case's thread while a request runs.
+    meter: Arc<crate::budget::Meter>,
 }
 
 /// The most events a case logs: a plug-in calling the service in a loop must not grow the host without bound.
@@ -141,6 +143,7 @@ impl CaseState {
             self.log_dropped += 1;
             return None;
         }
+        crate::budget::add(event.bytes());
         self.log.push(event);
         Some(self.log.len() - 1)
     }

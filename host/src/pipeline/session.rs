@@ -28,7 +28,8 @@ impl Session {
     pub fn new(pipeline: Arc<Pipeline>) -> Self {
         let store = Transactional::new(pipeline.org.data.clone());
         let clock = Clock::new(pipeline.org.settings.now);
-        Session { pipeline, state: CaseState { store, clock, ..CaseState::default() } }
+        let meter = crate::budget::Meter::new(pipeline.org.settings.case_memory_bytes);
+        Session { pipeline, state: CaseState { store, clock, meter, ..CaseState::default() } }
     }
 
     /// Sets the case's clock, where it stands until moved (QRY-2).
@@ -82,6 +83,8 @@ impl Session {
         request: Request,
         options: RequestOptions,
     ) -> Result<Response, Fault> {
+        // BOX-5: what the request stores counts against the case's budget, wherever it is stored.
+        let _budget = crate::budget::Scope::enter(self.state.meter.clone());
         let org = &self.pipeline.org;
         if sender == org.system_user {
             return Err(Fault::new(
@@ -165,8 +168,17 @@ impl Session {
     }
 
     fn run_async_here(&mut self) -> Result<usize, Fault> {
+        let _budget = crate::budget::Scope::enter(self.state.meter.clone());
+        let most = self.pipeline.org.settings.max_async_jobs;
         let mut ran = 0;
         while let Some(job) = self.state.queue.pop_front() {
+            // BOX-5: jobs that queue jobs without end stop at the bound; the jobs left are dropped with it.
+            if ran >= most {
+                let left = self.state.queue.len() + 1;
+                self.state.queue.clear();
+                drop(job);
+                return Err(too_many_jobs(most, left));
+            }
             jobs::run(&self.pipeline, &mut self.state, job);
             self.state.store_traces();
             ran += 1;
@@ -204,6 +216,19 @@ impl Session {
     pub fn traces(&self) -> &[TraceRecord] {
         &self.state.traces
     }
+}
+
+/// The fault of a `runasync` that reached its bound of jobs: the platform's infinite-loop code, as for an
+/// asynchronous chain it cancels.
+fn too_many_jobs(most: usize, left: usize) -> Fault {
+    Fault::new(
+        codes::INFINITE_LOOP,
+        format!(
+            "This run of asynchronous jobs was canceled after {most} jobs, the most one run may start \
+             (`settings.maxAsyncJobs` in the organization file raises it): the jobs kept queuing jobs, as an \
+             infinite loop does; {left} queued jobs were dropped (BOX-5)"
+        ),
+    )
 }
 
 /// How a client outside the sandbox names the user it acts for (IMP-6).

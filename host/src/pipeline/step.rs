@@ -19,7 +19,9 @@ pub struct StepHost {
 }
 
 impl PluginHost for StepHost {
-    fn call(&mut self, ctx: &ExecutionContext, arg: Option<Uuid>, request: Request) -> Result<Response, Fault> {
+    fn call(&mut self, ctx: &Arc<ExecutionContext>, arg: Option<Uuid>, request: Request) -> Result<Response, Fault> {
+        // BOX-5: a case past its memory budget runs no more calls; the step fails with the same fault after.
+        crate::budget::check()?;
         let caller = identity::service_user(&self.pipeline.org, arg, ctx.user_id);
         let call = Call {
             caller,
@@ -27,7 +29,8 @@ impl PluginHost for StepHost {
             initiating: ctx.initiating_user_id,
             depth: ctx.depth + 1,
             correlation_id: ctx.correlation_id,
-            parent: Some(Arc::new(ctx.clone())),
+            // BOX-5: the running step's context by reference, not a copy per call (a job queued below keeps it).
+            parent: Some(ctx.clone()),
             in_transaction: ctx.is_in_transaction,
             tag: None,
             via: Some(identity::factory_label(arg, ctx.user_id, ctx.initiating_user_id)),
@@ -131,20 +134,24 @@ pub(super) fn execute_step(
         Code::Sandboxed(plugin) => pipeline.sandbox.execute(plugin, context, config, limits, host),
     };
     *state = out.host.state;
-    let result = match out.result {
-        Ok(()) if in_transaction && state.doomed => Err(StepFailure {
+    // BOX-5: a case past its memory budget fails the step, whatever the plug-in made of its calls' faults.
+    let over_budget = crate::budget::check().err();
+    let result = match (over_budget, out.result) {
+        (Some(fault), _) => Err(StepFailure { fault, retry: false }),
+        (None, Ok(())) if in_transaction && state.doomed => Err(StepFailure {
             fault: Fault::new(
                 codes::NO_ACTIVE_TRANSACTION,
                 "There is no active transaction. This error is usually caused by custom plug-ins that ignore errors from service calls and continue processing.",
             ),
             retry: false,
         }),
-        Ok(()) => Ok(()),
-        Err(f) => Err(StepFailure { retry: f.kind == crate::sandbox::FailureKind::Retry, fault: f.fault }),
+        (None, Ok(())) => Ok(()),
+        (None, Err(f)) => Err(StepFailure { retry: f.kind == crate::sandbox::FailureKind::Retry, fault: f.fault }),
     };
-    let outcome = result.as_ref().map(|_| ()).map_err(|f| f.fault.clone());
+    let outcome = result.as_ref().map(|_| ()).map_err(|f| crate::budget::bounded_copy(&f.fault));
     let text = log::keep_tail(&out.trace);
     if let Some(Event::Step { outcome: o, duration, trace, .. }) = event.and_then(|e| state.log.get_mut(e)) {
+        crate::budget::add(i64::try_from(text.len()).unwrap_or(i64::MAX));
         *o = Some(outcome.clone());
         *duration = out.duration;
         *trace = text.clone();
@@ -163,12 +170,14 @@ enum Code<'p> {
 fn run_native(
     native: &NativePlugin,
     step: &Step,
-    mut context: ExecutionContext,
+    context: ExecutionContext,
     mut host: StepHost,
 ) -> crate::sandbox::Outcome<StepHost> {
     let started = std::time::Instant::now();
+    let mut context = Arc::new(context);
     let result = native(step, &mut context, &mut host)
         .map_err(|fault| crate::sandbox::PluginFailure { kind: crate::sandbox::FailureKind::PassedThrough, fault });
+    let context = Arc::unwrap_or_clone(context);
     crate::sandbox::Outcome { host, context, result, trace: String::new(), duration: started.elapsed() }
 }
 
@@ -192,6 +201,11 @@ fn write_trace(
     if !keep {
         return;
     }
+    let exception = result.as_ref().err().map(ToString::to_string);
+    // BOX-5: the record, and the `plugintracelog` row made of it later, count against the case's budget.
+    let bytes =
+        512 + text.len() + exception.as_ref().map_or(0, String::len) + step.unsecure.as_ref().map_or(0, String::len);
+    crate::budget::add(i64::try_from(bytes).unwrap_or(i64::MAX));
     state.traces.push(TraceRecord {
         id: Uuid::new_v4(),
         type_name: step.plugin.clone(),
@@ -206,7 +220,7 @@ fn write_trace(
         request_id: context.request_id.unwrap_or_default(),
         configuration: step.unsecure.clone(),
         text,
-        exception: result.as_ref().err().map(ToString::to_string),
+        exception,
         started,
         duration,
         user_id: context.user_id,

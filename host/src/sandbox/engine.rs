@@ -24,13 +24,14 @@ pub fn shared() -> Result<&'static Engine, String> {
 
 fn create() -> Result<Engine, String> {
     let mut pool = PoolingAllocationConfig::default();
-    // Instances are short-lived and there are at most `jobs × maxDepth` alive at once; a thousand slots is
-    // plenty. Memories reserve address space only, so a 4 GiB maximum costs nothing until used: the actual
+    // A full share for each of the cases that may hold slots at once (BOX-5, `slots`): no case can take
+    // another's. Memories reserve address space only, so a 4 GiB maximum costs nothing until used: the actual
     // limit is enforced per store (BOX-3).
-    pool.total_component_instances(1000)
-        .total_core_instances(4000)
-        .total_memories(1000)
-        .total_tables(4000)
+    let slots = super::slots::pool();
+    pool.total_component_instances(u32::try_from(slots.component_instances).unwrap_or(u32::MAX))
+        .total_core_instances(u32::try_from(slots.core_instances).unwrap_or(u32::MAX))
+        .total_memories(u32::try_from(slots.memories).unwrap_or(u32::MAX))
+        .total_tables(u32::try_from(slots.tables).unwrap_or(u32::MAX))
         .max_memory_size(4 << 30)
         // Reset a used slot by rewriting just the pages the last instance dirtied (found with Linux's
         // PAGEMAP_SCAN, 6.7+), keeping them mapped: no madvise, no TLB shootdown, and no page faults when the
@@ -44,7 +45,22 @@ fn create() -> Result<Engine, String> {
         .epoch_interruption(true)
         .max_wasm_stack(WASM_STACK)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    let engine = Engine::new(&config).map_err(|e| e.to_string())?;
+    let engine = match Engine::new(&config) {
+        Ok(engine) => engine,
+        // The pool reserves terabytes of address space up front; a process whose address space is limited
+        // (`ulimit -v`) cannot. Then each instance gets its memories on demand, reserving only what they hold
+        // and moving them when they grow: slower to start, the same limits (BOX-5).
+        Err(pooled) => {
+            let mut config = Config::new();
+            config
+                .epoch_interruption(true)
+                .max_wasm_stack(WASM_STACK)
+                .memory_reservation(0)
+                .memory_guard_size(0)
+                .memory_reservation_for_growth(1 << 20);
+            Engine::new(&config).map_err(|e| format!("{pooled:#}; and without the instance pool: {e:#}"))?
+        }
+    };
     let ticker = engine.weak();
     std::thread::Builder::new()
         .name("xrm-sandbox-epoch".into())

@@ -55,7 +55,9 @@ pub fn classify(err: RunError, memory_refused: bool, plugin: &str, trace: &mut S
             trap_failure(&trap, memory_refused, plugin)
         }
     };
-    PluginFailure { kind, fault }
+    // BOX-5: a plug-in's message is kept to 64 KB, saying so, before the log, trace records, the caller's
+    // fault (and the plug-in that made the call, and its caller, …) and the terminal copy it.
+    PluginFailure { kind, fault: crate::budget::bounded(fault) }
 }
 
 fn trap_failure(trap: &wasmtime::Error, memory_refused: bool, plugin: &str) -> (FailureKind, Fault) {

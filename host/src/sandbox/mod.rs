@@ -13,6 +13,7 @@ mod engine;
 mod fault;
 mod host;
 mod output;
+mod slots;
 mod version;
 
 use std::path::{Path, PathBuf};
@@ -36,10 +37,11 @@ use bindings::exports::xrm::plugin::plugin as export;
 /// What runs the calls a plug-in makes through its organization service.
 pub trait PluginHost: Send + 'static {
     /// Runs `request` for a service created with `service_user`, the factory argument exactly as the plug-in
-    /// gave it (`None`, the empty GUID, or a user id): deciding who that is belongs to the caller (IMP-4).
+    /// gave it, from the running step's `context` (shared, so that a child pipeline can keep it as its
+    /// `ParentContext` without a copy) (`None`, the empty GUID, or a user id): deciding who that is belongs to the caller (IMP-4).
     fn call(
         &mut self,
-        context: &ExecutionContext,
+        context: &Arc<ExecutionContext>,
         service_user: Option<Uuid>,
         request: Request,
     ) -> Result<Response, Fault>;
@@ -83,6 +85,8 @@ pub struct LoadError {
 pub struct Plugin<H: PluginHost> {
     name: String,
     pre: PluginWorldPre<StoreData<H>>,
+    /// The instance pool's slots one execution takes (BOX-5).
+    slots: slots::Slots,
 }
 
 impl<H: PluginHost> Plugin<H> {
@@ -94,13 +98,20 @@ impl<H: PluginHost> Plugin<H> {
 /// The per-execution state of a store.
 pub struct StoreData<H> {
     host: H,
-    context: ExecutionContext,
+    /// Shared with the child pipelines of the plug-in's calls as their `ParentContext`; a change the plug-in
+    /// makes afterwards copies it if one of them still holds it (a queued job).
+    context: Arc<ExecutionContext>,
+    /// Bytes the plug-in added to its context, counted against the case's memory budget while it runs (BOX-5).
+    context_bytes: i64,
     table: ResourceTable,
     wasi: WasiCtx,
     limits: StoreLimits,
     /// Set when the memory limit refused a growth, so the resulting trap reads as SandboxWorkerNotAvailable.
     memory_refused: bool,
     memory_limit: usize,
+    /// The bytes of all the instance's memories together: the limit is on their sum (BOX-5), so that a
+    /// component of many memories cannot take the limit once per memory.
+    memory_used: usize,
     /// What the plug-in traced, its last [`OUTPUT_CAPACITY`] bytes.
     trace: output::Tail,
     deadline: Instant,
@@ -180,7 +191,8 @@ impl<H: PluginHost> Sandbox<H> {
         version::check(self.linker.engine(), &component).map_err(fail)?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| fail(fault::describe_link_error(&e)))?;
         let pre = PluginWorldPre::new(pre).map_err(|e| fail(fault::describe_link_error(&e)))?;
-        Ok(Arc::new(Plugin { name: name.to_owned(), pre }))
+        let slots = slots::needed(&bytes, &component).map_err(fail)?;
+        Ok(Arc::new(Plugin { name: name.to_owned(), pre, slots }))
     }
 
     /// Runs one execution of `plugin` in a fresh instance.
@@ -194,6 +206,15 @@ impl<H: PluginHost> Sandbox<H> {
     ) -> Outcome<H> {
         let started = Instant::now();
         let deadline = deadline(started, limits.timeout);
+        // BOX-5: the case's share of the instance pool; a case past it fails here, and only that case.
+        let reservation = match slots::reserve(plugin.slots, deadline) {
+            Ok(r) => r,
+            Err(refused) => {
+                let failure = slots_refused(refused, &plugin.name);
+                let duration = started.elapsed();
+                return Outcome { host, context, result: Err(failure), trace: String::new(), duration };
+            }
+        };
         let stdout = output::TailPipe::new(OUTPUT_CAPACITY);
         let mut wasi = WasiCtx::builder();
         // Deny-all (BOX-1): no preopened directories, no environment, no arguments, no network.
@@ -204,15 +225,19 @@ impl<H: PluginHost> Sandbox<H> {
             .allow_ip_name_lookup(false);
         let data = StoreData {
             host,
-            context,
+            context: Arc::new(context),
+            context_bytes: 0,
             table: ResourceTable::new(),
             wasi: wasi.build(),
+            // The store may create what its reservation holds, and no more.
             limits: wasmtime::StoreLimitsBuilder::new()
-                .tables(limits.max_tables)
-                .instances(limits.max_instances)
+                .tables(limits.max_tables.min(plugin.slots.tables))
+                .instances(limits.max_instances.min(plugin.slots.core_instances))
+                .memories(plugin.slots.memories)
                 .build(),
             memory_refused: false,
             memory_limit: limits.memory_bytes,
+            memory_used: 0,
             trace: output::Tail::new(OUTPUT_CAPACITY),
             deadline,
             http: host::http::HttpState::new(),
@@ -234,10 +259,40 @@ impl<H: PluginHost> Sandbox<H> {
         let duration = started.elapsed();
         store.data_mut().record_http(true);
         let data = store.into_data();
+        drop(reservation);
+        crate::budget::add(-data.context_bytes);
+        let context = Arc::unwrap_or_clone(data.context);
         let mut trace = data.trace.text();
         append_output(&mut trace, &stdout.contents());
         let result = result.map_err(|e| fault::classify(e, data.memory_refused, &plugin.name, &mut trace));
-        Outcome { host: data.host, context: data.context, result, trace, duration }
+        Outcome { host: data.host, context, result, trace, duration }
+    }
+}
+
+/// The failure of an execution refused its share of the instance pool.
+fn slots_refused(refused: slots::Refused, plugin: &str) -> PluginFailure {
+    match refused {
+        slots::Refused::Share { kind, held, needed, cap } => PluginFailure {
+            kind: FailureKind::Memory,
+            fault: Fault::new(
+                xrm_model::codes::SANDBOX_WORKER_NOT_AVAILABLE,
+                format!(
+                    "The plug-in `{plugin}` cannot run: the sandbox worker is not available. Its case already holds \
+                     {held} {kind} of the instance pool and an execution of `{plugin}` needs {needed} more, past \
+                     the {cap} one case may hold at once (plug-ins nested too deep, or components too large; BOX-5)"
+                ),
+            ),
+        },
+        slots::Refused::Deadline => PluginFailure {
+            kind: FailureKind::Timeout,
+            fault: Fault::new(
+                xrm_model::codes::PLUGIN_TIMEOUT,
+                format!(
+                    "The plug-in execution failed because the plug-in `{plugin}` exceeded the time limit waiting \
+                     for room in the sandbox"
+                ),
+            ),
+        },
     }
 }
 
@@ -272,6 +327,11 @@ fn append_output(trace: &mut String, output: &str) {
     trace.push_str(output);
 }
 
+/// The bytes of an instance's memories together once one of them, of `current` bytes, has `desired`.
+fn summed(used: usize, current: usize, desired: usize) -> usize {
+    used.saturating_sub(current).saturating_add(desired)
+}
+
 impl<H: Send> wasmtime_wasi::WasiView for StoreData<H> {
     fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
         wasmtime_wasi::WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
@@ -279,12 +339,18 @@ impl<H: Send> wasmtime_wasi::WasiView for StoreData<H> {
 }
 
 impl<H: PluginHost> wasmtime::ResourceLimiter for StoreData<H> {
+    /// Called for every memory the instance creates (from 0) and every growth: the limit holds for the sum.
     fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.memory_limit {
+        let total = summed(self.memory_used, current, desired);
+        if total > self.memory_limit {
             self.memory_refused = true;
             return Ok(false);
         }
-        self.limits.memory_growing(current, desired, maximum)
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.memory_used = total;
+        }
+        Ok(allowed)
     }
 
     fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
@@ -301,5 +367,27 @@ impl<H: PluginHost> wasmtime::ResourceLimiter for StoreData<H> {
 
     fn memories(&self) -> usize {
         self.limits.memories()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summed;
+
+    #[test]
+    fn an_instances_memories_count_together() {
+        const PAGE: usize = 64 << 10;
+        // 80 memories of 1000 pages (62.5 MiB) each, created one after the other: the sum passes 64 MiB at the
+        // second, where each alone never would.
+        let mut used = 0;
+        let created = (0..80).take_while(|_| {
+            let total = summed(used, 0, 1000 * PAGE);
+            let fits = total <= 64 << 20;
+            used = if fits { total } else { used };
+            fits
+        });
+        assert_eq!(created.count(), 1);
+        // A growth counts only what it adds.
+        assert_eq!(summed(10 * PAGE, 4 * PAGE, 6 * PAGE), 12 * PAGE);
     }
 }

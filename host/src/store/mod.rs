@@ -21,6 +21,9 @@ pub use index::{IndexKey, fold_case};
 #[derive(Clone, Default)]
 pub struct Store {
     tables: HashMap<String, Rows>,
+    /// The estimated bytes of the records held ([`crate::budget::size`]): a write counts the difference
+    /// against the case running it (BOX-5), and a rollback gives back what the undone writes counted.
+    bytes: i64,
 }
 
 /// One table's records and its indexes.
@@ -44,16 +47,29 @@ impl Store {
     pub fn put(&mut self, entity: Entity) {
         let id = entity.id.unwrap_or_default();
         let rows = self.tables.entry(entity.logical_name.clone()).or_default();
+        let added = size(&entity);
         let entity = Arc::new(entity);
         let old = rows.by_id.insert(id, entity.clone());
         rows.index.update(id, old.as_deref(), Some(&entity));
+        self.counted(added - old.as_deref().map_or(0, size));
     }
 
     pub fn remove(&mut self, table: &str, id: Uuid) -> Option<Arc<Entity>> {
         let rows = self.tables.get_mut(table)?;
         let old = rows.by_id.remove(&id)?;
         rows.index.update(id, Some(&old), None);
+        self.counted(-size(&old));
         Some(old)
+    }
+
+    /// The estimated bytes of the records held.
+    pub fn bytes(&self) -> i64 {
+        self.bytes
+    }
+
+    fn counted(&mut self, bytes: i64) {
+        self.bytes += bytes;
+        crate::budget::add(bytes);
     }
 
     /// The records of a table, in id order.
@@ -102,6 +118,10 @@ impl Store {
     }
 }
 
+fn size(entity: &Entity) -> i64 {
+    i64::try_from(crate::budget::size::entity(entity)).unwrap_or(i64::MAX)
+}
+
 /// A store with nested transactions: `begin` takes a savepoint, `commit` drops it, `rollback` returns to it.
 #[derive(Clone, Default)]
 pub struct Transactional {
@@ -126,6 +146,7 @@ impl Transactional {
     /// Undoes what the innermost transaction wrote.
     pub fn rollback(&mut self) {
         if let Some(saved) = self.savepoints.pop() {
+            crate::budget::add(saved.bytes - self.current.bytes);
             self.current = saved;
         }
     }

@@ -110,6 +110,7 @@ impl Frame<'_> {
                 self.call.authenticated,
                 &self.call.user_agent,
             ),
+            held: Default::default(),
         }
     }
 }

@@ -60,7 +60,7 @@ pub(in crate::pipeline) fn run(
         false => frame.run(state),
     };
     if let Some(Event::Request { outcome, duration, .. }) = event.and_then(|e| state.log.get_mut(e)) {
-        *outcome = Some(result.as_ref().map(|_| ()).map_err(Clone::clone));
+        *outcome = Some(result.as_ref().map(|_| ()).map_err(crate::budget::bounded_copy));
         *duration = started.elapsed();
     }
     result
@@ -202,6 +202,8 @@ impl<'p> Frame<'p> {
         self.core(state)?;
         self.run_stage(state, 40)?;
         self.queue_async(state);
+        // BOX-5: a request that leaves its case past the memory budget fails, and its writes roll back.
+        crate::budget::check()?;
         Ok(Response { message: self.request.message.clone(), results: self.output.clone() })
     }
 

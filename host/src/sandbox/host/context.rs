@@ -1,7 +1,10 @@
+use std::sync::Arc;
 use wasmtime::component::Resource;
+
 use xrm_model::{Fault, Parameters, codes};
 
 use super::ContextHandle;
+use crate::budget::{self, size};
 use crate::context::ExecutionContext;
 use crate::sandbox::bindings::xrm::plugin::execution_context::{
     ContextInfo, EntityImage, Host, HostContext, IdentityInfo,
@@ -18,17 +21,39 @@ impl<H: PluginHost> StoreData<H> {
         self.context.ancestor(level).ok_or_else(|| wasmtime::format_err!("context handle out of range"))
     }
 
-    /// The running step's own parameters, for a change; an ancestor's context is read-only.
-    fn own_parameters(
+    /// Sets parameter `name` of the running step's own context (an ancestor's is read-only), counting what it
+    /// adds against the case's memory budget: past the budget the value is refused with the budget's fault
+    /// (BOX-5).
+    fn set_parameter(
         &mut self,
         handle: &Resource<ContextHandle>,
         pick: fn(&mut ExecutionContext) -> &mut Parameters,
-    ) -> wasmtime::Result<Result<&mut Parameters, w::Fault>> {
+        name: String,
+        value: w::ParameterValue,
+    ) -> Change {
         if self.table.get(handle)?.level != 0 {
             let fault = Fault::new(codes::INVALID_ARGUMENT, "a parent context cannot be changed");
             return Ok(Err(convert::fault(&fault)));
         }
-        Ok(Ok(pick(&mut self.context)))
+        let value = match convert::from_parameter_value(value) {
+            Ok(v) => v,
+            Err(f) => return Ok(Err(convert::fault(&f))),
+        };
+        let bytes = i64::try_from(32 + name.len() + size::parameter(&value)).unwrap_or(i64::MAX);
+        budget::add(bytes);
+        if let Err(fault) = budget::check() {
+            budget::add(-bytes);
+            return Ok(Err(convert::fault(&fault)));
+        }
+        // A queued job of one of the plug-in's calls may hold the context as its parent: the change goes to a
+        // copy then, and the job keeps what it saw.
+        let parameters = pick(Arc::make_mut(&mut self.context));
+        let replaced = parameters.get(&name).map_or(0, |old| 32 + name.len() + size::parameter(old));
+        parameters.insert(name, value);
+        let added = bytes - i64::try_from(replaced).unwrap_or(0);
+        budget::add(added - bytes);
+        self.context_bytes += added;
+        Ok(Ok(()))
     }
 }
 
@@ -70,13 +95,7 @@ impl<H: PluginHost> HostContext for StoreData<H> {
     }
 
     fn set_input_parameter(&mut self, this: Resource<ContextHandle>, name: String, value: w::ParameterValue) -> Change {
-        let value = match convert::from_parameter_value(value) {
-            Ok(v) => v,
-            Err(f) => return Ok(Err(convert::fault(&f))),
-        };
-        Ok(self.own_parameters(&this, |c| &mut c.input_parameters)?.map(|ps| {
-            ps.insert(name, value);
-        }))
+        self.set_parameter(&this, |c| &mut c.input_parameters, name, value)
     }
 
     fn output_parameters(&mut self, this: Resource<ContextHandle>) -> wasmtime::Result<Vec<w::Parameter>> {
@@ -89,13 +108,7 @@ impl<H: PluginHost> HostContext for StoreData<H> {
         name: String,
         value: w::ParameterValue,
     ) -> Change {
-        let value = match convert::from_parameter_value(value) {
-            Ok(v) => v,
-            Err(f) => return Ok(Err(convert::fault(&f))),
-        };
-        Ok(self.own_parameters(&this, |c| &mut c.output_parameters)?.map(|ps| {
-            ps.insert(name, value);
-        }))
+        self.set_parameter(&this, |c| &mut c.output_parameters, name, value)
     }
 
     fn pre_entity_images(&mut self, this: Resource<ContextHandle>) -> wasmtime::Result<Vec<EntityImage>> {
@@ -118,13 +131,7 @@ impl<H: PluginHost> HostContext for StoreData<H> {
             );
             return Ok(Err(convert::fault(&fault)));
         }
-        let value = match convert::from_parameter_value(value) {
-            Ok(v) => v,
-            Err(f) => return Ok(Err(convert::fault(&f))),
-        };
-        Ok(self.own_parameters(&this, |c| &mut c.shared_variables)?.map(|ps| {
-            ps.insert(name, value);
-        }))
+        self.set_parameter(&this, |c| &mut c.shared_variables, name, value)
     }
 
     fn pre_entity_images_collection(
