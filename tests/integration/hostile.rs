@@ -16,6 +16,7 @@ use xrm_sandbox::context::ExecutionContext;
 use xrm_sandbox::sandbox::{FailureKind, Limits, Outcome, Plugin, PluginHost, Sandbox};
 use xrm_sandbox::suite::{self, Suite, report};
 
+mod budget;
 mod cli;
 mod files;
 mod queries;

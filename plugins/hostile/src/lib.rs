@@ -64,6 +64,10 @@ impl Plugin for Hostile {
             "forged-query" => forged_query(&self.text("shape")?, self.config.get("count").and_then(Json::as_u64)),
             "call-loop" => call_loop(context, self.number("count")?),
             "big-entity" => big_entity(context, self.number("bytes")?),
+            "record-flood" => record_flood(context, self.number("bytes")?, self.number("count")?),
+            "shared-then-creates" => shared_then_creates(context, &self.config),
+            "async-fork" => async_fork(context, &self.text("on")?, self.number("count")?),
+            "huge-message" => huge_message(context, self.number("bytes")?, self.number("levels")?),
             "http-flood" => http::flood(&self.text("url")?, self.number("count")?),
             "http-huge-body" => http::huge_body(&self.text("host")?, self.number("bytes")?),
             "http-open-requests" => http::open_requests(&self.text("host")?, self.number("count")?),
@@ -448,6 +452,74 @@ fn big_entity(context: &PluginContext, bytes: u64) -> Result<(), PluginError> {
     };
     trace!("big-entity: read back {length} bytes of text");
     Ok(())
+}
+
+/// Creates up to `count` tasks of `bytes` of text each, all kept in the case, stopping at the first fault,
+/// which it returns (BOX-5: the case's memory budget ends it, not the host's memory).
+fn record_flood(context: &PluginContext, bytes: u64, count: u64) -> Result<(), PluginError> {
+    let service = context.service_factory().create_organization_service(None);
+    let text = "r".repeat(size(bytes)?);
+    for i in 0..count {
+        let mut task = Entity::new("task");
+        task.set("subject", format!("flood {i}")).set("description", text.as_str());
+        if let Err(fault) = service.create(&task) {
+            trace!("record-flood: create {i} failed: {:#x}", fault.code);
+            return Err(fault.into());
+        }
+    }
+    trace!("record-flood: {count} records of {bytes} bytes created");
+    Ok(())
+}
+
+/// Sets a shared variable of `bytes`, then creates `count` annotations with subject `subject` (an asynchronous
+/// step on them queues a job for each, holding this context as its parent). With `"touch": true` it sets a
+/// small shared variable after each create, so that each job holds a copy of its own (BOX-5).
+fn shared_then_creates(context: &PluginContext, config: &Json) -> Result<(), PluginError> {
+    let number = |key: &str| config.get(key).and_then(Json::as_u64).unwrap_or(0);
+    let subject = config.get("subject").and_then(Json::as_str).unwrap_or("child");
+    let touch = config.get("touch").and_then(Json::as_bool).unwrap_or(false);
+    context.set_shared_variable("big", xrm_sandbox_guest::Value::Text("s".repeat(size(number("bytes"))?)))?;
+    let service = context.service_factory().create_organization_service(None);
+    for i in 0..number("count") {
+        let mut note = Entity::new("annotation");
+        note.set("subject", subject);
+        service.create(&note)?;
+        if touch {
+            context.set_shared_variable("touched", i32::try_from(i).unwrap_or(i32::MAX))?;
+        }
+    }
+    trace!("shared-then-creates: {} creates after a {} byte shared variable", number("count"), number("bytes"));
+    Ok(())
+}
+
+/// An asynchronous step that creates `count` annotations with the subject it fires on: each queues the step
+/// again, without end but for the bound on the jobs one `runasync` runs (BOX-5).
+fn async_fork(context: &PluginContext, on: &str, count: u64) -> Result<(), PluginError> {
+    let service = context.service_factory().create_organization_service(None);
+    for _ in 0..count {
+        let mut note = Entity::new("annotation");
+        note.set("subject", on);
+        service.create(&note)?;
+    }
+    Ok(())
+}
+
+/// Fails with a message of `bytes`; above depth `levels`, first creates an annotation with the same subject
+/// (running this step one level deeper) and fails with that call's message after `bytes` of its own (BOX-5:
+/// each level's message is kept to 64 KB).
+fn huge_message(context: &PluginContext, bytes: u64, levels: u64) -> Result<(), PluginError> {
+    let own = "m".repeat(size(bytes)?);
+    if u64::try_from(context.depth()).unwrap_or(0) < levels {
+        let service = context.service_factory().create_organization_service(None);
+        let mut note = Entity::new("annotation");
+        note.set("subject", "huge-message");
+        if let Err(fault) = service.create(&note) {
+            let below = fault.message.len();
+            trace!("huge-message: depth {} got a message of {below} bytes", context.depth());
+            return Err(PluginError::invalid(format!("depth {}: {own} <- {}", context.depth(), fault.message)));
+        }
+    }
+    Err(PluginError::invalid(format!("depth {}: {own}", context.depth())))
 }
 
 xrm_sandbox_guest::export_plugin!(Hostile);
