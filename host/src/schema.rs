@@ -234,7 +234,7 @@ form!(
 );
 
 form!(
-    /// A parameter of a custom message: an entity, a list of entities or references, or a column value.
+    /// A parameter of a message: an entity, a list of entities, references or GUIDs, or a column value.
     ParameterForm,
     "Parameter",
     |g| json!({
@@ -242,6 +242,9 @@ form!(
             g.subschema_for::<EntityForm>(),
             { "type": "array", "items": g.subschema_for::<ReferenceForm>() },
             { "type": "array", "items": g.subschema_for::<EntityForm>() },
+            { "type": "array", "description": "A list of GUIDs (`Guid[]`, such as AddMembersTeam's `MemberIds`).",
+              "items": { "type": "object", "properties": { "@guid": { "type": "string" } }, "required": ["@guid"],
+                         "additionalProperties": false } },
             g.subschema_for::<ValueForm>(),
         ],
     })
@@ -407,8 +410,9 @@ form!(
                 "type": "string",
                 "description": "The message: Create, Retrieve, Update, Delete, RetrieveMultiple, Associate, \
                     Disassociate, Assign, SetState, GrantAccess, ModifyAccess, RevokeAccess, Upsert, \
-                    ExecuteMultiple, ExecuteTransaction, CreateMultiple, UpdateMultiple, UpsertMultiple, or a \
-                    custom API's unique name.",
+                    ExecuteMultiple, ExecuteTransaction, CreateMultiple, UpdateMultiple, UpsertMultiple, \
+                    AddMembersTeam, RemoveMembersTeam, RetrievePrincipalAccess, RetrieveUserPrivileges, … \
+                    (docs/reference/messages.md), or a custom API's unique name.",
                 "examples": [messages::CREATE, messages::UPDATE, messages::DELETE, messages::RETRIEVE,
                              messages::RETRIEVE_MULTIPLE],
             },

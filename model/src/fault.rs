@@ -65,6 +65,8 @@ pub mod codes {
     pub const INVALID_STATE_OR_STATUS: u32 = 0x8004_8408;
     /// DuplicateRecordEntityKey: another record has the same values for an alternate key.
     pub const DUPLICATE_KEY: u32 = 0x8006_0892;
+    /// A security role given to an access team, which holds none (ORG-4).
+    pub const ACCESS_TEAM_ROLE: u32 = 0x8004_8331;
     /// EntityKeyNotDefined: key attributes that are not one of the table's alternate keys.
     pub const KEY_NOT_DEFINED: u32 = 0x8006_0890;
 }

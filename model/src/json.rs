@@ -253,6 +253,14 @@ impl<'r> Reader<'r> {
                 let refs = items.iter().enumerate().map(|(i, item)| self.reference(item, &path.index(i)));
                 refs.collect::<Result<Vec<_>>>().map(ParameterValue::EntityReferences)
             }
+            // `Guid[]` (the `MemberIds` of AddMembersTeam): `[{"@guid": "@alice"}, …]`.
+            Json::Array(items) if items.first().is_some_and(|i| i.get("@guid").is_some()) => {
+                let ids = items.iter().enumerate().map(|(i, item)| match self.value(item, &path.index(i))? {
+                    Value::Guid(id) => Ok(id),
+                    _ => Err(expected(&path.index(i), "a GUID `{\"@guid\": …}`", item)),
+                });
+                ids.collect::<Result<Vec<_>>>().map(ParameterValue::Guids)
+            }
             Json::Array(items) => {
                 let entities = items.iter().enumerate().map(|(i, item)| self.entity(item, &path.index(i)));
                 let entities = entities.collect::<Result<Vec<_>>>()?;
@@ -523,6 +531,7 @@ pub const TARGETED: &[&str] = &[
     messages::REVOKE_ACCESS,
     messages::UPSERT,
     messages::MERGE,
+    messages::RETRIEVE_PRINCIPAL_ACCESS,
 ];
 
 impl From<QueryExpression> for Query {
@@ -846,6 +855,19 @@ mod tests {
             panic!("no access")
         };
         assert_eq!(pa.access_mask, access_rights::READ | access_rights::WRITE);
+        let r = reader
+            .request(
+                &json!({"message": "AddMembersTeam", "parameters": {"TeamId": {"@guid": "@alice"},
+                             "MemberIds": [{"@guid": "@alice"}, {"@guid": "00000000-0000-0000-0000-000000000002"}]}}),
+                &root,
+            )
+            .unwrap();
+        assert_eq!(
+            r.parameter("MemberIds"),
+            Some(&ParameterValue::Guids(vec![Uuid::from_u128(7), Uuid::from_u128(2)]))
+        );
+        let bad = json!({"message": "AddMembersTeam", "parameters": {"MemberIds": [{"@guid": "@alice"}, 3]}});
+        assert!(reader.request(&bad, &root).unwrap_err().to_string().contains("MemberIds[1]"));
         let q = reader
             .query(&json!({"entityname": "account", "columns": ["name"], "criteria": {"filteroperator": "or",
                 "conditions": [{"attribute": "name", "operator": "like", "value": "C%"}],

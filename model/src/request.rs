@@ -152,6 +152,10 @@ pub mod messages {
     pub const QUALIFY_LEAD: &str = "QualifyLead";
     pub const ADD_USER_TO_RECORD_TEAM: &str = "AddUserToRecordTeam";
     pub const REMOVE_USER_FROM_RECORD_TEAM: &str = "RemoveUserFromRecordTeam";
+    pub const ADD_MEMBERS_TEAM: &str = "AddMembersTeam";
+    pub const REMOVE_MEMBERS_TEAM: &str = "RemoveMembersTeam";
+    pub const RETRIEVE_PRINCIPAL_ACCESS: &str = "RetrievePrincipalAccess";
+    pub const RETRIEVE_USER_PRIVILEGES: &str = "RetrieveUserPrivileges";
 
     /// Every message the pipeline runs itself (custom APIs aside): the one list that loaders, the import and
     /// the pipeline's dispatch agree on. A message is runnable when it is here or a custom API of the
@@ -180,6 +184,10 @@ pub mod messages {
         QUALIFY_LEAD,
         ADD_USER_TO_RECORD_TEAM,
         REMOVE_USER_FROM_RECORD_TEAM,
+        ADD_MEMBERS_TEAM,
+        REMOVE_MEMBERS_TEAM,
+        RETRIEVE_PRINCIPAL_ACCESS,
+        RETRIEVE_USER_PRIVILEGES,
     ];
 
     /// The messages that carry other requests: `ExecuteMultiple` and `ExecuteTransaction` (PIPE-17).
@@ -256,6 +264,15 @@ pub mod messages {
     pub const RECORD_CREATED: &str = "RecordCreated";
     /// The response parameter of `UpsertMultiple`.
     pub const RESULTS: &str = "Results";
+    /// The request parameters of `AddMembersTeam` and `RemoveMembersTeam`.
+    pub const TEAM_ID: &str = "TeamId";
+    pub const MEMBER_IDS: &str = "MemberIds";
+    /// The request parameter of `RetrievePrincipalAccess`: the user or team asked about.
+    pub const PRINCIPAL: &str = "Principal";
+    /// The response parameter of `RetrievePrincipalAccess`: the `AccessRights` mask.
+    pub const ACCESS_RIGHTS: &str = "AccessRights";
+    /// The response parameter of `RetrieveUserPrivileges`.
+    pub const ROLE_PRIVILEGES: &str = "RolePrivileges";
 }
 
 /// Any organization request: `OrganizationRequest`.

@@ -49,6 +49,8 @@ fn organization() -> Json {
                 code += 1;
                 if kind == "t" {
                     top_privileges.insert(format!("prvCreate{name}"), json!("Global"));
+                    // SEC-9: creating a record to own it needs Read as well.
+                    top_privileges.insert(format!("prvRead{name}"), json!("Global"));
                 }
             }
         }
@@ -58,7 +60,7 @@ fn organization() -> Json {
         "businessunits": [ { "@alias": "root", "name": "Root" } ],
         "roles": [
             { "@alias": "r-top", "name": "Starts requests", "privileges": top_privileges },
-            { "@alias": "r-target", "name": "Writes the target", "privileges": { "prvCreatenew_target": "Basic" } },
+            { "@alias": "r-target", "name": "Writes the target", "privileges": { "prvCreatenew_target": "Basic", "prvReadnew_target": "Basic" } },
             { "@alias": "r-delegate", "name": "Delegate", "privileges": { "prvActOnBehalfOfAnotherUser": "Global" } }
         ],
         "users": [

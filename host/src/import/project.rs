@@ -327,7 +327,8 @@ impl Tables {
     /// The name each table's privileges carry (`prv<Access><name>`) and whether it is user-owned.
     fn schemas(&self) -> Vec<(String, bool)> {
         let mut all: BTreeMap<String, (String, bool)> = BTreeMap::new();
-        for t in self.built_in.values() {
+        // The security tables have no privileges of their own (SEC-10).
+        for t in self.built_in.values().filter(|t| t.read_with.is_empty()) {
             all.insert(
                 t.logical_name.clone(),
                 (t.privilege_name.clone(), t.ownership == crate::org::Ownership::UserOwned),

@@ -376,6 +376,17 @@ const STANDARD_RELATIONSHIPS: &[(&str, &str, &str)] = &[
     ("accountleads_association", "account", "lead"),
     ("contactleads_association", "contact", "lead"),
     ("opportunitycompetitors_association", "opportunity", "account"),
+    // SEC-10: the security relationships, whose intersects are the platform's security tables.
+    ("systemuserroles_association", "systemuser", "role"),
+    ("teamroles_association", "team", "role"),
+    ("teammembership_association", "systemuser", "team"),
+];
+
+/// The intersect table of a built-in relationship when it is not the relationship's name in lower case.
+pub(crate) const SECURITY_INTERSECTS: &[(&str, &str)] = &[
+    ("systemuserroles_association", "systemuserroles"),
+    ("teamroles_association", "teamroles"),
+    ("teammembership_association", "teammembership"),
 ];
 
 pub fn load(path: &Path) -> Result<Organization, FileErrors> {
@@ -772,11 +783,18 @@ impl<'f> Builder<'f> {
             if entity2_column == entity1_column {
                 entity2_column = format!("{entity2_column}two");
             }
-            let intersect = name.to_lowercase();
-            let mut table = Table::new(&intersect, &name, 0, Ownership::OrganizationOwned);
-            table.columns.insert(entity1_column.clone(), ColumnType::Uniqueidentifier);
-            table.columns.insert(entity2_column.clone(), ColumnType::Uniqueidentifier);
-            self.org.tables.insert(intersect.clone(), table);
+            let intersect = match SECURITY_INTERSECTS.iter().find(|(n, _)| *n == name) {
+                // A security table, built in with its own columns (SEC-10).
+                Some((_, intersect)) => intersect.to_string(),
+                None => {
+                    let intersect = name.to_lowercase();
+                    let mut table = Table::new(&intersect, &name, 0, Ownership::OrganizationOwned);
+                    table.columns.insert(entity1_column.clone(), ColumnType::Uniqueidentifier);
+                    table.columns.insert(entity2_column.clone(), ColumnType::Uniqueidentifier);
+                    self.org.tables.insert(intersect.clone(), table);
+                    intersect
+                }
+            };
             let relationship = super::Relationship {
                 schema_name: name.clone(),
                 entity1: one,
@@ -809,7 +827,8 @@ impl<'f> Builder<'f> {
 
     /// Every privilege name a role may hold in this organization.
     fn privilege_names(&self) -> std::collections::BTreeSet<String> {
-        let tables = self.org.tables.values();
+        // The security tables have no privileges of their own: they are read with their principals' (SEC-10).
+        let tables = self.org.tables.values().filter(|t| t.read_with.is_empty());
         let table_privileges =
             tables.flat_map(|t| ACCESS_RIGHTS.iter().map(move |a| format!("prv{a}{}", t.privilege_name)));
         table_privileges.chain(PLAIN_PRIVILEGES.iter().map(|p| (*p).to_owned())).collect()
@@ -911,7 +930,7 @@ impl<'f> Builder<'f> {
         Ok(())
     }
 
-    /// Users, teams, business units and roles as the rows plug-ins and assertions read.
+    /// Users, teams, business units, roles and the security tables as the rows plug-ins and assertions read.
     fn principal_rows(&self) -> Vec<Entity> {
         let org = &self.org;
         let bu_ref = |id: Uuid| Value::Lookup(EntityReference::new("businessunit", id));
@@ -960,6 +979,7 @@ impl<'f> Builder<'f> {
             e.set("name", r.name.clone()).set("businessunitid", bu_ref(org.root_business_unit));
             rows.push(e);
         }
+        rows.extend(super::security_rows::rows(org));
         rows
     }
 

@@ -7,6 +7,7 @@ mod file;
 pub mod metadata;
 mod names;
 mod platform;
+mod security_rows;
 mod states;
 mod table_file;
 pub mod tables;
@@ -292,6 +293,11 @@ impl Organization {
             }
         }
         false
+    }
+
+    /// The stable id of a privilege within this organization (the platform's `privilegeid`).
+    pub fn privilege_id(&self, name: &str) -> Uuid {
+        Uuid::new_v5(&self.id, name.as_bytes())
     }
 
     /// The business unit of a user; SYSTEM's is the root (ORG-2).

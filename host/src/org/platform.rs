@@ -1,6 +1,6 @@
 //! The built-in tables and columns that the platform's messages work with: the organization and its
-//! currencies (CUR-1), environment variables (ENV-1), team templates and access teams (TEAM-1), and the
-//! columns that Merge (MERGE-1) and QualifyLead (LEAD-1) fill.
+//! currencies (CUR-1), environment variables (ENV-1), team templates and access teams (TEAM-1), the security
+//! tables (SEC-10), and the columns that Merge (MERGE-1) and QualifyLead (LEAD-1) fill.
 
 use super::tables::{ColumnType, Ownership, Table};
 
@@ -34,9 +34,28 @@ pub(super) fn add(tables: &mut Vec<Table>) {
         Table::new("environmentvariablevalue", "EnvironmentVariableValue", 381, UserOwned)
             .primary("environmentvariablevalueid", "schemaname")
             .with(&[("value", Memo), ("environmentvariabledefinitionid", lookup(&["environmentvariabledefinition"]))]),
-        // Team members, the intersect table of `teammembership_association`: access teams' (TEAM-1) live here.
+        // The security tables (SEC-10), seeded from the organization and changed by the security messages only:
+        // team members (the intersect of `teammembership_association`; access teams' members too, TEAM-1), the
+        // roles of users and teams, the privileges of roles. Each is read with Read on the principals it relates.
         Table::new("teammembership", "TeamMembership", 23, OrganizationOwned)
-            .with(&[("teamid", Uniqueidentifier), ("systemuserid", Uniqueidentifier)]),
+            .with(&[("teamid", Uniqueidentifier), ("systemuserid", Uniqueidentifier)])
+            .read_with(&["User", "Team"]),
+        Table::new("systemuserroles", "SystemUserRoles", 15, OrganizationOwned)
+            .key("systemuserroleid")
+            .with(&[("systemuserid", Uniqueidentifier), ("roleid", Uniqueidentifier)])
+            .read_with(&["User", "Role"]),
+        Table::new("teamroles", "TeamRoles", 40, OrganizationOwned)
+            .key("teamroleid")
+            .with(&[("teamid", Uniqueidentifier), ("roleid", Uniqueidentifier)])
+            .read_with(&["Team", "Role"]),
+        Table::new("roleprivileges", "RolePrivileges", 12, OrganizationOwned)
+            .key("roleprivilegeid")
+            .with(&[("roleid", Uniqueidentifier), ("privilegeid", Uniqueidentifier), ("privilegedepthmask", Integer)])
+            .read_with(&["Role"]),
+        Table::new("privilege", "Privilege", 1023, OrganizationOwned)
+            .primary("privilegeid", "name")
+            .with(&[("accessright", Integer)])
+            .read_with(&["Role"]),
         Table::new("teamtemplate", "TeamTemplate", 92, OrganizationOwned)
             .primary("teamtemplateid", "teamtemplatename")
             .with(&[

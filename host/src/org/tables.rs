@@ -148,6 +148,9 @@ pub struct Table {
     pub entity_set_name: String,
     /// Alternate keys, in the order declared.
     pub keys: Vec<AlternateKey>,
+    /// The privilege names (`User`, `Role`, …) whose Read privileges reading this table needs instead of its own:
+    /// the security tables are read with Read on the principals they relate (SEC-10). Empty for every other table.
+    pub read_with: Vec<String>,
     /// Display names, required levels and option labels of the columns that declare any.
     pub column_meta: HashMap<String, ColumnMeta>,
 }
@@ -168,6 +171,7 @@ impl Table {
             entity_set_name: metadata::default_entity_set_name(logical_name),
             keys: Vec::new(),
             column_meta: HashMap::new(),
+            read_with: Vec::new(),
         };
         table.add_common_columns();
         table
@@ -217,6 +221,20 @@ impl Table {
     /// Privileges named `prv<Access><name>` instead of after the schema name.
     pub(super) fn privileges(mut self, name: &str) -> Table {
         self.privilege_name = name.to_owned();
+        self
+    }
+
+    /// A primary key column other than `<logicalname>id`, for tables without a primary name (intersects).
+    pub(super) fn key(mut self, id: &str) -> Table {
+        self.columns.remove(&self.primary_id);
+        self.primary_id = id.to_owned();
+        self.columns.insert(id.to_owned(), ColumnType::Uniqueidentifier);
+        self
+    }
+
+    /// Read with the Read privileges of these tables' privilege names instead of the table's own.
+    pub(super) fn read_with(mut self, names: &[&str]) -> Table {
+        self.read_with = names.iter().map(|n| (*n).to_owned()).collect();
         self
     }
 

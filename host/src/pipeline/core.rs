@@ -60,6 +60,7 @@ pub fn create(
     now: DateTime<Utc>,
 ) -> Result<Uuid, Fault> {
     let table = table(org, &target.logical_name)?;
+    refuse_security_table(table, "Create")?;
     super::keys::resolve_lookups(org, store, &mut target)?;
     let mut record = table.check(target)?;
     let overridden = drop_system_columns(&mut record);
@@ -98,7 +99,7 @@ pub fn create(
         if !matches!(attrs.get("ownerid"), Some(Value::Lookup(_))) {
             attrs.insert("ownerid".into(), user_ref(user));
         }
-        stamp_owner(org, &mut record);
+        stamp_owner(org, store, &mut record);
     }
     super::keys::check_unique(table, store, &record)?;
     store.put(record);
@@ -110,20 +111,44 @@ fn rate(store: &Store, currency: Uuid) -> Option<rust_decimal::Decimal> {
     store.get("transactioncurrency", currency).and_then(|r| crate::org::currency::rate_of(r))
 }
 
-/// Fills `owningbusinessunit`, `owninguser` and `owningteam` from `ownerid`.
-fn stamp_owner(org: &Organization, record: &mut Entity) {
+/// Refuses a Create, Update or Delete of a security table (SEC-10): they change through the security
+/// messages only, which keep the checks in step with them [choice].
+pub fn refuse_security_table(table: &Table, message: &str) -> Result<(), Fault> {
+    match table.read_with.is_empty() {
+        true => Ok(()),
+        false => Err(Fault::new(
+            codes::INVALID_ARGUMENT,
+            format!(
+                "The '{message}' method does not support entities of type '{}': use AddMembersTeam, RemoveMembersTeam, or Associate and Disassociate of systemuserroles_association, teamroles_association or teammembership_association (SEC-10)",
+                table.logical_name
+            ),
+        )),
+    }
+}
+
+/// A team's business unit as the case's store holds it (a team may be created while a case runs).
+fn team_business_unit(org: &Organization, store: &Store, team: Uuid) -> Uuid {
+    match store.get("team", team).and_then(|row| row.get("businessunitid")) {
+        Some(Value::Lookup(bu)) => bu.id,
+        _ => org.teams.get(&team).map_or(org.root_business_unit, |t| t.business_unit),
+    }
+}
+
+/// Fills `owningbusinessunit`, `owninguser` and `owningteam` from `ownerid`, with the owner's business unit as
+/// the case stands (SEC-10: a user may have moved).
+fn stamp_owner(org: &Organization, store: &Store, record: &mut Entity) {
     let Some(Value::Lookup(owner)) = record.get("ownerid").cloned() else { return };
     let attrs = &mut record.attributes;
     let bu = match owner.logical_name.as_str() {
         "team" => {
             attrs.insert("owningteam".into(), Value::Lookup(owner.clone()));
             attrs.insert("owninguser".into(), Value::Null);
-            org.teams.get(&owner.id).map_or(org.root_business_unit, |t| t.business_unit)
+            team_business_unit(org, store, owner.id)
         }
         _ => {
             attrs.insert("owninguser".into(), Value::Lookup(owner.clone()));
             attrs.insert("owningteam".into(), Value::Null);
-            org.business_unit_of(owner.id)
+            business_unit_of(org, store, owner.id)
         }
     };
     attrs.insert("owningbusinessunit".into(), Value::Lookup(EntityReference::new("businessunit", bu)));
@@ -138,6 +163,7 @@ pub fn update(
     now: DateTime<Utc>,
 ) -> Result<(), Fault> {
     let table = table(org, &target.logical_name)?;
+    refuse_security_table(table, "Update")?;
     let id = target.id.unwrap_or_default();
     super::keys::resolve_lookups(org, store, &mut target)?;
     let mut changes = table.check(target)?;
@@ -148,6 +174,16 @@ pub fn update(
     table.stamp_currency(org.base_currency, &|c| rate(store, c), Some(existing), &mut changes)?;
     let mut record = Entity::clone(existing);
     let owner_changed = changes.contains("ownerid");
+    // SEC-10: a user moved to another business unit.
+    let moved_to = match changes.get("businessunitid") {
+        Some(Value::Lookup(bu))
+            if table.logical_name == "systemuser"
+                && existing.get("businessunitid") != changes.get("businessunitid") =>
+        {
+            Some(bu.id)
+        }
+        _ => None,
+    };
     record.attributes.extend(changes.attributes);
     record.attributes.insert(table.primary_id.clone(), Value::Guid(id));
     record.attributes.insert("modifiedby".into(), user_ref(user));
@@ -155,15 +191,19 @@ pub fn update(
     let behalf = on_behalf.map_or(Value::Null, user_ref);
     record.attributes.insert("modifiedonbehalfby".into(), behalf);
     if owner_changed && table.ownership == Ownership::UserOwned {
-        stamp_owner(org, &mut record);
+        stamp_owner(org, store, &mut record);
     }
     super::keys::check_unique(table, store, &record)?;
     store.put(record);
+    if let Some(bu) = moved_to {
+        super::messages::security::user_moved(org, store, id, bu);
+    }
     Ok(())
 }
 
 pub fn delete(org: &Organization, store: &mut Store, target: &EntityReference) -> Result<(), Fault> {
     let table = table(org, &target.logical_name)?;
+    refuse_security_table(table, "Delete")?;
     store.remove(&table.logical_name, target.id).map(|_| ()).ok_or_else(|| not_found(&table.logical_name, target.id))
 }
 
@@ -276,12 +316,15 @@ pub fn relate(
                 return Err(not_found(&side.logical_name, side.id));
             }
         }
+        if add {
+            super::messages::security::check_association(store, &rel.intersect, one)?;
+        }
+        // Through the index on the first side's column: the security intersects hold a row per membership.
         let existing = store
-            .rows(&rel.intersect)
-            .find(|row| {
-                row.get(&rel.entity1_column) == Some(&Value::Guid(one.id))
-                    && row.get(&rel.entity2_column) == Some(&Value::Guid(two.id))
-            })
+            .find(&rel.intersect, &rel.entity1_column, &crate::store::IndexKey::Id(one.id))
+            .into_iter()
+            .flatten()
+            .find(|row| row.get(&rel.entity2_column) == Some(&Value::Guid(two.id)))
             .and_then(|row| row.id);
         match (existing, add) {
             (Some(_), true) => {
@@ -301,6 +344,10 @@ pub fn relate(
             }
             (None, false) => {}
         }
+    }
+    // SEC-10: a role or a team member more or less applies to the next check.
+    if org.table(&rel.intersect).is_some_and(|t| !t.read_with.is_empty()) {
+        store.security_changed();
     }
     Ok(())
 }

@@ -11,7 +11,6 @@ use super::step::execute_step;
 use super::{CaseState, Pipeline, Step, identity};
 use crate::context::ExecutionContext;
 use crate::org::Organization;
-use crate::store::Store;
 
 /// Attempts of a job whose plug-in keeps asking for a retry.
 pub const MAX_ATTEMPTS: i32 = 4;
@@ -51,7 +50,7 @@ pub fn enqueue(pipeline: &Pipeline, state: &mut CaseState, from: usize) {
     let now = state.clock.now();
     for mut job in queued {
         job.queued_on = Some(now);
-        take_post_images(pipeline, state.store.data(), &mut job);
+        take_post_images(pipeline, state, &mut job);
         state.store.data_mut().put(record(&pipeline.org, &job, (status::READY, now), 0, None));
         state.queue.push_back(job);
     }
@@ -60,15 +59,17 @@ pub fn enqueue(pipeline: &Pipeline, state: &mut CaseState, from: usize) {
 /// Takes a job's post-images from the store as the committing request leaves it (PIPE-16): after every
 /// synchronous PostOperation step, of its own pipeline and of the pipelines around it, so they show what those
 /// steps wrote. Read as the step's user would see them (PIPE-8).
-fn take_post_images(pipeline: &Pipeline, store: &Store, job: &mut Job) {
+fn take_post_images(pipeline: &Pipeline, state: &CaseState, job: &mut Job) {
     let context = &mut job.context;
     let wanted: Vec<_> = job.step.images.iter().filter(|i| i.post).collect();
     if context.stage != 40 || wanted.is_empty() {
         return;
     }
-    let record = store
+    let record = state
+        .store
+        .data()
         .get(&context.primary_entity_name, context.primary_entity_id)
-        .filter(|r| pipeline.readable_by(context.user_id, store, r));
+        .filter(|r| pipeline.readable_by(context.user_id, state, r));
     context.post_entity_images = wanted.iter().filter_map(|i| record.map(|r| (i.alias.clone(), i.of(r)))).collect();
 }
 

@@ -15,6 +15,7 @@ pub mod jobs;
 mod keys;
 pub mod log;
 pub mod messages;
+pub mod principals;
 pub mod registration;
 mod session;
 mod step;
@@ -42,7 +43,8 @@ pub struct Pipeline {
     registrations: Registrations,
     plugins: HashMap<String, Arc<Plugin<StepHost>>>,
     sandbox: &'static Sandbox<StepHost>,
-    /// Every user's privileges, resolved once (SEC-2): roles and teams cannot change while a suite runs.
+    /// Every user's privileges, resolved once (SEC-2) from the organization: the fast path of every check while
+    /// a case's security tables are as declared ([`principals`], SEC-10).
     privileges: HashMap<Uuid, UserPrivileges>,
     /// Plug-ins run as Rust code in the host instead of in the sandbox (see [`Pipeline::set_native`]).
     native: HashMap<String, NativePlugin>,
@@ -77,10 +79,11 @@ impl Pipeline {
         &self.registrations
     }
 
-    /// Whether `user` may read `record` of `store` (SYSTEM may read everything): what an image shows (PIPE-8).
-    fn readable_by(&self, user: Uuid, store: &crate::store::Store, record: &xrm_model::Entity) -> bool {
+    /// Whether `user` may read `record` of the case's store (SYSTEM may read everything): what an image shows
+    /// (PIPE-8).
+    fn readable_by(&self, user: Uuid, state: &CaseState, record: &xrm_model::Entity) -> bool {
         user == self.org.system_user
-            || self.privileges.get(&user).is_some_and(|who| authorize::can_read(&self.org, who, store, record))
+            || self.who(state, user).is_some_and(|who| authorize::can_read(&self.org, &who, state.store.data(), record))
     }
 }
 
@@ -131,6 +134,8 @@ pub struct CaseState {
     http: Option<Box<dyn crate::sandbox::HttpTransport>>,
     /// What the case keeps, against its budget (BOX-5): counted on the case's thread while a request runs.
     meter: Arc<crate::budget::Meter>,
+    /// Privileges resolved for the case once its security tables changed (SEC-10).
+    pub(in crate::pipeline) security: std::sync::Mutex<principals::SecurityCache>,
 }
 
 /// The most events a case logs: a plug-in calling the service in a loop must not grow the host without bound.

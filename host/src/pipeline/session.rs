@@ -124,9 +124,9 @@ impl Session {
         }
         identity::check_user(org, user)?;
         // IMP-6: the privilege counts only through a role assigned to the impersonator directly.
-        let privileges = self.pipeline.privileges.get(&sender);
-        if !privileges.is_some_and(|p| p.holds_directly(DELEGATE)) {
-            let mut direct = privileges.cloned().unwrap_or_default();
+        let privileges = self.pipeline.who(&self.state, sender);
+        if !privileges.as_ref().is_some_and(|p| p.holds_directly(DELEGATE)) {
+            let mut direct = privileges.map(|p| (*p).clone()).unwrap_or_default();
             direct.user = sender;
             direct.keep_direct_only();
             let refused = crate::security::check_plain_privilege(org, &direct, DELEGATE).into_result();

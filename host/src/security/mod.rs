@@ -1,4 +1,4 @@
-//! The security model (SEC-1..8, ORG-2, ORG-4): pure functions of the organization, the record and the
+//! The security model (SEC-1..10, ORG-2, ORG-4): pure functions of the organization, the record and the
 //! caller's resolved privileges. No I/O, no store writes, deny by default.
 //!
 //! Every operation is checked twice (SEC-3): the privilege check (does the user hold `prv<Access><Table>` at
@@ -10,7 +10,7 @@ mod privileges;
 use xrm_model::{Entity, Fault, Uuid, Value, codes};
 
 use crate::org::{Depth, Organization, Ownership, Table};
-pub use privileges::{Grant, UserPrivileges};
+pub use privileges::{Grant, Membership, TeamRoles, UserPrivileges};
 
 /// The access rights of SEC-1, in the order of the platform's `AccessRights` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,6 +26,18 @@ pub enum Access {
 }
 
 impl Access {
+    /// Every right, in the order of the platform's `AccessRights` names.
+    pub const ALL: [Access; 8] = [
+        Access::Create,
+        Access::Read,
+        Access::Write,
+        Access::Delete,
+        Access::Append,
+        Access::AppendTo,
+        Access::Assign,
+        Access::Share,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Access::Create => "Create",
@@ -115,8 +127,25 @@ pub fn check_privilege(org: &Organization, privileges: &UserPrivileges, access: 
     let name = access.privilege(table);
     match privileges.holds(&name) {
         true => Decision::Allow,
-        false => Decision::Deny(privilege_denied(org, privileges, &name, table)),
+        false => missing(org, privileges, access, &name, table),
     }
+}
+
+/// A table privilege is missing: the error, unless the table is read with other tables' Read privileges (the
+/// security tables, SEC-10) and those are held. Only a missing privilege comes here, so the tables read as
+/// themselves pay nothing for the others.
+fn missing(org: &Organization, privileges: &UserPrivileges, access: Access, name: &str, table: &Table) -> Decision {
+    if access != Access::Read || table.read_with.is_empty() {
+        return Decision::Deny(privilege_denied(org, privileges, name, table));
+    }
+    for side in &table.read_with {
+        let name = format!("prvRead{side}");
+        if !privileges.holds(&name) {
+            let side_table = org.tables.values().find(|t| t.privilege_name == *side && t.read_with.is_empty());
+            return Decision::Deny(privilege_denied(org, privileges, &name, side_table.unwrap_or(table)));
+        }
+    }
+    Decision::Allow
 }
 
 /// A plain privilege (`prvActOnBehalfOfAnotherUser`), held at any depth.
@@ -126,8 +155,10 @@ pub fn check_plain_privilege(org: &Organization, privileges: &UserPrivileges, na
         false => Decision::Deny(Fault::new(
             codes::PRIVILEGE_DENIED,
             format!(
-                "Principal user (Id={}, type=8, roleCount={}, privilegeCount={}, accessMode=0) is missing {name} privilege (Id={})",
+                "Principal {} (Id={}, type={}, roleCount={}, privilegeCount={}, accessMode=0) is missing {name} privilege (Id={})",
+                principal_kind(privileges).0,
                 privileges.user,
+                principal_kind(privileges).1,
                 privileges.role_count,
                 privileges.privilege_count(),
                 privilege_id(org, name)
@@ -140,7 +171,8 @@ pub fn check_plain_privilege(org: &Organization, privileges: &UserPrivileges, na
 pub fn check(org: &Organization, privileges: &UserPrivileges, access: Access, record: &RecordAccess) -> Decision {
     let name = access.privilege(record.table);
     if !privileges.holds(&name) {
-        return Decision::Deny(privilege_denied(org, privileges, &name, record.table));
+        // The security tables are organization-owned: held the privileges they are read with, every row is reached.
+        return missing(org, privileges, access, &name, record.table);
     }
     match reaches(org, privileges, &name, access, record) {
         true => Decision::Allow,
@@ -152,7 +184,23 @@ pub fn check(org: &Organization, privileges: &UserPrivileges, access: Access, re
 /// Both checks of SEC-3 as `check`, without building the error a row left out does not need.
 pub fn can_read(org: &Organization, privileges: &UserPrivileges, record: &RecordAccess) -> bool {
     let name = Access::Read.privilege(record.table);
-    privileges.holds(&name) && reaches(org, privileges, &name, Access::Read, record)
+    match privileges.holds(&name) {
+        true => reaches(org, privileges, &name, Access::Read, record),
+        // SEC-10: a security table's rows, read with the Read privileges of the principals they relate.
+        false => {
+            !record.table.read_with.is_empty()
+                && missing(org, privileges, Access::Read, &name, record.table) == Decision::Allow
+        }
+    }
+}
+
+/// The rights `privileges` have on a record (RetrievePrincipalAccess, SEC-10): each right whose privilege is
+/// held and reaches the record, or is shared with the principal, as the checks of SEC-3 would grant it.
+pub fn access_mask(org: &Organization, privileges: &UserPrivileges, record: &RecordAccess) -> u32 {
+    Access::ALL
+        .iter()
+        .filter(|access| check(org, privileges, **access, record) == Decision::Allow)
+        .fold(0, |mask, access| mask | access.flag())
 }
 
 /// The access check: does any grant of the privilege reach the record, or a share give the right?
@@ -201,15 +249,17 @@ fn shared_with(privileges: &UserPrivileges, access: Access, record: &RecordAcces
 
 /// The stable id of a privilege within an organization (the platform's `privilegeid`).
 pub fn privilege_id(org: &Organization, name: &str) -> Uuid {
-    Uuid::new_v5(&org.id, name.as_bytes())
+    org.privilege_id(name)
 }
 
 fn privilege_denied(org: &Organization, privileges: &UserPrivileges, name: &str, table: &Table) -> Fault {
     Fault::new(
         codes::PRIVILEGE_DENIED,
         format!(
-            "Principal user (Id={}, type=8, roleCount={}, privilegeCount={}, accessMode=0) is missing {name} privilege (Id={}) on OTC={} for entity '{}'",
+            "Principal {} (Id={}, type={}, roleCount={}, privilegeCount={}, accessMode=0) is missing {name} privilege (Id={}) on OTC={} for entity '{}'",
+            principal_kind(privileges).0,
             privileges.user,
+            principal_kind(privileges).1,
             privileges.role_count,
             privileges.privilege_count(),
             privilege_id(org, name),
@@ -217,6 +267,14 @@ fn privilege_denied(org: &Organization, privileges: &UserPrivileges, name: &str,
             table.logical_name
         ),
     )
+}
+
+/// How the platform's errors name a principal: a user (`type=8`) or a team (`type=9`).
+fn principal_kind(privileges: &UserPrivileges) -> (&'static str, u8) {
+    match privileges.is_team {
+        true => ("team", 9),
+        false => ("user", 8),
+    }
 }
 
 fn access_denied(user: Uuid, access: Access, record: &RecordAccess) -> Fault {

@@ -21,7 +21,8 @@ fn org() -> Organization {
             { "@alias": "r-basic", "name": "Basic", "privileges": { "prvReadAccount": "Basic", "prvWriteAccount": "Basic", "prvReadnew_Setting": "Basic" } },
             { "@alias": "r-local", "name": "Local", "privileges": { "prvReadAccount": "Local" } },
             { "@alias": "r-deep", "name": "Deep", "privileges": { "prvReadAccount": "Deep" } },
-            { "@alias": "r-global", "name": "Global", "privileges": { "prvReadAccount": "Global" } }
+            { "@alias": "r-global", "name": "Global", "privileges": { "prvReadAccount": "Global" } },
+            { "@alias": "r-security", "name": "Security reader", "privileges": { "prvReadUser": "Global", "prvReadTeam": "Global" } }
         ],
         "users": [
             { "@alias": "basic", "businessunit": "@sales", "roles": ["@r-basic"] },
@@ -178,4 +179,77 @@ fn org_1_a_business_unit_lies_within_itself_and_its_ancestors_only() {
     assert!(org.is_within(id(&org, "east"), id(&org, "east")));
     assert!(!org.is_within(id(&org, "sales"), id(&org, "east")));
     assert!(!org.is_within(id(&org, "service"), id(&org, "sales")));
+}
+
+#[test]
+fn sec_10_a_membership_read_from_a_case_resolves_as_the_declared_one_and_follows_its_changes() {
+    let org = org();
+    let member = id(&org, "member");
+    let declared = Membership::declared(&org, member).unwrap();
+    let resolved = UserPrivileges::of_membership(&org, member, &declared);
+    let once = UserPrivileges::resolve(&org, member);
+    assert_eq!(resolved.grants("prvReadAccount"), once.grants("prvReadAccount"));
+    assert_eq!((resolved.teams.clone(), resolved.role_count), (once.teams.clone(), once.role_count));
+    // Out of the team: its Local grant, measured from the team's business unit, is gone.
+    let alone = Membership { teams: Vec::new(), ..declared };
+    let alone = UserPrivileges::of_membership(&org, member, &alone);
+    assert_eq!(alone.depth("prvReadAccount"), Some(crate::org::Depth::Basic));
+    assert!(alone.teams.is_empty());
+}
+
+#[test]
+fn sec_10_the_security_tables_read_with_the_read_privileges_of_the_principals_they_relate() {
+    let org = org();
+    let table = org.table("teammembership").unwrap();
+    let none = UserPrivileges::resolve(&org, id(&org, "none"));
+    let Decision::Deny(fault) = check_privilege(&org, &none, Access::Read, table) else { panic!("allowed") };
+    assert_eq!(fault.code, codes::PRIVILEGE_DENIED);
+    assert!(fault.message.contains("is missing prvReadUser privilege"), "{}", fault.message);
+    assert!(fault.message.contains("for entity 'systemuser'"), "{}", fault.message);
+    let security =
+        Membership { business_unit: id(&org, "sales"), roles: vec![id(&org, "r-security")], teams: Vec::new() };
+    let security = UserPrivileges::of_membership(&org, id(&org, "none"), &security);
+    assert!(allowed(&check_privilege(&org, &security, Access::Read, table)));
+    let mut row = Entity::with_id("teammembership", Uuid::from_u128(7));
+    row.set("teamid", Value::Guid(id(&org, "eastteam"))).set("systemuserid", Value::Guid(id(&org, "member")));
+    assert!(can_read(&org, &security, &RecordAccess::of(table, &row, Vec::new())));
+    assert!(!can_read(&org, &none, &RecordAccess::of(table, &row, Vec::new())));
+    // Reading is all they give: nobody holds a right to write them.
+    assert!(!allowed(&check_privilege(&org, &security, Access::Write, table)));
+}
+
+#[test]
+fn sec_9_a_teams_own_privileges_are_its_roles_and_errors_name_the_team() {
+    let org = org();
+    let team = org.teams.values().next().unwrap();
+    let roles = TeamRoles { id: team.id, business_unit: team.business_unit, owner: true, roles: team.roles.clone() };
+    let p = UserPrivileges::of_team(&org, &roles);
+    assert!(allowed(&check_privilege(&org, &p, Access::Read, org.table("account").unwrap())));
+    let Decision::Deny(fault) = check_privilege(&org, &p, Access::Write, org.table("account").unwrap()) else {
+        panic!("allowed")
+    };
+    let expected = format!(
+        "Principal team (Id={}, type=9, roleCount=1, privilegeCount=1, accessMode=0) is missing prvWriteAccount",
+        team.id
+    );
+    assert!(fault.message.contains(&expected), "{}", fault.message);
+    // An access team holds no roles (ORG-4), whatever it was given.
+    let access = UserPrivileges::of_team(&org, &TeamRoles { owner: false, ..roles });
+    assert_eq!((access.role_count, access.privilege_count()), (0, 0));
+}
+
+#[test]
+fn sec_10_the_access_mask_is_each_right_the_checks_would_grant() {
+    let org = org();
+    let table = org.table("account").unwrap();
+    let mask = |user: &str, record: &Entity, shares: Vec<(Uuid, u32)>| {
+        let p = UserPrivileges::resolve(&org, id(&org, user));
+        access_mask(&org, &p, &RecordAccess::of(table, record, shares))
+    };
+    assert_eq!(mask("basic", &account(&org, "basic", "sales"), Vec::new()), access_rights::READ | access_rights::WRITE);
+    assert_eq!(mask("local", &account(&org, "basic", "sales"), Vec::new()), access_rights::READ);
+    assert_eq!(mask("local", &account(&org, "basic", "service"), Vec::new()), 0);
+    // A share gives only the rights whose privilege the user holds.
+    let share = vec![(id(&org, "basic"), access_rights::READ | access_rights::WRITE | access_rights::DELETE)];
+    assert_eq!(mask("basic", &account(&org, "local", "service"), share), access_rights::READ | access_rights::WRITE);
 }

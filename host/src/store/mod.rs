@@ -24,7 +24,13 @@ pub struct Store {
     /// The estimated bytes of the records held ([`crate::budget::size`]): a write counts the difference
     /// against the case running it (BOX-5), and a rollback gives back what the undone writes counted.
     bytes: i64,
+    /// Which state of the security tables the store holds (SEC-10): 0 as the organization declared them, else a
+    /// number no other change in the process was given. A rollback restores it with the rows.
+    security: u64,
 }
+
+/// The last number given to a change of the security tables, in any store.
+static SECURITY_CHANGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// One table's records and its indexes.
 #[derive(Clone, Default)]
@@ -34,6 +40,18 @@ struct Rows {
 }
 
 impl Store {
+    /// Which state of the security tables the store holds: 0 while they are as the organization declared them.
+    /// Privileges resolved for one version stay right for as long as the store holds it.
+    pub fn security_version(&self) -> u64 {
+        self.security
+    }
+
+    /// Records that the security tables (roles, teams, memberships, business units of users) changed: the store
+    /// gets a version of its own, so that privileges resolved before are resolved again.
+    pub fn security_changed(&mut self) {
+        self.security = SECURITY_CHANGES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    }
+
     /// A record by its primary key.
     pub fn get(&self, table: &str, id: Uuid) -> Option<&Arc<Entity>> {
         self.tables.get(table)?.by_id.get(&id)

@@ -6,15 +6,14 @@ use xrm_model::{Entity, EntityReference, Parameters, Uuid, messages};
 
 use super::{Frame, has_outer_context};
 use crate::context::ExecutionContext;
-use crate::pipeline::{Step, identity};
-use crate::store::Store;
+use crate::pipeline::{CaseState, Step, identity};
 
 impl Frame<'_> {
     /// The context of `step` at `stage`, running as `user_id` (PIPE-14); `record` is the target a step on the
     /// single message of a bulk request runs for (PIPE-17).
     pub(super) fn context(
         &self,
-        state_store: &Store,
+        state: &CaseState,
         step: &Step,
         stage: i32,
         user_id: Uuid,
@@ -34,7 +33,7 @@ impl Frame<'_> {
         };
         // PIPE-8 [choice]: an image is what the step's user may read; a record the user cannot read gives none.
         let images = |record: Option<&Entity>, pre: bool| -> BTreeMap<String, Entity> {
-            let record = record.filter(|r| self.readable_by(user_id, state_store, r));
+            let record = record.filter(|r| self.readable_by(user_id, state, r));
             let wanted = step.images.iter().filter(|i| if pre { i.pre } else { i.post });
             wanted.filter_map(|i| record.map(|r| (i.alias.clone(), i.of(r)))).collect()
         };

@@ -14,8 +14,7 @@ use super::step::execute_step;
 use super::{CaseState, Event, Pipeline, Step, authorize, custom, identity, jobs};
 use crate::context::ExecutionContext;
 use crate::org::Organization;
-use crate::security::UserPrivileges;
-use crate::store::Store;
+use crate::pipeline::principals::Who;
 
 /// Who runs a pipeline and where it sits (IMP-2, PIPE-9).
 pub(in crate::pipeline) struct Call {
@@ -160,15 +159,15 @@ impl<'p> Frame<'p> {
         self.prepare(state.store.data())?;
         self.run_stage(state, 10)?;
         // PIPE-5: the platform's checks come after PreValidation, which runs even for a refused caller.
-        if let Some(who) = self.privileges() {
-            authorize::request(org, who, state.store.data(), &self.request, &self.table)?;
+        if let Some(who) = self.privileges(state) {
+            authorize::request(self.pipeline, state, &who, &self.request, &self.table)?;
         }
         // IMP-7: under external impersonation the impersonator must pass the same checks, after the impersonated
         // user: an error names whoever lacks the privilege, with that user's own counts.
         if let Some(impersonator) = self.call.impersonator
-            && let Some(who) = self.pipeline.privileges.get(&impersonator)
+            && let Some(who) = self.pipeline.who(state, impersonator)
         {
-            authorize::request(org, who, state.store.data(), &self.request, &self.table)?;
+            authorize::request(self.pipeline, state, &who, &self.request, &self.table)?;
         }
         if has_outer_context(&self.request.message) {
             self.outer_parent = Some(Arc::new(self.outer_context()));
@@ -227,7 +226,7 @@ impl<'p> Frame<'p> {
             identity::check_user(self.org(), user_id)?;
         }
         let in_transaction = stage != 10 || self.call.in_transaction;
-        let context = self.context(state.store.data(), step, stage, user_id, in_transaction, record);
+        let context = self.context(state, step, stage, user_id, in_transaction, record);
         let (result, context) = execute_step(self.pipeline, state, step, context);
         let result = result.map_err(|failure| failure.fault);
         if result.is_ok() {
@@ -243,7 +242,7 @@ impl<'p> Frame<'p> {
             for record in self.runs_of(step) {
                 if self.filters_in(step, record) {
                     let user_id = identity::step_user(step.impersonating_user, self.call.caller);
-                    let context = self.context(state.store.data(), step, 40, user_id, false, record);
+                    let context = self.context(state, step, 40, user_id, false, record);
                     state.pending_jobs.push(jobs::Job::new(step.clone(), context));
                 }
             }
@@ -267,16 +266,17 @@ impl<'p> Frame<'p> {
     }
 
     /// Whether `user` may read `record` (SYSTEM may read everything).
-    fn readable_by(&self, user: Uuid, store: &Store, record: &Entity) -> bool {
-        self.pipeline.readable_by(user, store, record)
+    fn readable_by(&self, user: Uuid, state: &CaseState, record: &Entity) -> bool {
+        self.pipeline.readable_by(user, state, record)
     }
 
-    /// The calling user's privileges; `None` for SYSTEM, which bypasses every check (ORG-2).
-    fn privileges(&self) -> Option<&'p UserPrivileges> {
+    /// The calling user's privileges as the case stands (SEC-10); `None` for SYSTEM, which bypasses every check
+    /// (ORG-2).
+    fn privileges(&self, state: &CaseState) -> Option<Who<'p>> {
         let pipeline: &'p Pipeline = self.pipeline;
         match self.call.caller == pipeline.org.system_user {
             true => None,
-            false => pipeline.privileges.get(&self.call.caller),
+            false => pipeline.who(state, self.call.caller),
         }
     }
 }

@@ -16,6 +16,20 @@ impl Frame<'_> {
         let org = self.org();
         let user = self.call.caller;
         let now = state.clock.now();
+        match self.request.message.as_str() {
+            messages::RETRIEVE_MULTIPLE => return self.retrieve_multiple(state),
+            messages::RETRIEVE_PRINCIPAL_ACCESS => {
+                let answer = msg::security::principal_access(self.pipeline, state, &self.request)?;
+                self.output.extend(answer);
+                return Ok(());
+            }
+            messages::RETRIEVE_USER_PRIVILEGES => {
+                let answer = msg::security::user_privileges(self.pipeline, state, &self.request)?;
+                self.output.extend(answer);
+                return Ok(());
+            }
+            _ => {}
+        }
         let store = state.store.data_mut();
         let missing = |what: &str| {
             Fault::new(codes::INVALID_ARGUMENT, format!("the {} request needs {what}", self.request.message))
@@ -46,23 +60,6 @@ impl Frame<'_> {
                 };
                 let entity = query::retrieve(org, store, &target, &columns)?;
                 self.output.insert(messages::ENTITY.into(), ParameterValue::Entity(entity));
-            }
-            messages::RETRIEVE_MULTIPLE => {
-                let Some(ParameterValue::Query(q)) = self.request.parameter(messages::QUERY) else {
-                    return Err(missing("a Query"));
-                };
-                let who = self.privileges();
-                let impersonator = self.call.impersonator.and_then(|i| self.pipeline.privileges.get(&i));
-                let snapshot = store.clone();
-                let readable = |row: &Entity| {
-                    who.is_none_or(|w| authorize::can_read(org, w, &snapshot, row))
-                        && impersonator.is_none_or(|w| authorize::can_read(org, w, &snapshot, row))
-                };
-                let calendar = query::Calendar { now, zone: org.settings.time_zone };
-                let business_unit = org.business_unit_of(user);
-                let caller = query::Caller { user, business_unit, readable: &readable, calendar };
-                let found = query::retrieve_multiple(org, store, q, &caller)?;
-                self.output.insert(messages::ENTITY_COLLECTION.into(), ParameterValue::EntityCollection(found));
             }
             messages::ASSIGN => {
                 let target = self.request.target_reference().ok_or_else(|| missing("a Target"))?;
@@ -125,6 +122,10 @@ impl Frame<'_> {
                 self.output.extend(msg::teams::remove_user(org, store, &self.request)?)
             }
             messages::QUALIFY_LEAD => self.qualify_lead(state)?,
+            messages::ADD_MEMBERS_TEAM | messages::REMOVE_MEMBERS_TEAM => {
+                let add = self.request.message == messages::ADD_MEMBERS_TEAM;
+                msg::security::change_members(org, store, &self.request, add)?;
+            }
             other => match org.custom_apis.get(other) {
                 // PIPE-1: the stage-30 plug-in is the core operation of a custom message.
                 Some(api) => {
@@ -141,6 +142,29 @@ impl Frame<'_> {
                 }
             },
         }
+        Ok(())
+    }
+
+    /// RetrieveMultiple: the rows the caller (and an external impersonator) may read (SEC-6).
+    fn retrieve_multiple(&mut self, state: &mut CaseState) -> Result<(), Fault> {
+        let org = self.org();
+        let user = self.call.caller;
+        let Some(ParameterValue::Query(q)) = self.request.parameter(messages::QUERY) else {
+            return Err(Fault::new(codes::INVALID_ARGUMENT, "the RetrieveMultiple request needs a Query"));
+        };
+        let who = self.privileges(state);
+        let impersonator = self.call.impersonator.and_then(|i| self.pipeline.who(state, i));
+        let store = state.store.data();
+        let readable = |row: &Entity| {
+            who.as_ref().is_none_or(|w| authorize::can_read(org, w, store, row))
+                && impersonator.as_ref().is_none_or(|w| authorize::can_read(org, w, store, row))
+        };
+        let calendar = query::Calendar { now: state.clock.now(), zone: org.settings.time_zone };
+        // SEC-10: `eq-businessid` is the caller's business unit as the case stands.
+        let business_unit = core::business_unit_of(org, store, user);
+        let caller = query::Caller { user, business_unit, readable: &readable, calendar };
+        let found = query::retrieve_multiple(org, store, q, &caller)?;
+        self.output.insert(messages::ENTITY_COLLECTION.into(), ParameterValue::EntityCollection(found));
         Ok(())
     }
 

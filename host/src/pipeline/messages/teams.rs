@@ -11,7 +11,7 @@ use crate::org::Organization;
 use crate::pipeline::authorize::check_record;
 use crate::pipeline::{core, identity};
 use crate::security::{self, Access, UserPrivileges};
-use crate::store::Store;
+use crate::store::{IndexKey, Store};
 
 /// The request's record, user and template.
 pub struct RecordTeam {
@@ -84,8 +84,10 @@ fn find_team(store: &Store, record: Uuid, template: Uuid) -> Option<Uuid> {
 
 fn membership(store: &Store, team: Uuid, user: Uuid) -> Option<Uuid> {
     store
-        .rows("teammembership")
-        .find(|m| m.get("teamid") == Some(&Value::Guid(team)) && m.get("systemuserid") == Some(&Value::Guid(user)))
+        .find("teammembership", "systemuserid", &IndexKey::Id(user))
+        .into_iter()
+        .flatten()
+        .find(|m| m.get("teamid") == Some(&Value::Guid(team)))
         .and_then(|m| m.id)
 }
 
@@ -124,9 +126,15 @@ pub fn add_user(
         }
     };
     if membership(store, team, ask.user).is_none() {
-        let mut member = Entity::with_id("teammembership", Uuid::new_v4());
-        member.set("teamid", Value::Guid(team)).set("systemuserid", Value::Guid(ask.user));
+        let id = Uuid::new_v4();
+        let mut member = Entity::with_id("teammembership", id);
+        member
+            .set("teammembershipid", Value::Guid(id))
+            .set("teamid", Value::Guid(team))
+            .set("systemuserid", Value::Guid(ask.user));
         store.put(member);
+        // SEC-10: the user is in one more team.
+        store.security_changed();
     }
     Ok(Parameters::from([("AccessTeamId".to_owned(), ParameterValue::Value(Value::Guid(team)))]))
 }
@@ -147,14 +155,16 @@ pub fn remove_user(org: &Organization, store: &mut Store, request: &Request) -> 
     })?;
     if let Some(row) = membership(store, team, ask.user) {
         store.remove("teammembership", row);
+        store.security_changed();
     }
     Ok(Parameters::from([("AccessTeamId".to_owned(), ParameterValue::Value(Value::Guid(team)))]))
 }
 
-/// The members of a team that the store knows (access teams' memberships).
+/// The members of a team as the store holds them (SEC-10), through the index on `teamid`.
 pub fn members(store: &Store, team: Uuid) -> impl Iterator<Item = Uuid> + '_ {
-    store.rows("teammembership").filter_map(move |m| match (m.get("teamid"), m.get("systemuserid")) {
-        (Some(Value::Guid(t)), Some(Value::Guid(u))) if *t == team => Some(*u),
+    let rows = store.find("teammembership", "teamid", &IndexKey::Id(team)).into_iter().flatten();
+    rows.filter_map(|m| match m.get("systemuserid") {
+        Some(Value::Guid(u)) => Some(*u),
         _ => None,
     })
 }
