@@ -17,7 +17,10 @@
 //! 12. the queries of issue 12 built to make the engine work without bound: a long `LIKE`, 100,000 sibling
 //!     link-entities, a self-join of 200 tasks twice with `top 1`;
 //! 13. a CreateMultiple of 1,000 accounts with one probe step on Create and one on CreateMultiple, beside the
-//!     same accounts sent as 1,000 Creates through the same steps.
+//!     same accounts sent as 1,000 Creates through the same steps;
+//! 14. what SEC-10's invalidation costs: the check of (6) right after a change to the case's security tables,
+//!     the user's privileges resolved again from the case's store first (the slow path a change forces once
+//!     per user and version), beside the version compare every check pays (the fast path).
 //!
 //! It ends with the ratios 2/1 and 3/4, and the cost of one stubbed request (10 − 2).
 
@@ -251,8 +254,36 @@ fn security_check() {
         xrm_model::Value::Lookup(EntityReference::new("businessunit", org.alias("root").expect("root"))),
     );
     let access = RecordAccess::of(table, &record, Vec::new());
-    measure_batch("6. privilege + access check, 5 roles and 2 teams", 1000, || {
-        std::hint::black_box(security::check(&org, &privileges, Access::Read, std::hint::black_box(&access)));
+    if wanted(6) {
+        measure_batch("6. privilege + access check, 5 roles and 2 teams", 1000, || {
+            std::hint::black_box(security::check(&org, &privileges, Access::Read, std::hint::black_box(&access)));
+        });
+    }
+    if wanted(14) {
+        security_after_change(&org, user, &access);
+    }
+}
+
+/// (14) The check of (6) after a security change (SEC-10): the user's privileges resolved again from the
+/// case's security tables (index lookups of roles and teams, then the grants), then the check; and the version
+/// compare the fast path pays instead.
+fn security_after_change(
+    org: &xrm_sandbox::org::Organization,
+    user: Uuid,
+    access: &xrm_sandbox::security::RecordAccess,
+) {
+    use xrm_sandbox::pipeline::principals;
+    use xrm_sandbox::security::{self, Access, UserPrivileges};
+    let mut store = org.data.clone();
+    store.security_changed();
+    measure_batch("14. check after a security change, privileges resolved again", 1000, || {
+        let membership = principals::user_membership(org, std::hint::black_box(&store), user).expect("member");
+        let privileges = UserPrivileges::of_membership(org, user, &membership);
+        std::hint::black_box(security::check(org, &privileges, Access::Read, std::hint::black_box(access)));
+    });
+    let untouched = org.data.clone();
+    measure_batch("14. the fast path's version compare", 1000, || {
+        std::hint::black_box(std::hint::black_box(&untouched).security_version() == 0);
     });
 }
 
@@ -612,7 +643,7 @@ fn main() {
         suite_1000(&root);
         compile_cold_and_cached(&root);
     }
-    if wanted(6) {
+    if wanted(6) || wanted(14) {
         security_check();
     }
     if wanted(7) {
