@@ -86,14 +86,14 @@ pub fn authorize_relate(
             Some(ParameterValue::EntityReferences(refs)) => refs.clone(),
             _ => Vec::new(),
         };
-        // The principal changed: the team of a membership, else the user or team that gets or loses the role.
-        let principal = if name == "teammembership_association" { "team" } else { "role" };
+        let membership = name == "teammembership_association";
         for side in std::iter::once(&target).chain(&related) {
-            let changed = match principal {
-                "team" => side.logical_name == "team",
-                _ => side.logical_name != "role",
+            // The principal that changes: the team of a membership; the user or team that gets or loses a role.
+            let changes = match membership {
+                true => side.logical_name == "team",
+                false => side.logical_name != "role",
             };
-            if changed {
+            if changes {
                 check_record(org, who, store, Access::Write, side)?;
             }
         }
