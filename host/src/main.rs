@@ -2,6 +2,7 @@
 
 mod commands;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -10,7 +11,12 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "xrm-sandbox",
     version,
-    about = "Run Dataverse plug-ins, compiled to WebAssembly, in a local sandboxed pipeline"
+    about = "Run Dataverse plug-ins, compiled to WebAssembly, in a local sandboxed pipeline",
+    after_help = "Exit status (test): 0 all passed, 1 a case failed, 2 bad input (nothing run), 4 no case selected \
+                  (see `xrm-sandbox test --help`).\n\n\
+                  Reference: docs/reference/ in the xrm-sandbox repository: formats.md (the organization, \
+                  registrations and suite files), rules.md (every behaviour rule by id, with the cases that prove \
+                  it), tables.md (the built-in tables and their columns), messages.md (the messages)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,6 +39,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let command = Cli::parse().command;
+    // Plug-in crates are built on demand: a person at a terminal sees cargo's progress, a CI log a line each.
+    let on_terminal = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    xrm_sandbox::build::show_progress(match on_terminal {
+        true => xrm_sandbox::build::Progress::Terminal,
+        false => xrm_sandbox::build::Progress::Log,
+    });
     // Every command runs on a case thread: the stack nested plug-ins need, and no async runtime around them.
     let code = xrm_sandbox::threads::on_case_thread("xrm-sandbox", move || match command {
         Command::Test(args) => commands::test::run(args),

@@ -54,8 +54,9 @@ impl SuiteRun {
     }
 
     /// Panics, as `assert!` does, with each failing case's report (what was expected, what came out, the
-    /// execution tree and the traces) unless every case passed.
+    /// execution tree and the traces) unless every case passed. The panic names the caller's line.
     #[allow(clippy::panic)]
+    #[track_caller]
     pub fn assert_passed(&self) {
         if self.stats.failed == 0 {
             return;
@@ -64,6 +65,102 @@ impl SuiteRun {
         let failed: String = self.results.iter().filter(|r| !r.passed).map(|r| reporter.case(r)).collect();
         panic!("{}\n{failed}", HumanReporter::summary(&self.stats));
     }
+}
+
+/// Panics, as `assert!` does, with the case's report (what was expected, what came out, the execution tree
+/// and the traces) unless it passed. The panic names the caller's line.
+#[allow(clippy::panic)]
+#[track_caller]
+pub fn assert_case_passed(result: &CaseResult) {
+    if !result.passed {
+        let reporter = HumanReporter { quiet: true, ..HumanReporter::default() };
+        panic!("{}", reporter.case(result));
+    }
+}
+
+/// Loads `suite` and runs only its case named `case` (its name within the suite): one `#[test]` per case, each
+/// reported and filtered by `cargo test` on its own. An unknown name is an error listing the names there are.
+pub fn run_case(suite: &Suite, case: &str) -> Result<CaseResult, String> {
+    match suite.cases.iter().find(|c| c.name == case) {
+        Some(c) => Ok(suite::run_case(suite, c)),
+        None => {
+            let names: Vec<&str> = suite.cases.iter().map(|c| c.name.as_str()).collect();
+            Err(format!("suite `{}` has no case named `{case}`; its cases: {}", suite.name, names.join("; ")))
+        }
+    }
+}
+
+/// Loads the suite (built in code, or [`SuiteSource::File`]), runs its case named `case` and asserts that it
+/// passed: the body of a `#[test]` per case (see [`case_tests!`](crate::case_tests)). A load error or an unknown
+/// case fails the test with its message; the panic names the caller's line.
+#[allow(clippy::panic)]
+#[track_caller]
+pub fn assert_case(suite: impl Into<SuiteSource>, case: &str) {
+    let loaded = match suite.into() {
+        SuiteSource::Built(builder) => builder.build(),
+        SuiteSource::File(path) => Suite::load(&path),
+    };
+    // Matches, not closures: a closure would not pass the caller's location on.
+    let suite = match loaded {
+        Ok(suite) => suite,
+        Err(e) => panic!("the suite does not load:\n{e}"),
+    };
+    match run_case(&suite, case) {
+        Ok(result) => assert_case_passed(&result),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Where [`assert_case`] takes a suite from.
+pub enum SuiteSource {
+    Built(Box<SuiteBuilder>),
+    File(PathBuf),
+}
+
+impl From<SuiteBuilder> for SuiteSource {
+    fn from(builder: SuiteBuilder) -> Self {
+        SuiteSource::Built(Box::new(builder))
+    }
+}
+
+impl From<&SuiteBuilder> for SuiteSource {
+    fn from(builder: &SuiteBuilder) -> Self {
+        SuiteSource::Built(Box::new(builder.clone()))
+    }
+}
+
+impl From<&str> for SuiteSource {
+    fn from(path: &str) -> Self {
+        SuiteSource::File(PathBuf::from(path))
+    }
+}
+
+impl From<&Path> for SuiteSource {
+    fn from(path: &Path) -> Self {
+        SuiteSource::File(path.to_owned())
+    }
+}
+
+impl From<PathBuf> for SuiteSource {
+    fn from(path: PathBuf) -> Self {
+        SuiteSource::File(path)
+    }
+}
+
+/// One `#[test]` per case: `case_tests!(suite(); alice_creates => "alice creates an account", ...)` writes a
+/// test function per name, each running only its case of the suite (`suite()` is evaluated in each: a
+/// [`SuiteBuilder`] or a suite file's path), so `cargo test alice_creates` runs one case and a failure names
+/// it and its line.
+#[macro_export]
+macro_rules! case_tests {
+    ($suite:expr; $($test:ident => $case:expr),+ $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                $crate::testing::assert_case($suite, $case);
+            }
+        )+
+    };
 }
 
 /// Runs suites with the given options and collects the results.

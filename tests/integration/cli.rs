@@ -60,7 +60,7 @@ fn failing_case_exits_1_and_shows_expected_actual_and_the_execution_tree() {
     let text = stdout(&out);
     assert!(text.contains("expected an error 0x80040220, got success"), "{text}");
     assert!(text.contains("Create account as @alice"), "{text}");
-    assert!(text.ends_with("0 passed, 1 failed\n"), "{text}");
+    assert!(text.ends_with("0 passed, 1 failed\nFailed cases:\n  fails::wrong expectation\n      action 0: expected an error 0x80040220, got success\n"), "{text}");
 }
 
 /// Bad input: exit 2, one message naming the file and the JSON path, no case run.

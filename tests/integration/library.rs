@@ -69,7 +69,7 @@ fn imp_1_a_suite_built_in_code_runs_and_its_assertions_hold() {
     let case = run.case("IMP-1: the step runs as its registered user").unwrap();
     let step = case.nodes.iter().find_map(|n| match &n.kind {
         NodeKind::Step { user_id, initiating_user_id, .. } => Some((user_id.clone(), initiating_user_id.clone())),
-        NodeKind::Request { .. } | NodeKind::Http { .. } => None,
+        NodeKind::Request { .. } | NodeKind::Http { .. } | NodeKind::RunAsync { .. } => None,
     });
     assert_eq!(step, Some(("@svc".to_owned(), "@alice".to_owned())));
 }
@@ -111,4 +111,57 @@ fn suite_files_run_from_rust() {
     let run = testing::run_files(&[root().join("examples/contoso/suite.json")]).unwrap();
     run.assert_passed();
     assert_eq!(run.stats.passed, 3);
+}
+
+/// Two cases for `case_tests!`: one test each.
+fn per_case_suite() -> SuiteBuilder {
+    suite("per case")
+        .case(
+            CaseBuilder::new("IMP-1: alice's account gets a note by @svc")
+                .request("alice", create_account("One"))
+                .assert_records(
+                    json!([{ "@logicalname": "annotation", "count": 1, "columns": { "createdby": "@svc" } }]),
+                ),
+        )
+        .case(
+            CaseBuilder::new("SEC-2: eve is refused")
+                .request("eve", create_account("Two"))
+                .expect_error(Some("0x80040220"), None),
+        )
+}
+
+xrm_sandbox::case_tests! { per_case_suite();
+    case_tests_runs_the_first_case_alone => "IMP-1: alice's account gets a note by @svc",
+    case_tests_runs_the_second_case_alone => "SEC-2: eve is refused",
+}
+
+#[test]
+fn assert_case_fails_on_an_unknown_case_naming_the_cases_there_are() {
+    let caught = std::panic::catch_unwind(|| testing::assert_case(per_case_suite(), "no such case"));
+    let message = caught.err().and_then(|p| p.downcast_ref::<String>().cloned()).unwrap_or_default();
+    assert!(message.contains("no case named `no such case`") && message.contains("SEC-2: eve is refused"), "{message}");
+}
+
+#[test]
+fn a_failing_case_is_reported_at_the_callers_line() {
+    let failing = suite("fails")
+        .case(CaseBuilder::new("wrong").request("alice", create_account("x")).expect_error(Some("0x80040220"), None));
+    let location = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let seen = location.clone();
+    let previous = std::panic::take_hook();
+    let this = std::thread::current().id();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() != this {
+            return;
+        }
+        if let Some(l) = info.location() {
+            *seen.lock().unwrap() = format!("{}:{}", l.file(), l.line());
+        }
+    }));
+    let line = line!() + 1;
+    let caught = std::panic::catch_unwind(|| testing::assert_case(&failing, "wrong"));
+    std::panic::set_hook(previous);
+    assert!(caught.is_err());
+    let location = location.lock().unwrap().clone();
+    assert!(location.ends_with(&format!("library.rs:{line}")), "#[track_caller]: {location}");
 }

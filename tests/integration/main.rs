@@ -9,6 +9,7 @@
 
 mod batches;
 mod cli;
+mod cli_runs;
 mod docs;
 mod hostile;
 mod identity;
@@ -27,6 +28,22 @@ mod validation;
 
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
+
+/// A Debian tool a check needs (xmllint, chromium); `None` (with a note) when it is missing and the run does not
+/// require it (`XRM_SANDBOX_REQUIRE_TOOLS`).
+pub fn runner_tool(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("XRM_SANDBOX_REQUIRE_TOOLS").is_none(),
+            "`{name}` is required (XRM_SANDBOX_REQUIRE_TOOLS is set) but not installed"
+        );
+        eprintln!("note: `{name}` is not installed; skipping the check that needs it");
+    }
+    found
+}
 
 /// Held by the tests that measure time or memory, and by those that load every core: one of them at a time.
 pub fn exclusive() -> MutexGuard<'static, ()> {

@@ -77,8 +77,11 @@ fn reported(out: &str, status: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The summary line (`N passed, N failed…`), which the recap of failed cases follows.
 fn last_line(o: &Output) -> String {
-    stdout(o).lines().last().unwrap_or_default().to_owned()
+    let text = stdout(o);
+    let summary = text.lines().rev().find(|l| l.contains(" passed, ") && !l.starts_with(' '));
+    summary.unwrap_or_default().to_owned()
 }
 
 /// A Debian tool a check needs; `None` (with a note) when it is missing and the run does not require it.

@@ -7,7 +7,7 @@ pub mod run;
 pub mod schema;
 pub mod test;
 
-/// Exit codes, fixed by the runner's contract.
+/// Exit codes, fixed by the runner's contract (the README's "Exit codes").
 pub mod exit {
     /// Everything ran and passed.
     pub const PASSED: u8 = 0;
@@ -15,4 +15,6 @@ pub mod exit {
     pub const FAILED: u8 = 1;
     /// The input was refused before anything ran.
     pub const INVALID_INPUT: u8 = 2;
+    /// The filter (and partition) selected no case, and `--no-tests` is `fail` (cargo-nextest's code for it).
+    pub const NO_TESTS: u8 = 4;
 }

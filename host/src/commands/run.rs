@@ -11,11 +11,15 @@ use xrm_sandbox::suite::{self, OnBehalfOf};
 use super::exit;
 
 #[derive(Args)]
+#[command(after_help = "Exit status: 0 the request succeeded; 1 it failed (the fault is printed); 2 bad input \
+                        (nothing run).\n\nReference: docs/reference/ in the xrm-sandbox repository (formats.md: \
+                        the files and the request JSON).")]
 pub struct RunArgs {
-    /// The organization file.
+    /// The organization file (default: the organization of the suite given with -r).
     #[arg(long)]
-    org: PathBuf,
-    /// A registrations file (`plugins` and `steps`), or a suite holding them; none: no plug-ins run.
+    org: Option<PathBuf>,
+    /// A registrations file (`plugins` and `steps`), or a suite: its plug-ins and steps (and its organization,
+    /// without --org); none: no plug-ins run.
     #[arg(long, short)]
     registrations: Option<PathBuf>,
     /// The calling user: `@alias` or a systemuserid.
@@ -51,11 +55,7 @@ pub fn run(args: RunArgs) -> u8 {
 
 fn explore(args: &RunArgs) -> Result<u8, String> {
     let request = read_request(&args.request)?;
-    let parts = args.registrations.as_ref().map(|r| Json::String(absolute(r)));
-    // The command line is the "file": the parts it names are paths, each reported as itself in an error.
-    let pipeline =
-        suite::load_pipeline(Path::new("command line"), Json::String(absolute(&args.org)), parts.clone(), parts)
-            .map_err(|e| e.to_string())?;
+    let pipeline = pipeline(args)?;
     let on_behalf_of = match (&args.callerid, &args.callerobjectid, &args.mscrmcallerid) {
         (Some(u), _, _) => Some(OnBehalfOf::CallerId(u.clone())),
         (_, Some(u), _) => Some(OnBehalfOf::CallerObjectId(u.clone())),
@@ -71,6 +71,10 @@ fn explore(args: &RunArgs) -> Result<u8, String> {
     if !explored.traces.is_empty() {
         println!("Traces:\n{}", indent(&explored.traces));
     }
+    if !explored.written.is_empty() {
+        let written: String = explored.written.iter().map(|w| w.detailed()).collect();
+        println!("Records written:\n{}", indent(&written));
+    }
     Ok(match explored.response {
         Ok(json) => {
             println!("Response:\n{}", serde_json::to_string_pretty(&json).unwrap_or_default());
@@ -80,6 +84,42 @@ fn explore(args: &RunArgs) -> Result<u8, String> {
             println!("Failed: {fault}");
             exit::FAILED
         }
+    })
+}
+
+/// The organization and registrations: `-r` names a registrations file, or a suite whose plug-ins, steps and
+/// (without `--org`) organization are taken, its paths relative to it.
+fn pipeline(args: &RunArgs) -> Result<suite::Pipeline, String> {
+    let org = args.org.as_ref().map(|o| Json::String(absolute(o)));
+    let suite = match &args.registrations {
+        Some(file) => read_suite(file)?,
+        None => None,
+    };
+    let pipeline = match (suite, &args.registrations) {
+        (Some(mut suite), Some(file)) => {
+            let org = org.or_else(|| suite.remove("org")).ok_or_else(|| {
+                format!("{}: the suite names no organization (`org`); give one with --org", file.display())
+            })?;
+            suite::load_pipeline(file, org, suite.remove("plugins"), suite.remove("steps"))
+        }
+        (_, registrations) => {
+            let org = org.ok_or("--org is required unless -r names a suite that names its organization")?;
+            let parts = registrations.as_ref().map(|r| Json::String(absolute(r)));
+            // The command line is the "file": the parts it names are paths, each reported as itself in an error.
+            suite::load_pipeline(Path::new("command line"), org, parts.clone(), parts)
+        }
+    };
+    pipeline.map_err(|e| e.to_string())
+}
+
+/// The file's JSON object when it is a suite (it has `cases` or `org`), else `None` (a registrations file).
+fn read_suite(file: &Path) -> Result<Option<serde_json::Map<String, Json>>, String> {
+    let text = xrm_sandbox::input::read_text(file).map_err(|e| e.to_string())?;
+    let json: Json = serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", file.display()))?;
+    let is_suite = suite::looks_like_a_suite(&json);
+    Ok(match json {
+        Json::Object(map) if is_suite => Some(map),
+        _ => None,
     })
 }
 

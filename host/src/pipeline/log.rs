@@ -22,6 +22,14 @@ pub enum Event {
         via: Option<&'static str>,
         /// The user impersonating the caller from outside (IMP-6), if any.
         impersonator: Option<Uuid>,
+        /// Whether the request ran inside its parent's transaction (else it owned one, or none).
+        in_transaction: bool,
+        /// The columns of the record the request sent (its `Target`), in the order sent.
+        sent: Vec<String>,
+        /// The records the request's own operation wrote (its plug-ins' writes are their own requests).
+        written: Vec<crate::store::Change>,
+        /// Whether what it wrote was undone by the rollback of the transaction it ran in (PIPE-10).
+        rolled_back: bool,
         outcome: Option<Result<(), Fault>>,
         /// From the start of the request to its end, the steps and calls it ran included.
         duration: Duration,
@@ -53,6 +61,11 @@ pub enum Event {
         body_bytes: Option<usize>,
         duration: Duration,
     },
+    /// The case ran its queued asynchronous jobs (`runasync`): the job steps logged after it are its.
+    RunAsync {
+        /// How many jobs were queued when it started.
+        jobs: usize,
+    },
 }
 
 impl Event {
@@ -70,6 +83,25 @@ impl Event {
     pub fn depth(&self) -> i32 {
         match self {
             Event::Request { depth, .. } | Event::Step { depth, .. } | Event::Http { depth, .. } => *depth,
+            Event::RunAsync { .. } => 0,
+        }
+    }
+}
+
+/// Marks what the requests from `from` on wrote inside the transaction of the request logged at `from` as
+/// rolled back: that request and the requests below it that ran in its transaction, not those that owned a
+/// transaction of their own (a PreValidation step's calls, for one).
+pub(in crate::pipeline) fn mark_rolled_back(log: &mut [Event], from: usize) {
+    // For each depth, whether the latest request at that depth ran in the rolled-back transaction.
+    let mut inside: Vec<bool> = Vec::new();
+    for (i, event) in log.iter_mut().enumerate().skip(from) {
+        let Event::Request { depth, in_transaction, written, rolled_back, .. } = event else { continue };
+        let depth = usize::try_from(*depth).unwrap_or(0);
+        let here = i == from || (*in_transaction && depth > 0 && inside.get(depth - 1).copied().unwrap_or(false));
+        inside.resize(depth + 1, false);
+        inside[depth] = here;
+        if here && !written.is_empty() {
+            *rolled_back = true;
         }
     }
 }

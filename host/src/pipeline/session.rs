@@ -170,6 +170,10 @@ impl Session {
     fn run_async_here(&mut self) -> Result<usize, Fault> {
         let _budget = crate::budget::Scope::enter(self.state.meter.clone());
         let most = self.pipeline.org.settings.max_async_jobs;
+        if !self.state.queue.is_empty() {
+            let jobs = self.state.queue.len();
+            self.state.record(Event::RunAsync { jobs });
+        }
         let mut ran = 0;
         while let Some(job) = self.state.queue.pop_front() {
             // BOX-5: jobs that queue jobs without end stop at the bound; the jobs left are dropped with it.

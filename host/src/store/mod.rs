@@ -140,6 +140,64 @@ fn size(entity: &Entity) -> i64 {
     i64::try_from(crate::budget::size::entity(entity)).unwrap_or(i64::MAX)
 }
 
+/// A record written between two states of a store (see [`Store::changes`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub table: String,
+    pub id: Uuid,
+    pub kind: ChangeKind,
+    /// The columns whose value changed (all of a new record's, none of a deleted one's), in name order.
+    pub columns: Vec<String>,
+    /// The record as it stands after (the deleted record for a delete).
+    pub record: Arc<Entity>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Deleted,
+}
+
+impl Store {
+    /// The records written since `before` (a clone of this store taken earlier), table by table in name
+    /// order. Shared structure is skipped, so the cost grows with what was written, not with the store.
+    pub fn changes(&self, before: &Store) -> Vec<Change> {
+        let mut tables: Vec<&String> = self.tables.keys().chain(before.tables.keys()).collect();
+        tables.sort();
+        tables.dedup();
+        let empty = OrdMap::new();
+        let mut out = Vec::new();
+        for table in tables {
+            let old = before.tables.get(table).map_or(&empty, |r| &r.by_id);
+            let new = self.tables.get(table).map_or(&empty, |r| &r.by_id);
+            for item in old.diff(new) {
+                let (kind, id, record, columns) = match item {
+                    imbl::ordmap::DiffItem::Add(id, e) => {
+                        let mut columns: Vec<String> = e.attributes.keys().cloned().collect();
+                        columns.sort();
+                        (ChangeKind::Created, *id, e.clone(), columns)
+                    }
+                    imbl::ordmap::DiffItem::Update { old: (_, was), new: (id, e) } => {
+                        let mut columns: Vec<String> = e
+                            .attributes
+                            .iter()
+                            .filter(|(k, v)| was.attributes.get(*k) != Some(*v))
+                            .map(|(k, _)| k.clone())
+                            .chain(was.attributes.keys().filter(|k| !e.attributes.contains_key(*k)).cloned())
+                            .collect();
+                        columns.sort();
+                        (ChangeKind::Updated, *id, e.clone(), columns)
+                    }
+                    imbl::ordmap::DiffItem::Remove(id, e) => (ChangeKind::Deleted, *id, e.clone(), Vec::new()),
+                };
+                out.push(Change { table: table.clone(), id, kind, columns, record });
+            }
+        }
+        out
+    }
+}
+
 /// A store with nested transactions: `begin` takes a savepoint, `commit` drops it, `rollback` returns to it.
 #[derive(Clone, Default)]
 pub struct Transactional {

@@ -9,15 +9,18 @@ use xrm_model::json::response_to_json;
 use super::OnBehalfOf;
 use super::check::Aliases;
 use super::http::{CaseHttp, Stub as HttpStub};
-use super::report::{self, Node};
+use super::report::{self, Node, Written};
 use super::runner::send;
 use crate::pipeline::{Pipeline, Session};
 
 /// What one request did.
 #[derive(Debug, Clone)]
 pub struct Explored {
-    /// The response's output parameters as JSON, or the fault as `0x…: message`.
+    /// The response's output parameters as JSON (aliases in place of the ids the organization names), or the
+    /// fault as `0x…: message`.
     pub response: Result<Json, String>,
+    /// Every record the request wrote, its plug-ins' writes included, as the store holds them after it.
+    pub written: Vec<Written>,
     pub nodes: Vec<Node>,
     /// The execution tree as indented text.
     pub tree: String,
@@ -38,10 +41,17 @@ pub fn explore(
     let org = pipeline.org().clone();
     let aliases = Aliases::new(&org);
     let mut session = Session::new(pipeline);
+    let before = session.store().clone();
     session.set_http(CaseHttp::shared(stubs).1);
     let (_, result) = send(&mut session, &aliases, as_user, on_behalf_of, request, Default::default())?;
-    let response =
-        result.map(|r| response_to_json(&r)).map_err(|f| format!("{}: {}", f.code_hex(), aliases.humanize(&f.message)));
+    let humanized = |json: Json| serde_json::from_str(&aliases.humanize(&json.to_string())).unwrap_or(json);
+    let response = result
+        .map(|r| humanized(response_to_json(&r)))
+        .map_err(|f| format!("{}: {}", f.code_hex(), aliases.humanize(&f.message)));
+    // The trace log's own rows are the traces, shown apart.
+    let changes: Vec<_> =
+        session.store().changes(&before).into_iter().filter(|c| c.table != "plugintracelog").collect();
+    let written = report::written(&changes, false, &aliases);
     let (nodes, tree, traces) = report::rendered(&session, &aliases);
-    Ok(Explored { response, nodes, tree, traces })
+    Ok(Explored { response, written, nodes, tree, traces })
 }

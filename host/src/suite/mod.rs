@@ -19,8 +19,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
 use crate::input::FileErrors;
-use crate::pipeline::Pipeline;
-pub use discover::{Found, Skipped, discover, find};
+pub use crate::pipeline::Pipeline;
+pub use discover::{Found, Skipped, discover, find, looks_like_a_suite};
 pub use explore::{Explored, explore};
 pub use file::load_pipeline;
 pub(crate) use file::{RegistrationsFile, SuiteFile};
@@ -191,9 +191,10 @@ struct TraceAssert {
     absent: bool,
 }
 
-/// Loads every suite under the paths given (see [`discover`]); the errors of every file in error together.
+/// Loads every suite under the paths given (see [`find`]); the errors of every file in error together.
 pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Suite>, FileErrors> {
-    let mut errors = FileErrors::default();
-    let suites: Vec<Suite> = discover(paths)?.iter().filter_map(|f| errors.take(Suite::load(f))).collect();
+    let found = find(paths)?;
+    let mut errors = found.errors;
+    let suites: Vec<Suite> = found.files.iter().filter_map(|f| errors.take(Suite::load(f))).collect();
     errors.or(suites)
 }

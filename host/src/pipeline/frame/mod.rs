@@ -41,7 +41,9 @@ pub(in crate::pipeline) fn run(
     call: Call,
     request: Request,
 ) -> Result<Response, Fault> {
-    let frame = Frame::new(pipeline, call, request, state.clock.now());
+    let mut frame = Frame::new(pipeline, call, request, state.clock.now());
+    let sent = frame.request.target_entity().map(|t| t.attributes.keys().cloned().collect()).unwrap_or_default();
+    let owns_transaction = !frame.call.in_transaction;
     let event = state.record(Event::Request {
         depth: frame.call.depth,
         message: frame.request.message.clone(),
@@ -50,9 +52,14 @@ pub(in crate::pipeline) fn run(
         initiating: frame.call.initiating,
         via: frame.call.via,
         impersonator: frame.call.impersonator,
+        in_transaction: frame.call.in_transaction,
+        sent,
+        written: Vec::new(),
+        rolled_back: false,
         outcome: None,
         duration: Default::default(),
     });
+    frame.event = event;
     let started = std::time::Instant::now();
     let result = match messages::BATCHES.contains(&frame.request.message.as_str()) {
         true => super::messages::batch::run(pipeline, state, &frame.call, frame.request),
@@ -61,6 +68,12 @@ pub(in crate::pipeline) fn run(
     if let Some(Event::Request { outcome, duration, .. }) = event.and_then(|e| state.log.get_mut(e)) {
         *outcome = Some(result.as_ref().map(|_| ()).map_err(crate::budget::bounded_copy));
         *duration = started.elapsed();
+    }
+    if owns_transaction
+        && result.is_err()
+        && let Some(e) = event
+    {
+        super::log::mark_rolled_back(&mut state.log, e);
     }
     result
 }
@@ -109,6 +122,8 @@ pub(in crate::pipeline) struct Frame<'p> {
     /// For a bulk message, each target's record before and after the operation, in the order of `Targets`.
     pub(in crate::pipeline) pre_records: Vec<Option<Arc<Entity>>>,
     pub(in crate::pipeline) post_records: Vec<Option<Arc<Entity>>>,
+    /// The request's entry in the case's log, where the core operation's writes are noted.
+    event: Option<usize>,
 }
 
 impl<'p> Frame<'p> {
@@ -137,6 +152,7 @@ impl<'p> Frame<'p> {
             post_record: None,
             pre_records: Vec::new(),
             post_records: Vec::new(),
+            event: None,
         }
     }
 
@@ -198,7 +214,13 @@ impl<'p> Frame<'p> {
 
     fn in_transaction(&mut self, state: &mut CaseState) -> Result<Response, Fault> {
         self.run_stage(state, 20)?;
-        self.core(state)?;
+        let before = state.store.data().clone();
+        let result = self.core(state);
+        let written = state.store.data().changes(&before);
+        if let Some(Event::Request { written: w, .. }) = self.event.and_then(|e| state.log.get_mut(e)) {
+            *w = written;
+        }
+        result?;
         self.run_stage(state, 40)?;
         self.queue_async(state);
         // BOX-5: a request that leaves its case past the memory budget fails, and its writes roll back.

@@ -113,8 +113,13 @@ fn roots(nodes: &[Node]) -> Vec<usize> {
     roots
 }
 
-/// The nodes below `i`: those after it with a deeper level, up to the next async step or shallower node.
+/// The nodes below `i`: those after it with a deeper level, up to the next async step or shallower node; below
+/// a `runasync`, the jobs it ran, up to the next top-level node.
 fn subtree(nodes: &[Node], i: usize) -> Range<usize> {
+    if matches!(nodes[i].kind, NodeKind::RunAsync { .. }) {
+        let end = (i + 1..nodes.len()).find(|&j| nodes[j].level == 0).unwrap_or(nodes.len());
+        return i + 1..end;
+    }
     let level = nodes[i].level;
     let end = (i + 1..nodes.len()).find(|&j| nodes[j].level <= level || is_job(&nodes[j])).unwrap_or(nodes.len());
     i + 1..end
@@ -143,13 +148,18 @@ fn node(out: &mut String, nodes: &[Node], i: usize) {
         NodeKind::Request { .. } => ("request", ""),
         NodeKind::Step { trace, .. } => ("step", trace.as_str()),
         NodeKind::Http { .. } => ("http", ""),
+        NodeKind::RunAsync { .. } => ("runasync", ""),
+    };
+    let written: &[super::Written] = match &n.kind {
+        NodeKind::Request { written, .. } => written.as_slice(),
+        _ => &[],
     };
     let state = match n.outcome {
         Outcome::Ok => "ok",
         Outcome::Failed { .. } => "failed",
         Outcome::Unfinished => "unfinished",
     };
-    if trace.is_empty() && kids.is_empty() {
+    if trace.is_empty() && kids.is_empty() && written.is_empty() {
         let _ = write!(out, "<li class=\"node {kind} {state}\"><div class=\"leaf\">");
         summary(out, n);
         out.push_str("</div></li>\n");
@@ -161,22 +171,54 @@ fn node(out: &mut String, nodes: &[Node], i: usize) {
     if !trace.is_empty() {
         let _ = writeln!(out, "<pre class=\"trace\" title=\"trace\">{}</pre>", esc(trace));
     }
+    if !written.is_empty() {
+        written_list(out, written);
+    }
     if !kids.is_empty() {
         out.push_str("<ul>\n");
         match n.kind {
             NodeKind::Request { .. } => stages(out, nodes, &kids),
-            NodeKind::Step { .. } | NodeKind::Http { .. } => kids.iter().for_each(|&k| node(out, nodes, k)),
+            NodeKind::Step { .. } | NodeKind::Http { .. } | NodeKind::RunAsync { .. } => {
+                kids.iter().for_each(|&k| node(out, nodes, k))
+            }
         }
         out.push_str("</ul>\n");
     }
     out.push_str("</details></li>\n");
 }
 
+/// The records a request's operation wrote, each with its columns and values; rolled-back writes marked.
+fn written_list(out: &mut String, written: &[super::Written]) {
+    out.push_str("<ul class=\"written\">\n");
+    for w in written {
+        let class = if w.rolled_back { "write rolled-back" } else { "write" };
+        let _ = write!(
+            out,
+            "<li class=\"{class}\"><span class=\"action\">wrote: {} {}</span> <b>{}</b>",
+            esc(w.action),
+            esc(&w.table),
+            esc(&w.record)
+        );
+        if w.rolled_back {
+            out.push_str(" <span class=\"rolledback\">rolled back</span>");
+        }
+        if !w.columns.is_empty() {
+            out.push_str("<dl class=\"columns\">");
+            for (column, value) in &w.columns {
+                let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", esc(column), esc(value));
+            }
+            out.push_str("</dl>");
+        }
+        out.push_str("</li>\n");
+    }
+    out.push_str("</ul>\n");
+}
+
 /// A request's steps, grouped by the stage they ran in.
 fn stages(out: &mut String, nodes: &[Node], steps: &[usize]) {
     let stage_of = |i: usize| match nodes[i].kind {
         NodeKind::Step { stage, .. } => Some(stage),
-        NodeKind::Request { .. } | NodeKind::Http { .. } => None,
+        NodeKind::Request { .. } | NodeKind::Http { .. } | NodeKind::RunAsync { .. } => None,
     };
     let mut k = 0;
     while k < steps.len() {
@@ -194,8 +236,14 @@ fn stages(out: &mut String, nodes: &[Node], steps: &[usize]) {
 
 fn summary(out: &mut String, n: &Node) {
     match &n.kind {
-        NodeKind::Request { message, table, caller, initiating, via, impersonator } => {
+        NodeKind::RunAsync { jobs } => {
+            let _ = write!(out, "<span class=\"what\">runasync</span> <span class=\"jobs\">{jobs} queued jobs</span> ");
+        }
+        NodeKind::Request { message, table, caller, initiating, via, impersonator, sent, .. } => {
             let _ = write!(out, "<span class=\"what\">{} {}</span> ", esc(message), esc(table));
+            if !sent.is_empty() {
+                let _ = write!(out, "<span class=\"sent\">sent {}</span> ", esc(&sent.join(", ")));
+            }
             user(out, "as", "caller", caller);
             if let Some(v) = via {
                 let _ = write!(out, "<span class=\"via\">via CreateOrganizationService({})</span> ", esc(v));
@@ -298,6 +346,8 @@ mod tests {
                 initiating: "@a".into(),
                 via: None,
                 impersonator: None,
+                sent: Vec::new(),
+                written: Vec::new(),
             },
             outcome: Outcome::Ok,
             duration: Duration::ZERO,

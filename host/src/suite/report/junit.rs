@@ -40,6 +40,7 @@ pub fn render(run: &Collected) -> String {
         }
         let _ = w.write_event(Event::End(BytesEnd::new("testsuite")));
     }
+    input_errors(&mut w, run);
     let _ = w.write_event(Event::End(BytesEnd::new("testsuites")));
     let mut xml = String::from_utf8_lossy(&w.into_inner().into_inner()).into_owned();
     xml.push('\n');
@@ -81,6 +82,39 @@ fn case(w: &mut Writer<Cursor<Vec<u8>>>, r: &CaseResult) {
     }
     text_element(w, BytesStart::new("system-out"), &format!("{}{}", r.tree, r.traces));
     let _ = w.write_event(Event::End(BytesEnd::new("testcase")));
+}
+
+/// Input refused before anything ran (exit 2): a suite `input`, with a failed test per file in error, so a CI
+/// system's test view shows what stopped the run.
+fn input_errors(w: &mut Writer<Cursor<Vec<u8>>>, run: &Collected) {
+    let files = run.input_errors_by_file();
+    if files.is_empty() {
+        return;
+    }
+    let mut el = BytesStart::new("testsuite");
+    el.push_attribute(("name", "input"));
+    push_counts(&mut el, files.len(), files.len(), 0);
+    el.push_attribute(("time", "0"));
+    el.push_attribute(("timestamp", run.timestamp().as_str()));
+    let _ = w.write_event(Event::Start(el));
+    for (file, errors) in &files {
+        let mut el = testcase("input", file, file);
+        el.push_attribute(("time", "0"));
+        let _ = w.write_event(Event::Start(el));
+        let mut failure = BytesStart::new("failure");
+        let first = errors.first().map(|e| e.to_string()).unwrap_or_default();
+        let message = match errors.len() {
+            1 => first,
+            n => format!("{first} (and {} more errors in this file)", n - 1),
+        };
+        failure.push_attribute(("message", clean(&message).as_str()));
+        failure.push_attribute(("type", "InputRefused"));
+        let details: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        let details = format!("{}\n\nNothing ran: the input is checked before any case runs.", details.join("\n"));
+        text_element(w, failure, &details);
+        let _ = w.write_event(Event::End(BytesEnd::new("testcase")));
+    }
+    let _ = w.write_event(Event::End(BytesEnd::new("testsuite")));
 }
 
 fn skipped(w: &mut Writer<Cursor<Vec<u8>>>, suite: &str, file: &str, name: &str) {

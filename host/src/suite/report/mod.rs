@@ -46,7 +46,13 @@ pub enum NodeKind {
         via: Option<&'static str>,
         /// The user impersonating the caller from outside (IMP-6).
         impersonator: Option<String>,
+        /// The columns of the record it sent (its `Target`).
+        sent: Vec<String>,
+        /// The records its own operation wrote.
+        written: Vec<Written>,
     },
+    /// The case ran its queued asynchronous jobs (`runasync`); the job steps that follow are its children.
+    RunAsync { jobs: usize },
     /// A step's execution: its plug-in, as `UserId`, on behalf of `InitiatingUserId`.
     Step {
         stage: i32,
@@ -70,6 +76,66 @@ pub enum NodeKind {
         /// Bytes of the request body, if it was sent whole.
         body_bytes: Option<usize>,
     },
+}
+
+/// A record a request wrote, ready to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// `created`, `updated` or `deleted`.
+    pub action: &'static str,
+    pub table: String,
+    /// The record's alias, or its id.
+    pub record: String,
+    /// The columns written and their values as JSON (aliases for known ids); none for a delete.
+    pub columns: Vec<(String, String)>,
+    /// Undone by the rollback of the transaction it was written in (PIPE-10).
+    pub rolled_back: bool,
+}
+
+impl Written {
+    /// `created account @acme (name, ownerid, …)`, with `, rolled back` when it was undone.
+    pub fn line(&self) -> String {
+        let columns: Vec<&str> = self.columns.iter().map(|(c, _)| c.as_str()).collect();
+        let columns = if columns.is_empty() { String::new() } else { format!(" ({})", columns.join(", ")) };
+        let undone = if self.rolled_back { " — rolled back" } else { "" };
+        format!("{} {} {}{columns}{undone}", self.action, self.table, self.record)
+    }
+
+    /// The same with each column's value: `name = "Contoso"`, one per line below the record.
+    pub fn detailed(&self) -> String {
+        let undone = if self.rolled_back { " — rolled back" } else { "" };
+        let mut out = format!("{} {} {}{undone}\n", self.action, self.table, self.record);
+        for (column, value) in &self.columns {
+            let _ = writeln!(out, "  {column} = {value}");
+        }
+        out
+    }
+}
+
+/// The records of `changes`, with aliases for the ids the case knows.
+pub fn written(changes: &[crate::store::Change], rolled_back: bool, aliases: &Aliases) -> Vec<Written> {
+    use crate::store::ChangeKind;
+    changes
+        .iter()
+        .map(|c| Written {
+            action: match c.kind {
+                ChangeKind::Created => "created",
+                ChangeKind::Updated => "updated",
+                ChangeKind::Deleted => "deleted",
+            },
+            table: c.table.clone(),
+            record: aliases.name_of(c.id),
+            columns: c
+                .columns
+                .iter()
+                .map(|col| {
+                    let value = c.record.attributes.get(col).map_or(xrm_model::Value::Null, Clone::clone);
+                    (col.clone(), aliases.humanize(&xrm_model::json::value_to_json(&value).to_string()))
+                })
+                .collect(),
+            rolled_back,
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +187,21 @@ pub fn nodes(events: &[Event], aliases: &Aliases) -> Vec<Node> {
 
 fn node(e: &Event, aliases: &Aliases) -> Node {
     match e {
-        Event::Request { depth, message, table, caller, initiating, via, impersonator, outcome, duration } => Node {
+        Event::Request {
+            depth,
+            message,
+            table,
+            caller,
+            initiating,
+            via,
+            impersonator,
+            sent,
+            written: changes,
+            rolled_back,
+            outcome,
+            duration,
+            ..
+        } => Node {
             level: (2 * (*depth - 1)).max(0) as usize,
             depth: *depth,
             kind: NodeKind::Request {
@@ -131,6 +211,8 @@ fn node(e: &Event, aliases: &Aliases) -> Node {
                 initiating: aliases.name_of(*initiating),
                 via: *via,
                 impersonator: impersonator.map(|i| aliases.name_of(i)),
+                sent: sent.clone(),
+                written: written(changes, *rolled_back, aliases),
             },
             outcome: Outcome::of(outcome, aliases),
             duration: *duration,
@@ -176,6 +258,13 @@ fn node(e: &Event, aliases: &Aliases) -> Node {
             outcome,
             *duration,
         ),
+        Event::RunAsync { jobs } => Node {
+            level: 0,
+            depth: 0,
+            kind: NodeKind::RunAsync { jobs: *jobs },
+            outcome: Outcome::Ok,
+            duration: Duration::ZERO,
+        },
     }
 }
 
@@ -206,7 +295,10 @@ impl Node {
     /// The node's line in the text tree (without indentation).
     pub fn line(&self) -> String {
         match &self.kind {
-            NodeKind::Request { message, table, caller, initiating, via, impersonator } => {
+            NodeKind::RunAsync { jobs } => {
+                format!("runasync: {jobs} queued asynchronous job{}", if *jobs == 1 { "" } else { "s" })
+            }
+            NodeKind::Request { message, table, caller, initiating, via, impersonator, .. } => {
                 let via = via.map(|v| format!(" via CreateOrganizationService({v})")).unwrap_or_default();
                 let by = impersonator.as_ref().map(|i| format!(" impersonated by {i}")).unwrap_or_default();
                 format!(
@@ -241,12 +333,22 @@ impl Node {
     }
 }
 
-/// The execution tree as indented text: each request with the user it ran as, the steps it ran with their
-/// `UserId` and `InitiatingUserId`, and under each step the calls it made.
+/// The execution tree as indented text: each request with the user it ran as, the columns it sent and the
+/// records it wrote, the steps it ran with their `UserId` and `InitiatingUserId`, under each step the calls it
+/// made; the asynchronous jobs under the `runasync` that ran them.
 pub fn tree(nodes: &[Node]) -> String {
     let mut out = String::new();
     for n in nodes {
-        let _ = writeln!(out, "{}{}", "  ".repeat(n.level), n.line());
+        let indent = "  ".repeat(n.level);
+        let _ = writeln!(out, "{indent}{}", n.line());
+        if let NodeKind::Request { sent, written, .. } = &n.kind {
+            if !sent.is_empty() {
+                let _ = writeln!(out, "{indent}  sent: {}", sent.join(", "));
+            }
+            for w in written {
+                let _ = writeln!(out, "{indent}  wrote: {}", w.line());
+            }
+        }
     }
     out
 }
@@ -333,6 +435,22 @@ impl HumanReporter {
         if self.quiet { String::new() } else { format!("  SKIP [  -.---s] {id}\n") }
     }
 
+    /// After the summary line: the failed cases again, each with its first failure, so a long run's end
+    /// says what to look at. Empty when none failed.
+    pub fn recap(&self, failed: &[(String, String)]) -> String {
+        if failed.is_empty() {
+            return String::new();
+        }
+        let mut out = format!("{}:\n", self.paint(FAIL, "Failed cases"));
+        for (id, first) in failed {
+            let _ = writeln!(out, "  {id}");
+            if !first.is_empty() {
+                let _ = writeln!(out, "      {first}");
+            }
+        }
+        out
+    }
+
     /// `N passed, N failed` (`, N skipped` when some were not run): the closing line CI tools read.
     pub fn summary(stats: &RunStats) -> String {
         let mut line = format!("{} passed, {} failed", stats.passed, stats.failed);
@@ -353,6 +471,8 @@ pub struct Collected {
     clock: Instant,
     /// The run's wall time, set by [`Collected::finish`].
     pub duration: Duration,
+    /// The errors that refused the input (exit 2): nothing ran, and the reports show them as failed tests.
+    pub input_errors: Vec<crate::input::FileError>,
 }
 
 /// One suite's part of a run.
@@ -375,7 +495,26 @@ impl Collected {
             started: Utc::now(),
             clock: Instant::now(),
             duration: Duration::ZERO,
+            input_errors: Vec::new(),
         }
+    }
+
+    /// A run refused before it started: its reports show each file in error as a failed test.
+    pub fn refused(errors: &crate::input::FileErrors) -> Self {
+        Collected { input_errors: errors.iter().cloned().collect(), ..Collected::new(&[]) }
+    }
+
+    /// The files in error, in the order first named, each with its errors.
+    pub fn input_errors_by_file(&self) -> Vec<(String, Vec<&crate::input::FileError>)> {
+        let mut by_file: Vec<(String, Vec<&crate::input::FileError>)> = Vec::new();
+        for e in &self.input_errors {
+            let file = e.file.display().to_string();
+            match by_file.iter_mut().find(|(f, _)| *f == file) {
+                Some((_, errors)) => errors.push(e),
+                None => by_file.push((file, vec![e])),
+            }
+        }
+        by_file
     }
 
     /// Keeps what `event` says about a case (the result itself, not a copy).
@@ -409,10 +548,11 @@ impl Collected {
         out
     }
 
-    /// (cases reported, failed, skipped after a failure).
+    /// (cases reported, failed, skipped after a failure); each file in error counts as a failed test.
     pub fn stats(&self) -> (usize, usize, usize) {
-        let failed = self.finished.values().filter(|r| !r.passed).count();
-        (self.finished.len() + self.skipped.len(), failed, self.skipped.len())
+        let refused = self.input_errors_by_file().len();
+        let failed = self.finished.values().filter(|r| !r.passed).count() + refused;
+        (self.finished.len() + self.skipped.len() + refused, failed, self.skipped.len())
     }
 
     /// When the run started, as ISO 8601 (what JUnit's `timestamp` holds).
