@@ -12,6 +12,7 @@ pub mod input;
 pub mod org;
 pub mod pipeline;
 pub mod query;
+pub mod reference;
 pub mod sandbox;
 pub mod schema;
 pub mod security;
