@@ -73,9 +73,12 @@ impl Event {
     /// it is written into the event.
     pub(crate) fn bytes(&self) -> i64 {
         let text = match self {
-            Event::Request { message, table, .. } => message.len() + table.len(),
+            Event::Request { message, table, sent, .. } => {
+                message.len() + table.len() + sent.iter().map(String::len).sum::<usize>()
+            }
             Event::Step { name, plugin, trace, .. } => name.len() + plugin.len() + trace.len(),
             Event::Http { method, url, .. } => method.len() + url.len(),
+            Event::RunAsync { .. } => 0,
         };
         i64::try_from(256 + text).unwrap_or(i64::MAX)
     }
@@ -104,6 +107,32 @@ pub(in crate::pipeline) fn mark_rolled_back(log: &mut [Event], from: usize) {
             *rolled_back = true;
         }
     }
+}
+
+/// The longest text of a written record the log keeps, in bytes.
+const SHOWN_TEXT: usize = 256;
+
+/// The records a request wrote, as the log keeps them for the tree and the report: a copy with long texts cut,
+/// counted against the case's budget. The log lives as long as the case, so it must not hold the records
+/// themselves: a later delete or a rollback gives them back to the store while the log would keep them
+/// alive, uncounted (BOX-5).
+pub(in crate::pipeline) fn shown(mut changes: Vec<crate::store::Change>) -> Vec<crate::store::Change> {
+    let mut bytes = 0;
+    for change in &mut changes {
+        let mut record = Entity::clone(&change.record);
+        for value in record.attributes.values_mut() {
+            if let Value::Text(text) = value
+                && text.len() > SHOWN_TEXT
+            {
+                let cut = (0..=SHOWN_TEXT).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+                *text = format!("{}… ({} bytes)", &text[..cut], text.len());
+            }
+        }
+        bytes += crate::budget::size::entity(&record);
+        change.record = std::sync::Arc::new(record);
+    }
+    crate::budget::add(i64::try_from(bytes).unwrap_or(i64::MAX));
+    changes
 }
 
 /// A `plugintracelog` record (PIPE-13).
@@ -180,5 +209,24 @@ mod tests {
         assert!(kept.len() <= TRACE_TEXT_LIMIT && kept.len() > TRACE_TEXT_LIMIT - 4);
         assert!(kept.ends_with("the end"));
         assert!(kept.starts_with('é'), "cut between characters, never inside one");
+    }
+
+    #[test]
+    fn box_5_the_log_keeps_a_cut_copy_of_written_records_not_the_records() {
+        let mut big = Entity::with_id("task", Uuid::from_u128(1));
+        big.set("description", "é".repeat(100_000)).set("subject", "short");
+        let record = std::sync::Arc::new(big);
+        let change = crate::store::Change {
+            table: "task".into(),
+            id: Uuid::from_u128(1),
+            kind: crate::store::ChangeKind::Created,
+            columns: vec!["description".into(), "subject".into()],
+            record: record.clone(),
+        };
+        let kept = shown(vec![change]);
+        assert_eq!(std::sync::Arc::strong_count(&record), 1, "the log holds no reference to the stored record");
+        let Some(Value::Text(description)) = kept[0].record.attributes.get("description") else { panic!() };
+        assert!(description.len() < SHOWN_TEXT + 32 && description.ends_with("… (200000 bytes)"), "{description}");
+        assert_eq!(kept[0].record.attributes.get("subject"), Some(&Value::Text("short".into())));
     }
 }

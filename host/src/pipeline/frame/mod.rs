@@ -216,7 +216,7 @@ impl<'p> Frame<'p> {
         self.run_stage(state, 20)?;
         let before = state.store.data().clone();
         let result = self.core(state);
-        let written = state.store.data().changes(&before);
+        let written = super::log::shown(state.store.data().changes(&before));
         if let Some(Event::Request { written: w, .. }) = self.event.and_then(|e| state.log.get_mut(e)) {
             *w = written;
         }
