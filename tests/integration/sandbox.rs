@@ -290,3 +290,88 @@ fn pipe_12_box_3_stack_overflows_are_clean_faults() {
     assert!(failure.fault.message.contains("its stack in linear memory overflowed"), "{}", failure.fault.message);
     carries_on();
 }
+
+/// A component exporting `xrm:plugin/plugin@0.2.0` whose `execute` is the function type `ty`, lifted from a core
+/// function of the matching flat signature `core`.
+fn exporting_execute(ty: &str, core: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(component
+             (core module $m (func (export "f") {core} unreachable))
+             (core instance $i (instantiate $m))
+             (func $f {ty} (canon lift (core func $i "f")))
+             (instance $p (export "execute" (func $f)))
+             (export "xrm:plugin/plugin@0.2.0" (instance $p)))"#
+    ))
+    .expect("wat")
+}
+
+#[test]
+fn box_4_an_export_with_the_right_name_but_other_function_types_is_refused_at_load() {
+    let expected = "expected `execute: func(context: borrow<context>, configuration: step-configuration) -> \
+                    result<_, plugin-error>;`";
+    let err = load_bytes("no-params", &exporting_execute("", ""));
+    assert!(err.contains("plug-in `no-params`") && err.contains("`execute` has other types"), "{err}");
+    assert!(err.contains(expected) && err.contains("found `execute: func()`"), "{err}");
+
+    let err = load_bytes(
+        "wrong-params",
+        &exporting_execute(
+            r#"(param "context" u32) (param "configuration" u64) (result u32)"#,
+            "(param i32 i64) (result i32)",
+        ),
+    );
+    assert!(err.contains("plug-in `wrong-params`") && err.contains(expected), "{err}");
+    assert!(err.contains("found `execute: func(context: u32, configuration: u64) -> u32`"), "{err}");
+
+    // `execute` exported as something else than a function.
+    let not_a_function = wat::parse_str(
+        r#"(component (type $t u32) (instance $p (export "execute" (type $t))) (export "xrm:plugin/plugin@0.2.0" (instance $p)))"#,
+    )
+    .expect("wat");
+    let err = load_bytes("execute-type", &not_a_function);
+    assert!(err.contains("plug-in `execute-type`") && err.contains("`execute` is a type, not a function"), "{err}");
+}
+
+#[test]
+fn box_4_an_import_of_an_unknown_interface_is_refused_at_load_even_when_it_needs_nothing() {
+    let unknown = "an interface this host does not provide";
+    let empty = wat::parse_str(r#"(component (import "acme:audit/log@1.0.0" (instance)))"#).expect("wat");
+    let err = load_bytes("unknown-empty-import", &empty);
+    assert!(err.contains("plug-in `unknown-empty-import`") && err.contains("`acme:audit/log@1.0.0`"), "{err}");
+    assert!(err.contains(unknown), "{err}");
+
+    // Types only: nothing the linker would have to supply either.
+    let types_only = wat::parse_str(
+        r#"(component (import "acme:audit/types@1.0.0" (instance (type $l u8) (export "level" (type (eq $l))))))"#,
+    )
+    .expect("wat");
+    let err = load_bytes("unknown-types-import", &types_only);
+    assert!(err.contains("`acme:audit/types@1.0.0`") && err.contains(unknown), "{err}");
+
+    let non_empty =
+        wat::parse_str(r#"(component (import "acme:net/socket" (instance (export "connect" (func)))))"#).expect("wat");
+    let err = load_bytes("unknown-import", &non_empty);
+    assert!(err.contains("plug-in `unknown-import`") && err.contains("`acme:net/socket`") && err.contains(unknown));
+
+    // An unknown WASI interface, by a name close to those the host provides.
+    let wasi = wat::parse_str(r#"(component (import "wasi:keyvalue/store@0.2.0" (instance)))"#).expect("wat");
+    let err = load_bytes("unknown-wasi", &wasi);
+    assert!(err.contains("`wasi:keyvalue/store@0.2.0`") && err.contains(unknown), "{err}");
+
+    // A known interface with a nested instance no interface of the host has.
+    let nested = wat::parse_str(r#"(component (import "wasi:io/error@0.2.0" (instance (export "inner" (instance)))))"#)
+        .expect("wat");
+    let err = load_bytes("nested-import", &nested);
+    assert!(err.contains("`wasi:io/error@0.2.0` with a nested instance `inner`"), "{err}");
+}
+
+#[test]
+fn box_4_an_empty_import_of_an_interface_the_host_provides_is_no_reason_to_refuse() {
+    // Another 0.2 version of a WASI interface, and the contract's own: the component fails only for its export.
+    let fine = wat::parse_str(
+        r#"(component (import "wasi:io/error@0.2.0" (instance)) (import "xrm:plugin/tracing-service@0.2.0" (instance)))"#,
+    )
+    .expect("wat");
+    let err = load_bytes("known-empty-imports", &fine);
+    assert!(err.contains("xrm:plugin/plugin@0.2.0") && !err.contains("does not provide"), "{err}");
+}

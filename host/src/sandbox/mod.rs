@@ -11,6 +11,7 @@ mod clock;
 mod convert;
 mod engine;
 mod fault;
+mod fit;
 mod host;
 mod output;
 mod slots;
@@ -135,6 +136,8 @@ pub struct Outcome<H> {
 pub struct Sandbox<H: PluginHost> {
     linker: Linker<StoreData<H>>,
     cache_dir: Option<PathBuf>,
+    /// The import names the linker provides, as BOX-4's check found them.
+    provided: fit::Provided,
 }
 
 /// What the host keeps of a plug-in's trace, and of its stdout and stderr: the last 64 KiB of each, more than
@@ -172,7 +175,7 @@ impl<H: PluginHost> Sandbox<H> {
             })
         });
         linked.map_err(|e| LoadError { plugin: String::new(), path: String::new(), reason: e.to_string() })?;
-        Ok(Sandbox { linker, cache_dir: cache::default_dir() })
+        Ok(Sandbox { linker, cache_dir: cache::default_dir(), provided: fit::Provided::default() })
     }
 
     /// Where compiled components are cached; `None` compiles every time. Default: `XRM_SANDBOX_CACHE_DIR`, else
@@ -189,7 +192,9 @@ impl<H: PluginHost> Sandbox<H> {
         let bytes = crate::input::read_bytes(path, crate::input::MAX_COMPONENT_FILE).map_err(fail)?;
         let component = cache::compile(self.linker.engine(), &bytes, self.cache_dir.as_deref()).map_err(fail)?;
         version::check(self.linker.engine(), &component).map_err(fail)?;
+        fit::check_imports(&self.linker, &self.provided, &component).map_err(fail)?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| fail(fault::describe_link_error(&e)))?;
+        fit::check_exports(&pre).map_err(fail)?;
         let pre = PluginWorldPre::new(pre).map_err(|e| fail(fault::describe_link_error(&e)))?;
         let slots = slots::needed(&bytes, &component).map_err(fail)?;
         Ok(Arc::new(Plugin { name: name.to_owned(), pre, slots }))
