@@ -43,6 +43,7 @@ mod context;
 mod convert;
 mod environment;
 mod error;
+mod getters;
 pub mod http;
 mod identity;
 mod plugin;
@@ -52,7 +53,8 @@ mod tracing;
 #[doc(hidden)]
 pub mod __private;
 
-pub use chrono::{DateTime, Utc};
+/// Dates and times: `DateTime<Utc>` is what date and time columns hold, `Duration` what you add to one.
+pub use chrono::{self, DateTime, Duration, TimeDelta, Utc};
 pub use xrm_model::{
     self as model, ColumnSet, ConditionExpression, ConditionOperator, Entity, EntityCollection, EntityReference,
     ExecuteMultipleResponseItem, ExecuteMultipleSettings, Fault, FilterExpression, JoinOperator, KeyAttributes,
@@ -63,6 +65,7 @@ pub use xrm_model::{
 pub use context::{ContextInfo, PluginContext, mode, stage};
 pub use environment::EnvironmentVariableService;
 pub use error::{OperationStatus, PluginError};
+pub use getters::GetAttributeValue;
 pub use identity::IdentityInfo;
 pub use plugin::{Plugin, StepConfiguration};
 pub use service::{OrganizationService, ServiceFactory};

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 use xrm_sandbox_guest::http::{self, HttpErrorKind};
-use xrm_sandbox_guest::{Entity, Plugin, PluginContext, PluginError, StepConfiguration, Value, trace};
+use xrm_sandbox_guest::{Entity, GetAttributeValue, Plugin, PluginContext, PluginError, StepConfiguration, trace};
 
 /// How long the plug-in waits for the gateway, well inside the step's time limit.
 const GATEWAY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -38,15 +38,13 @@ impl Plugin for Payments {
 
     fn execute(&self, context: &PluginContext) -> Result<(), PluginError> {
         let order = context.target_entity().ok_or_else(|| PluginError::invalid("payments: no Target order"))?;
-        let name = match order.get("new_name") {
-            Some(Value::Text(name)) => name.clone(),
-            _ => return Err(PluginError::invalid("payments: the order has no name")),
-        };
-        let cents = match order.get("new_total") {
-            Some(Value::Money(amount)) => cents(amount)?,
-            _ => return Err(PluginError::invalid(format!("payments: order {name} has no total"))),
-        };
-        let transaction = self.charge(&name, cents)?;
+        let name =
+            order.get_string("new_name")?.ok_or_else(|| PluginError::invalid("payments: the order has no name"))?;
+        let amount = order
+            .get_money("new_total")?
+            .ok_or_else(|| PluginError::invalid(format!("payments: order {name} has no total")))?;
+        let cents = cents(amount)?;
+        let transaction = self.charge(name, cents)?;
         trace!("charged {cents} cents for order {name}: transaction {transaction}");
 
         // The step's user (the service account the step impersonates) writes the id back.
