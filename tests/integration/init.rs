@@ -1,5 +1,5 @@
-//! `xrm-sandbox init`: the project it creates passes its own suite as it is, and a folder that is not empty
-//! is refused with nothing written.
+//! `xrm-sandbox init`: the project it creates passes its own suite as it is, outside the checkout and naming
+//! nothing in it, and a folder that is not empty is refused with nothing written.
 
 // Test code: a broken expectation is a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -63,11 +63,22 @@ fn a_new_project_passes_its_own_suite() {
     }
     let cargo = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
     assert!(cargo.contains("name = \"welcome-call\"") && cargo.contains("\n[workspace]\n"), "{cargo}");
+    // The project travels: the SDK is inside it, and no file names the checkout xrm-sandbox was built from.
+    assert!(cargo.contains(r#"xrm-sandbox-guest = { path = "vendor/xrm-sandbox-guest" }"#), "{cargo}");
+    assert!(dir.join("vendor/xrm-sandbox-guest/wit/plugin.wit").is_file() && dir.join("Cargo.lock").is_file());
+    let checkout = workspace().canonicalize().unwrap();
+    for file in listing(&dir).into_iter().map(|f| dir.join(f)).filter(|f| f.is_file()) {
+        let written = std::fs::read_to_string(&file).unwrap();
+        for root in [checkout.to_str().unwrap(), env!("CARGO_MANIFEST_DIR")] {
+            assert!(!written.contains(root), "{} names the checkout `{root}`", file.display());
+        }
+    }
 
     let suite: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("suite.json")).unwrap()).unwrap();
     let cases = suite["cases"].as_array().unwrap().len();
-    // The command the generated CI workflow runs, from the project's folder.
+    // The command the generated CI workflow runs, from the project's folder: it builds the crate with
+    // `cargo build --release --target wasm32-wasip2`, vendored SDK and all.
     let out = xrm_sandbox(&["test", "suite.json", "--junit", "results.xml", "--report", "report.html"], &dir);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
@@ -111,6 +122,28 @@ fn a_guest_sdk_that_is_not_there_is_refused_with_nothing_written() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("--sdk") && stderr.contains("nowhere/guest-sdk"), "{stderr}");
     assert!(listing(&parent).is_empty(), "nothing written");
+}
+
+/// `--sdk` names a guest SDK folder instead of vendoring one; with the host crate as a dev-dependency from the
+/// same sources, as `docs/testing-from-rust.md` says, the dependencies resolve into one lockfile.
+#[test]
+fn a_project_on_the_checkouts_sdk_takes_the_host_as_a_dev_dependency() {
+    let parent = scratch("dev-dependency");
+    let sdk = workspace().join("guest-sdk");
+    let out = xrm_sandbox(&["init", "project", "--sdk", sdk.to_str().unwrap()], &parent);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let dir = parent.join("project");
+    assert!(!dir.join("vendor").exists(), "no vendored copy beside a given SDK");
+    let host = workspace().join("host").canonicalize().unwrap();
+    let mut cargo = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    cargo.push_str(&format!("\n[dev-dependencies]\nxrm-sandbox = {{ path = {:?} }}\nserde_json = \"1\"\n", host));
+    std::fs::write(dir.join("Cargo.toml"), cargo).unwrap();
+    // Resolving is enough to show the lockfile takes both (a collision fails here); building the host would
+    // take minutes.
+    let out =
+        Command::new(env!("CARGO")).args(["metadata", "--format-version", "1"]).current_dir(&dir).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&parent);
 }
 
 #[test]

@@ -15,8 +15,9 @@ pub struct InitArgs {
     /// The crate's name (default: the folder's name).
     #[arg(long)]
     name: Option<String>,
-    /// The guest SDK's folder, `guest-sdk` in the xrm-sandbox sources (default: the one this binary was built
-    /// from).
+    /// Depend on this guest SDK folder (`guest-sdk` in the xrm-sandbox sources) instead of the copy written
+    /// into the project's `vendor/` (the default): for a project that also takes the host crate as a
+    /// dev-dependency from the same sources.
     #[arg(long, value_name = "DIR")]
     sdk: Option<PathBuf>,
 }
