@@ -163,7 +163,17 @@ impl Store {
     /// The records written since `before` (a clone of this store taken earlier), table by table in name
     /// order. Shared structure is skipped, so the cost grows with what was written, not with the store.
     pub fn changes(&self, before: &Store) -> Vec<Change> {
-        let mut tables: Vec<&String> = self.tables.keys().chain(before.tables.keys()).collect();
+        if self.tables.ptr_eq(&before.tables) {
+            return Vec::new();
+        }
+        // A write copies the path it touches: a table whose rows are still the very map they were is unchanged.
+        let changed = |name: &String, rows: &Rows, other: &Store| {
+            other.tables.get(name).is_none_or(|was| !was.by_id.ptr_eq(&rows.by_id))
+        };
+        let mut tables: Vec<&String> = (self.tables.iter().filter(|(name, rows)| changed(name, rows, before)))
+            .chain(before.tables.iter().filter(|(name, rows)| changed(name, rows, self)))
+            .map(|(name, _)| name)
+            .collect();
         tables.sort();
         tables.dedup();
         let empty = OrdMap::new();
@@ -259,6 +269,32 @@ mod tests {
 
     fn found(store: &Store, column: &str, key: IndexKey) -> Vec<u128> {
         store.find("account", column, &key).expect("indexed").map(|e| e.id.unwrap_or_default().as_u128()).collect()
+    }
+
+    #[test]
+    fn changes_name_only_the_tables_written_and_what_changed_in_them() {
+        let mut store = Store::default();
+        store.put(account(1, "a"));
+        store.put(account(2, "b"));
+        let mut contact = Entity::with_id("contact", Uuid::from_u128(9));
+        contact.set("lastname", "untouched");
+        store.put(contact);
+        let before = store.clone();
+        assert!(store.changes(&before).is_empty(), "a clone is unchanged");
+        store.put(account(1, "renamed"));
+        store.remove("account", Uuid::from_u128(2));
+        let mut task = Entity::with_id("task", Uuid::from_u128(3));
+        task.set("subject", "new table");
+        store.put(task);
+        let changes: Vec<_> = store.changes(&before).into_iter().map(|c| (c.table, c.id.as_u128(), c.kind)).collect();
+        assert_eq!(
+            changes,
+            [
+                ("account".to_owned(), 1, ChangeKind::Updated),
+                ("account".to_owned(), 2, ChangeKind::Deleted),
+                ("task".to_owned(), 3, ChangeKind::Created)
+            ]
+        );
     }
 
     #[test]
