@@ -265,6 +265,8 @@ pub mod size {
                     SLOT + i.response.as_ref().map_or(0, response) + i.fault.as_ref().map_or(0, |f| f.message.len())
                 })
                 .sum(),
+            // Metadata is read-only text about tables: its debug form's length is a fair measure.
+            ParameterValue::Metadata(m) => format!("{m:?}").len(),
         }
     }
 

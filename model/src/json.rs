@@ -17,6 +17,7 @@ use crate::request::{EntityCollection, ParameterValue, PrincipalAccess, Request,
 use crate::value::{Entity, EntityReference, KeyAttributes, Value};
 
 mod batch;
+mod metadata;
 
 /// Where a JSON value sits in its document; rendered only when an error is reported.
 #[derive(Clone, Copy)]
@@ -737,6 +738,7 @@ pub fn parameter_to_json(p: &ParameterValue) -> Json {
         ParameterValue::ExecuteMultipleResponses(items) => {
             Json::Array(items.iter().map(batch::response_item_to_json).collect())
         }
+        ParameterValue::Metadata(m) => metadata::metadata_to_json(m),
     }
 }
 

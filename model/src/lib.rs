@@ -6,12 +6,16 @@
 
 mod fault;
 pub mod json;
+pub mod metadata;
 mod query;
 mod request;
 pub mod suggest;
 mod value;
 
 pub use fault::{Fault, codes};
+pub use metadata::{
+    AttributeMetadata, EntityKeyMetadata, EntityMetadata, Metadata, OptionMetadata, OptionSetMetadata, entity_filters,
+};
 pub use query::{
     ColumnSet, ConditionExpression, ConditionOperator, FilterExpression, JoinOperator, LinkEntity, LogicalOperator,
     OrderExpression, PagingInfo, Query, QueryExpression,

@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use crate::fault::Fault;
+use crate::metadata::Metadata;
 use crate::query::{ColumnSet, Query};
 use crate::value::{Entity, EntityReference, Value};
 
@@ -85,6 +86,9 @@ pub enum ParameterValue {
     ExecuteMultipleSettings(ExecuteMultipleSettings),
     /// `ExecuteMultipleResponseItemCollection`: the `Responses` of `ExecuteMultiple`.
     ExecuteMultipleResponses(Vec<ExecuteMultipleResponseItem>),
+    /// What the metadata messages answer (META-1): `EntityMetadata`, `AttributeMetadata`,
+    /// `OptionSetMetadata`.
+    Metadata(Metadata),
 }
 
 impl ParameterValue {
@@ -156,6 +160,10 @@ pub mod messages {
     pub const REMOVE_MEMBERS_TEAM: &str = "RemoveMembersTeam";
     pub const RETRIEVE_PRINCIPAL_ACCESS: &str = "RetrievePrincipalAccess";
     pub const RETRIEVE_USER_PRIVILEGES: &str = "RetrieveUserPrivileges";
+    pub const RETRIEVE_ENTITY: &str = "RetrieveEntity";
+    pub const RETRIEVE_ATTRIBUTE: &str = "RetrieveAttribute";
+    pub const RETRIEVE_ALL_ENTITIES: &str = "RetrieveAllEntities";
+    pub const RETRIEVE_OPTION_SET: &str = "RetrieveOptionSet";
 
     /// Every message the pipeline runs itself (custom APIs aside): the one list that loaders, the import and
     /// the pipeline's dispatch agree on. A message is runnable when it is here or a custom API of the
@@ -188,6 +196,10 @@ pub mod messages {
         REMOVE_MEMBERS_TEAM,
         RETRIEVE_PRINCIPAL_ACCESS,
         RETRIEVE_USER_PRIVILEGES,
+        RETRIEVE_ENTITY,
+        RETRIEVE_ATTRIBUTE,
+        RETRIEVE_ALL_ENTITIES,
+        RETRIEVE_OPTION_SET,
     ];
 
     /// The messages that carry other requests: `ExecuteMultiple` and `ExecuteTransaction` (PIPE-17).

@@ -59,6 +59,7 @@ fn from_key_value(v: wit::KeyValue) -> Value {
 /// The batch kinds of a parameter value; `None` for the other kinds.
 pub(crate) fn batch_value(p: &ParameterValue) -> Option<Result<wit::ParameterValue, Fault>> {
     Some(match p {
+        ParameterValue::Metadata(md) => Ok(wit::ParameterValue::Metadata(super::metadata::metadata(md))),
         ParameterValue::Guids(ids) => Ok(wit::ParameterValue::Guids(ids.iter().copied().map(to_wit::guid).collect())),
         ParameterValue::Requests(rs) => {
             rs.iter().map(inner_request).collect::<Result<_, _>>().map(wit::ParameterValue::Requests)
@@ -82,6 +83,7 @@ pub(crate) fn batch_value(p: &ParameterValue) -> Option<Result<wit::ParameterVal
 /// The batch kinds of a WIT parameter value ([`from_wit::parameter_value`] reads the others).
 pub(crate) fn from_batch_value(p: wit::ParameterValue) -> ParameterValue {
     match p {
+        wit::ParameterValue::Metadata(md) => ParameterValue::Metadata(super::metadata::from_metadata(md)),
         wit::ParameterValue::Guids(ids) => ParameterValue::Guids(ids.into_iter().map(from_wit::uuid).collect()),
         wit::ParameterValue::Requests(rs) => ParameterValue::Requests(rs.into_iter().map(from_inner_request).collect()),
         wit::ParameterValue::Responses(rs) => {
@@ -113,6 +115,7 @@ fn inner_value(p: &ParameterValue) -> Result<wit::InnerValue, Fault> {
         wit::ParameterValue::Relationship(r) => wit::InnerValue::Relationship(r),
         wit::ParameterValue::PrincipalAccess(pa) => wit::InnerValue::PrincipalAccess(pa),
         wit::ParameterValue::Guids(ids) => wit::InnerValue::Guids(ids),
+        wit::ParameterValue::Metadata(md) => wit::InnerValue::Metadata(md),
         _ => return Err(nested()),
     })
 }
@@ -128,6 +131,7 @@ fn from_inner_value(p: wit::InnerValue) -> ParameterValue {
         wit::InnerValue::Relationship(r) => wit::ParameterValue::Relationship(r),
         wit::InnerValue::PrincipalAccess(pa) => wit::ParameterValue::PrincipalAccess(pa),
         wit::InnerValue::Guids(ids) => wit::ParameterValue::Guids(ids),
+        wit::InnerValue::Metadata(md) => wit::ParameterValue::Metadata(md),
     })
 }
 

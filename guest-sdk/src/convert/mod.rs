@@ -4,6 +4,7 @@
 
 mod batch;
 pub(crate) mod from_wit;
+mod metadata;
 pub(crate) mod to_wit;
 
 #[cfg(test)]

@@ -328,3 +328,44 @@ fn keys_batches_and_their_responses_convert_both_ways() {
     let nested = ParameterValue::Requests(vec![inner]);
     assert_eq!(to_wit::parameter_value(&nested).unwrap_err().code, xrm_model::codes::INVALID_ARGUMENT);
 }
+
+#[test]
+fn metadata_round_trips_alone_and_inside_a_batch_response() {
+    use xrm_model::{
+        AttributeMetadata, EntityKeyMetadata, EntityMetadata, Metadata, OptionMetadata, OptionSetMetadata,
+    };
+    let option_set = OptionSetMetadata {
+        name: "new_color".into(),
+        display_name: Some("Color".into()),
+        is_global: true,
+        option_set_type: "Picklist".into(),
+        options: vec![OptionMetadata { value: 1, label: Some("Red".into()), state: Some(0), default_status: None }],
+    };
+    let attribute = AttributeMetadata {
+        logical_name: "new_color".into(),
+        attribute_type: "Picklist".into(),
+        required_level: "None".into(),
+        targets: vec!["account".into()],
+        option_set: Some(option_set.clone()),
+        ..AttributeMetadata::default()
+    };
+    let entity = EntityMetadata {
+        logical_name: "new_shipment".into(),
+        keys: vec![EntityKeyMetadata { logical_name: "k".into(), key_attributes: vec!["new_tracking".into()] }],
+        attributes: vec![attribute.clone()],
+        ..EntityMetadata::default()
+    };
+    for m in [
+        Metadata::Entity(entity.clone()),
+        Metadata::Entities(vec![entity]),
+        Metadata::Attribute(attribute),
+        Metadata::OptionSet(option_set),
+    ] {
+        let p = ParameterValue::Metadata(m);
+        assert_eq!(from_wit::parameter_value(to_wit::parameter_value(&p).unwrap()), p);
+        let mut response = Response::new("RetrieveAttribute");
+        response.results.insert("AttributeMetadata".into(), p.clone());
+        let batch = ParameterValue::Responses(vec![response]);
+        assert_eq!(from_wit::parameter_value(to_wit::parameter_value(&batch).unwrap()), batch);
+    }
+}

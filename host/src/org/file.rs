@@ -14,7 +14,7 @@ use xrm_model::{Entity, EntityReference, Uuid, Value};
 
 use super::currency::{self, CurrencyFile};
 use super::environment::{self, EnvironmentVariableFile};
-use super::table_file::{self, TableFile};
+use super::table_file::{self, OptionSetFile, TableFile};
 use super::tables::{self, ColumnType, Ownership, Table};
 use super::values::{self, AliasLookups};
 use super::{BusinessUnit, Depth, Organization, Role, Settings, Team, TeamType, TraceLogSetting, User, checks};
@@ -73,6 +73,9 @@ pub(crate) struct OrgFile {
     /// Custom tables, and columns added to built-in tables.
     #[serde(default)]
     tables: Vec<TableFile>,
+    /// Global choices, which choice columns of any table can take their options from (`optionset`).
+    #[serde(default)]
+    optionsets: Vec<OptionSetFile>,
     /// Many-to-many relationships beyond the built-in ones, for Associate and Disassociate.
     #[serde(default)]
     relationships: Vec<RelationshipFile>,
@@ -403,6 +406,7 @@ pub fn build(path: &Path, json: Json) -> Result<Organization, FileErrors> {
     b.roles(&file.roles);
     b.users(&file.users)?;
     b.teams(&file.teams)?;
+    b.org.option_sets = table_file::global_choices(path, &file.optionsets)?;
     b.tables(&file.tables)?;
     b.currencies(&file.currencies)?;
     b.environment_variables(&file.environmentvariables)?;
@@ -564,6 +568,7 @@ impl<'f> Builder<'f> {
             roles: HashMap::new(),
             aliases,
             tables,
+            option_sets: BTreeMap::new(),
             relationships: HashMap::new(),
             custom_apis: HashMap::new(),
             data: Store::default(),
@@ -689,7 +694,7 @@ impl<'f> Builder<'f> {
 
     fn tables(&mut self, tables: &[TableFile]) -> Result<(), FileError> {
         for (i, t) in tables.iter().enumerate() {
-            table_file::apply(self.path, &format!("tables[{i}]"), t, &mut self.org.tables)?;
+            table_file::apply(self.path, &format!("tables[{i}]"), t, &mut self.org.tables, &self.org.option_sets)?;
         }
         Ok(())
     }

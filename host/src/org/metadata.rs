@@ -60,6 +60,15 @@ pub struct ColumnMeta {
     pub display_name: Option<String>,
     pub required_level: RequiredLevel,
     pub options: Options,
+    /// The global choice (`optionsets` of the organization file) whose options the column takes.
+    pub global_choice: Option<String>,
+}
+
+/// A global choice (`OptionSetMetadata` with `IsGlobal`): options that columns of several tables share.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GlobalChoice {
+    pub display_name: Option<String>,
+    pub labels: BTreeMap<i32, String>,
 }
 
 impl ColumnMeta {

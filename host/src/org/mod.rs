@@ -235,6 +235,8 @@ pub struct Organization {
     /// Every alias of the file (without `@`), and `system`.
     pub aliases: HashMap<String, Uuid>,
     pub tables: HashMap<String, Table>,
+    /// Global choices by name (META-1).
+    pub option_sets: BTreeMap<String, metadata::GlobalChoice>,
     /// Custom messages by unique name.
     pub custom_apis: HashMap<String, CustomApi>,
     /// Many-to-many relationships by schema name: built in, and the file's.

@@ -120,6 +120,7 @@ fn set(table: &mut Table, state_label: &str, states: &[State], statuses: &[Statu
         display_name: Some(name.to_owned()),
         required_level: super::RequiredLevel::None,
         options,
+        global_choice: None,
     };
     table.column_meta.insert("statecode".into(), meta(state_label, Options::State(states)));
     table.column_meta.insert("statuscode".into(), meta("Status Reason", Options::Status(statuses)));

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use super::metadata::{AlternateKey, ColumnMeta, Options, RequiredLevel, StateOption, StatusOption};
+use super::metadata::{AlternateKey, ColumnMeta, GlobalChoice, Options, RequiredLevel, StateOption, StatusOption};
 use super::tables::{ColumnType, Ownership, Table};
 use crate::input::{self, FileError};
 
@@ -167,6 +167,49 @@ struct ColumnObject {
     #[serde(default)]
     #[schemars(extend("propertyNames" = { "pattern": "^-?[0-9]+$" }))]
     defaultstatus: Option<BTreeMap<String, i32>>,
+    /// The global choice (`optionsets`) a Picklist or MultiSelectPicklist column takes its options from,
+    /// instead of `options` of its own.
+    #[serde(default)]
+    optionset: Option<String>,
+}
+
+/// A global choice: options that choice columns of any table can share (`OptionSetMetadata` with
+/// `IsGlobal`), read by `RetrieveOptionSet` (META-1).
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "OptionSet")]
+pub(super) struct OptionSetFile {
+    /// The choice's name, such as `new_color`.
+    #[schemars(length(min = 1))]
+    pub(super) name: String,
+    /// The name the platform shows for it.
+    #[serde(default)]
+    pub(super) displayname: Option<String>,
+    /// Option value (a whole number, as a JSON key) → label: `{"1": "Red"}`.
+    #[schemars(extend("propertyNames" = { "pattern": "^-?[0-9]+$" }))]
+    pub(super) options: BTreeMap<String, String>,
+}
+
+/// Reads the organization file's `optionsets` (META-1).
+pub(super) fn global_choices(
+    path: &Path,
+    files: &[OptionSetFile],
+) -> Result<BTreeMap<String, GlobalChoice>, FileError> {
+    let mut choices = BTreeMap::new();
+    for (i, file) in files.iter().enumerate() {
+        let at = format!("optionsets[{i}]");
+        if file.name.is_empty() {
+            return Err(FileError::new(path, format!("{at}.name"), "the choice's name is empty"));
+        }
+        let raw: BTreeMap<String, Json> =
+            file.options.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect();
+        let choice = GlobalChoice { display_name: file.displayname.clone(), labels: labels(path, &at, &raw)? };
+        if choices.insert(file.name.clone(), choice).is_some() {
+            let message = format!("the choice `{}` is declared twice", file.name);
+            return Err(FileError::new(path, format!("{at}.name"), message));
+        }
+    }
+    Ok(choices)
 }
 
 /// An option: its label, or for a Status column its label and state. Only its schema is used.
@@ -221,6 +264,7 @@ pub(super) fn apply(
     at: &str,
     file: &TableFile,
     tables: &mut HashMap<String, Table>,
+    choices: &BTreeMap<String, GlobalChoice>,
 ) -> Result<(), FileError> {
     let ownership = match file.ownership {
         OwnershipFile::UserOwned => Ownership::UserOwned,
@@ -232,7 +276,9 @@ pub(super) fn apply(
         Some(existing) => existing,
         None => {
             let schema = file.schemaname.clone().unwrap_or_else(|| file.logicalname.clone());
-            Table::new(&file.logicalname, &schema, file.objecttypecode, ownership)
+            let mut table = Table::new(&file.logicalname, &schema, file.objecttypecode, ownership);
+            table.custom = true;
+            table
         }
     };
     if let Some(name) = &file.primarynameattribute {
@@ -252,8 +298,10 @@ pub(super) fn apply(
         table.entity_set_name.clone_from(set);
     }
     for (name, json) in &file.columns {
-        let (ty, meta) = column(path, &format!("{at}.columns.{name}"), json)?;
-        table.columns.insert(name.clone(), ty);
+        let (ty, meta) = column(path, &format!("{at}.columns.{name}"), json, choices)?;
+        if table.columns.insert(name.clone(), ty).is_none() {
+            table.custom_columns.insert(name.clone());
+        }
         match meta {
             Some(meta) => table.column_meta.insert(name.clone(), meta),
             None => table.column_meta.remove(name),
@@ -271,7 +319,12 @@ pub(super) fn apply(
 }
 
 /// A column's type and its metadata (none when it declares nothing beyond its type).
-fn column(path: &Path, at: &str, json: &Json) -> Result<(ColumnType, Option<ColumnMeta>), FileError> {
+fn column(
+    path: &Path,
+    at: &str,
+    json: &Json,
+    choices: &BTreeMap<String, GlobalChoice>,
+) -> Result<(ColumnType, Option<ColumnMeta>), FileError> {
     let object = match json {
         Json::String(name) => ColumnObject::of_type(name),
         Json::Object(map) if map.contains_key("Lookup") => {
@@ -296,7 +349,7 @@ fn column(path: &Path, at: &str, json: &Json) -> Result<(ColumnType, Option<Colu
     let kind = kind(&object.kind).ok_or_else(|| {
         FileError::new(path, &type_at, format!("unknown column type `{}` (expected {TYPE_NAMES})", object.kind))
     })?;
-    object.build(path, at, kind)
+    object.build(path, at, kind, choices)
 }
 
 impl ColumnObject {
@@ -308,10 +361,17 @@ impl ColumnObject {
             options: None,
             targets: None,
             defaultstatus: None,
+            optionset: None,
         }
     }
 
-    fn build(self, path: &Path, at: &str, kind: Kind) -> Result<(ColumnType, Option<ColumnMeta>), FileError> {
+    fn build(
+        self,
+        path: &Path,
+        at: &str,
+        kind: Kind,
+        choices: &BTreeMap<String, GlobalChoice>,
+    ) -> Result<(ColumnType, Option<ColumnMeta>), FileError> {
         let misplaced = |key: &str, what: &str| {
             FileError::new(path, format!("{at}.{key}"), format!("`{key}` is for {what} columns, not {}", self.kind))
         };
@@ -324,8 +384,29 @@ impl ColumnObject {
         if self.defaultstatus.is_some() && !matches!(kind, Kind::State) {
             return Err(misplaced("defaultstatus", "State"));
         }
+        let global = match &self.optionset {
+            None => None,
+            Some(_) if self.options.is_some() => {
+                let message = "a column takes its options from `optionset` or lists its own `options`, not both";
+                return Err(FileError::new(path, format!("{at}.optionset"), message));
+            }
+            Some(_) if !matches!(kind, Kind::Choice(ColumnType::Picklist | ColumnType::MultiSelectPicklist)) => {
+                return Err(misplaced("optionset", "Picklist and MultiSelectPicklist"));
+            }
+            Some(name) => Some(choices.get(name).ok_or_else(|| {
+                let known: Vec<&str> = choices.keys().map(String::as_str).collect();
+                let message = format!(
+                    "no global choice `{name}` in `optionsets` (declared: {})",
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                );
+                FileError::new(path, format!("{at}.optionset"), message)
+            })?),
+        };
         let raw = self.options.unwrap_or_default();
         let (ty, options) = match kind {
+            Kind::Choice(ty) if global.is_some() => {
+                (ty, Options::Labels(global.map(|g| g.labels.clone()).unwrap_or_default()))
+            }
             Kind::Plain(ty) => (ty, Options::None),
             Kind::Lookup(defaults) => (ColumnType::Lookup(self.targets.unwrap_or(defaults)), Options::None),
             Kind::Choice(ty) if raw.is_empty() => (ty, Options::None),
@@ -358,7 +439,12 @@ impl ColumnObject {
             }
             Kind::Status => (ColumnType::Picklist, Options::Status(statuses(path, at, &raw)?)),
         };
-        let meta = ColumnMeta { display_name: self.displayname, required_level: self.requiredlevel, options };
+        let meta = ColumnMeta {
+            display_name: self.displayname,
+            required_level: self.requiredlevel,
+            options,
+            global_choice: self.optionset,
+        };
         Ok((ty, (meta != ColumnMeta::default()).then_some(meta)))
     }
 }

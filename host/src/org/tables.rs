@@ -1,7 +1,7 @@
 //! Table metadata: the standard tables a plug-in author expects, plus the organization's custom tables, and
 //! the column check every write goes through.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use xrm_model::{Entity, Fault, Value, codes};
 
@@ -153,6 +153,10 @@ pub struct Table {
     pub read_with: Vec<String>,
     /// Display names, required levels and option labels of the columns that declare any.
     pub column_meta: HashMap<String, ColumnMeta>,
+    /// A table the organization file declares (`IsCustomEntity`).
+    pub custom: bool,
+    /// The columns the organization file added (`IsCustomAttribute`).
+    pub custom_columns: HashSet<String>,
 }
 
 impl Table {
@@ -172,6 +176,8 @@ impl Table {
             keys: Vec::new(),
             column_meta: HashMap::new(),
             read_with: Vec::new(),
+            custom: false,
+            custom_columns: HashSet::new(),
         };
         table.add_common_columns();
         table

@@ -240,3 +240,38 @@ fn every_type_name_the_schema_offers_is_read() {
         assert!(org_with(table).is_ok(), "{name}");
     }
 }
+
+fn org_with_choices(optionsets: Json, column: Json) -> Result<Organization, crate::input::FileErrors> {
+    let file = json!({ "name": "o", "businessunits": [{ "@alias": "root", "name": "Root" }],
+                       "users": [{ "@alias": "alice", "businessunit": "@root" }], "optionsets": optionsets,
+                       "tables": [{ "logicalname": "new_thing", "objecttypecode": 10200, "columns": { "new_color": column } }] });
+    Organization::from_json(Path::new("org.json"), file)
+}
+
+#[test]
+fn a_column_takes_the_options_of_a_global_choice_and_bad_ones_are_refused() {
+    let colors = json!([{ "name": "new_color", "displayname": "Color", "options": { "1": "Red", "2": "Blue" } }]);
+    let org = org_with_choices(colors.clone(), json!({ "type": "Picklist", "optionset": "new_color" })).unwrap();
+    let table = org.table("new_thing").unwrap();
+    let meta = table.column_meta("new_color").unwrap();
+    assert_eq!(meta.global_choice.as_deref(), Some("new_color"));
+    assert_eq!(meta.label(2), Some("Blue"));
+    assert!(table.custom && table.custom_columns.contains("new_color") && !table.custom_columns.contains("createdon"));
+    assert_eq!(org.option_sets["new_color"].display_name.as_deref(), Some("Color"));
+
+    let refused = |optionsets: Json, column: Json| match org_with_choices(optionsets, column) {
+        Ok(_) => panic!("the organization loads"),
+        Err(e) => e.to_string(),
+    };
+    let unknown = refused(colors.clone(), json!({ "type": "Picklist", "optionset": "new_colour" }));
+    assert!(unknown.contains("tables[0].columns.new_color.optionset") && unknown.contains("new_color"), "{unknown}");
+    let both =
+        refused(colors.clone(), json!({ "type": "Picklist", "optionset": "new_color", "options": { "1": "A" } }));
+    assert!(both.contains("not both"), "{both}");
+    let text = refused(colors.clone(), json!({ "type": "String", "optionset": "new_color" }));
+    assert!(text.contains("`optionset` is for Picklist and MultiSelectPicklist"), "{text}");
+    let twice = refused(json!([{ "name": "a", "options": {} }, { "name": "a", "options": {} }]), json!("String"));
+    assert!(twice.contains("optionsets[1].name") && twice.contains("declared twice"), "{twice}");
+    let label = refused(json!([{ "name": "a", "options": { "one": "One" } }]), json!("String"));
+    assert!(label.contains("optionsets[0].options.one"), "{label}");
+}

@@ -183,6 +183,8 @@ pub fn parameter_text(p: &ParameterValue) -> String {
             Some(fault) => format!("{}:{}", item.request_index, fault.code_hex()),
             None => format!("{}:ok", item.request_index),
         })),
+        // META-1: a short form of the metadata (`xrm_model::Metadata`'s `Display`).
+        ParameterValue::Metadata(m) => m.to_string(),
     }
 }
 

@@ -7,6 +7,7 @@
 pub(in crate::pipeline) mod batch;
 pub(in crate::pipeline) mod bulk;
 pub mod merge;
+pub mod metadata;
 pub mod qualify;
 pub mod security;
 pub mod status;

@@ -58,6 +58,7 @@ fn from_key_value(v: w::KeyValue) -> m::Value {
 /// The batch kinds of a parameter value; `None` for the other kinds.
 pub fn batch_value(p: &m::ParameterValue) -> Option<Result<w::ParameterValue, m::Fault>> {
     Some(match p {
+        m::ParameterValue::Metadata(md) => Ok(w::ParameterValue::Metadata(super::metadata::metadata(md))),
         m::ParameterValue::Guids(ids) => Ok(w::ParameterValue::Guids(ids.iter().copied().map(guid).collect())),
         m::ParameterValue::Requests(rs) => {
             rs.iter().map(inner_request).collect::<Result<_, _>>().map(w::ParameterValue::Requests)
@@ -81,6 +82,7 @@ pub fn batch_value(p: &m::ParameterValue) -> Option<Result<w::ParameterValue, m:
 /// The batch kinds of a WIT parameter value ([`super::from_parameter_value`] reads the others).
 pub fn from_batch_value(p: w::ParameterValue) -> Result<m::ParameterValue, m::Fault> {
     match p {
+        w::ParameterValue::Metadata(md) => Ok(m::ParameterValue::Metadata(super::metadata::from_metadata(md))),
         w::ParameterValue::Guids(ids) => Ok(m::ParameterValue::Guids(ids.into_iter().map(uuid).collect())),
         w::ParameterValue::Requests(rs) => {
             rs.into_iter().map(from_inner_request).collect::<Result<_, _>>().map(m::ParameterValue::Requests)
@@ -116,6 +118,7 @@ fn inner_value(p: &m::ParameterValue) -> Result<w::InnerValue, m::Fault> {
         w::ParameterValue::Relationship(r) => w::InnerValue::Relationship(r),
         w::ParameterValue::PrincipalAccess(pa) => w::InnerValue::PrincipalAccess(pa),
         w::ParameterValue::Guids(ids) => w::InnerValue::Guids(ids),
+        w::ParameterValue::Metadata(md) => w::InnerValue::Metadata(md),
         _ => return Err(nested()),
     })
 }
@@ -131,6 +134,7 @@ fn from_inner_value(p: w::InnerValue) -> Result<m::ParameterValue, m::Fault> {
         w::InnerValue::Relationship(r) => w::ParameterValue::Relationship(r),
         w::InnerValue::PrincipalAccess(pa) => w::ParameterValue::PrincipalAccess(pa),
         w::InnerValue::Guids(ids) => w::ParameterValue::Guids(ids),
+        w::InnerValue::Metadata(md) => w::ParameterValue::Metadata(md),
     })
 }
 

@@ -1,6 +1,7 @@
 //! Conversions between the model types and the generated WIT types, both ways.
 
 mod batch;
+mod metadata;
 mod query;
 
 use chrono::{DateTime, Utc};
