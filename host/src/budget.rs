@@ -220,6 +220,7 @@ pub mod size {
             Value::Text(s) | Value::Decimal(s) | Value::Money(s) => s.len(),
             Value::Choices(c) => 4 * c.len(),
             Value::Lookup(r) => reference(r),
+            Value::EntityCollection(parties) => parties.iter().map(entity).sum(),
             _ => 0,
         }
     }

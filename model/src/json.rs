@@ -180,7 +180,11 @@ impl<'r> Reader<'r> {
                 Some(i) => i32::try_from(i).map_or(Value::BigInt(i), Value::Integer),
                 None => Value::Double(n.as_f64().unwrap_or_default()),
             },
-            Json::Array(_) => return Err(expected(path, "a column value", v)),
+            // A party list (ACT-1): `[{"@logicalname": "activityparty", "partyid": …}, …]`.
+            Json::Array(items) => {
+                let parties = items.iter().enumerate().map(|(i, item)| self.entity(item, &path.index(i)));
+                Value::EntityCollection(parties.collect::<Result<Vec<_>>>()?)
+            }
             Json::Object(obj) => self.tagged_value(obj, v, path)?,
         })
     }
@@ -678,6 +682,7 @@ pub fn value_to_json(v: &Value) -> Json {
         Value::Choice(n) => json!({ "@option": n }),
         Value::Choices(ns) => json!({ "@options": ns }),
         Value::Lookup(r) => reference_to_json(r),
+        Value::EntityCollection(parties) => Json::Array(parties.iter().map(entity_to_json).collect()),
     }
 }
 

@@ -160,6 +160,7 @@ pub mod messages {
     pub const REMOVE_MEMBERS_TEAM: &str = "RemoveMembersTeam";
     pub const RETRIEVE_PRINCIPAL_ACCESS: &str = "RetrievePrincipalAccess";
     pub const RETRIEVE_USER_PRIVILEGES: &str = "RetrieveUserPrivileges";
+    pub const SEND_EMAIL: &str = "SendEmail";
     pub const RETRIEVE_ENTITY: &str = "RetrieveEntity";
     pub const RETRIEVE_ATTRIBUTE: &str = "RetrieveAttribute";
     pub const RETRIEVE_ALL_ENTITIES: &str = "RetrieveAllEntities";
@@ -196,6 +197,7 @@ pub mod messages {
         REMOVE_MEMBERS_TEAM,
         RETRIEVE_PRINCIPAL_ACCESS,
         RETRIEVE_USER_PRIVILEGES,
+        SEND_EMAIL,
         RETRIEVE_ENTITY,
         RETRIEVE_ATTRIBUTE,
         RETRIEVE_ALL_ENTITIES,

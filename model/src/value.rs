@@ -51,6 +51,9 @@ pub enum Value {
     /// A multi-select choice value.
     Choices(Vec<i32>),
     Lookup(EntityReference),
+    /// A party list (`to`, `from`, `requiredattendees`, …): the activity's `activityparty` records, as the
+    /// platform's `EntityCollection` value (ACT-1).
+    EntityCollection(Vec<Entity>),
 }
 
 impl Value {
@@ -70,6 +73,7 @@ impl Value {
             Value::Choice(_) => "Picklist",
             Value::Choices(_) => "MultiSelectPicklist",
             Value::Lookup(_) => "Lookup",
+            Value::EntityCollection(_) => "EntityCollection",
         }
     }
 
@@ -80,7 +84,7 @@ impl Value {
 
 /// Renders a value the way the probe's placeholders and trace text show it: GUIDs lower-case hyphenated,
 /// booleans `true`/`false`, numbers in plain decimal, a lookup as its id, a choice as its number, money and
-/// decimal as their decimal text.
+/// decimal as their decimal text, a party list as its parties' ids (or addresses) comma-separated.
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -98,6 +102,18 @@ impl fmt::Display for Value {
                 f.write_str(&parts.join(","))
             }
             Value::Lookup(r) => write!(f, "{}", r.id),
+            // A party list: each party's `partyid`, else the address it was sent to, else its own id.
+            Value::EntityCollection(parties) => {
+                let parts: Vec<String> = parties
+                    .iter()
+                    .map(|p| match (p.get("partyid"), p.get("addressused")) {
+                        (Some(Value::Lookup(r)), _) => r.id.to_string(),
+                        (_, Some(Value::Text(address))) => address.clone(),
+                        _ => p.id.map(|id| id.to_string()).unwrap_or_default(),
+                    })
+                    .collect();
+                f.write_str(&parts.join(","))
+            }
         }
     }
 }

@@ -332,7 +332,7 @@ fn generate(dir: &Path, shape: &Shape) -> (Vec<String>, u32) {
         ("name", "Upsert", "contact", true),
         ("name", "WhoAmI", "", true),
         ("name", "Merge", "con_item0", false),
-        ("name", "SendEmail", "email", false),
+        ("name", "WinOpportunity", "opportunity", false),
         ("id", SHARED_PRINCIPALS, "account", false),
     ];
     for (kind, message, table, fires) in others {
@@ -369,7 +369,7 @@ fn a_large_solution_folder_imports_in_one_command_and_its_starter_suite_passes()
     for name in &cannot_fire {
         assert!(warnings.iter().any(|w| w.contains(name.as_str())), "{name}:\n{printed}");
     }
-    assert!(printed.contains("cannot fire: the sandbox does not run `SendEmail` yet"), "{printed}");
+    assert!(printed.contains("cannot fire: the sandbox does not run `WinOpportunity` yet"), "{printed}");
     assert!(
         printed.contains("is not fired by the starter suite: Merge merges accounts, contacts and leads, not con_item0")
     );

@@ -15,7 +15,7 @@ pub(crate) fn keys(keys: &KeyAttributes) -> Vec<wit::KeyAttribute> {
 /// empty.
 fn key_value(v: &Value) -> wit::KeyValue {
     match to_wit::value(v) {
-        wit::Value::Null | wit::Value::Choices(_) => wit::KeyValue::Null,
+        wit::Value::Null | wit::Value::Choices(_) | wit::Value::Entities(_) => wit::KeyValue::Null,
         wit::Value::Text(s) => wit::KeyValue::Text(s),
         wit::Value::Integer(n) => wit::KeyValue::Integer(n),
         wit::Value::Bigint(n) => wit::KeyValue::Bigint(n),

@@ -42,6 +42,17 @@ pub(crate) fn value(v: wit::Value) -> Value {
         wit::Value::Choice(n) => Value::Choice(n),
         wit::Value::Choices(ns) => Value::Choices(ns),
         wit::Value::Lookup(r) => Value::Lookup(reference(r)),
+        wit::Value::Entities(parties) => Value::EntityCollection(
+            parties
+                .into_iter()
+                .map(|e| Entity {
+                    logical_name: e.logical_name,
+                    id: e.id.map(uuid),
+                    attributes: super::batch::from_keys(e.attributes),
+                    key_attributes: xrm_model::KeyAttributes::new(),
+                })
+                .collect(),
+        ),
     }
 }
 

@@ -369,3 +369,14 @@ fn metadata_round_trips_alone_and_inside_a_batch_response() {
         assert_eq!(from_wit::parameter_value(to_wit::parameter_value(&batch).unwrap()), batch);
     }
 }
+
+#[test]
+fn party_lists_round_trip_with_their_parties_columns() {
+    let mut party = Entity::with_id("activityparty", Uuid::from_u128(7));
+    party
+        .set("partyid", EntityReference::new("contact", Uuid::from_u128(8)))
+        .set("addressused", "carl@example.com")
+        .set("participationtypemask", Value::Choice(2));
+    let list = Value::EntityCollection(vec![party, Entity::new("activityparty")]);
+    assert_eq!(from_wit::value(to_wit::value(&list)), list);
+}

@@ -44,6 +44,16 @@ pub(crate) fn value(v: &Value) -> wit::Value {
         Value::Choice(n) => wit::Value::Choice(*n),
         Value::Choices(ns) => wit::Value::Choices(ns.clone()),
         Value::Lookup(r) => wit::Value::Lookup(reference(r)),
+        Value::EntityCollection(parties) => wit::Value::Entities(
+            parties
+                .iter()
+                .map(|e| wit::NestedEntity {
+                    logical_name: e.logical_name.clone(),
+                    id: e.id.map(guid),
+                    attributes: super::batch::keys(&e.attributes),
+                })
+                .collect(),
+        ),
     }
 }
 

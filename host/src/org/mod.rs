@@ -1,5 +1,6 @@
 //! The organization: business units, users, teams, roles, tables and the data a case starts from (ORG-1..4).
 
+pub mod activities;
 mod checks;
 pub mod currency;
 mod environment;

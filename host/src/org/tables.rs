@@ -24,6 +24,8 @@ pub enum ColumnType {
     MultiSelectPicklist,
     /// A lookup to one of these tables; empty: any table (as `regardingobjectid`).
     Lookup(Vec<String>),
+    /// A party list (ACT-1): `activityparty` records whose `partyid` points to one of these tables.
+    PartyList(Vec<String>),
 }
 
 impl ColumnType {
@@ -65,6 +67,7 @@ impl ColumnType {
                 let table = targets.first().map_or("account", String::as_str);
                 format!("a reference, such as `{{\"@ref\": \"{table}\", \"id\": \"@alias\"}}`")
             }
+            ColumnType::PartyList(_) => "a party list, such as `[{\"@logicalname\": \"activityparty\", \"partyid\": {\"@ref\": \"contact\", \"id\": \"@alias\"}}]`".into(),
         }
     }
 
@@ -91,6 +94,7 @@ impl ColumnType {
             {
                 Value::Lookup(r)
             }
+            (ColumnType::PartyList(_), v @ Value::EntityCollection(_)) => v,
             _ => return None,
         })
     }
@@ -114,6 +118,7 @@ impl std::fmt::Display for ColumnType {
             ColumnType::MultiSelectPicklist => "MultiSelectPicklist",
             ColumnType::Lookup(targets) if targets.is_empty() => "Lookup (any table)",
             ColumnType::Lookup(targets) => return write!(f, "Lookup ({})", targets.join(", ")),
+            ColumnType::PartyList(_) => "PartyList",
         };
         f.write_str(name)
     }
@@ -434,6 +439,7 @@ pub fn standard() -> Vec<Table> {
             ]),
     ];
     super::platform::add(&mut tables);
+    super::activities::add(&mut tables);
     tables.iter_mut().for_each(super::states::apply_builtin);
     tables
 }

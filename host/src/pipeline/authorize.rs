@@ -143,6 +143,7 @@ pub fn request(
         }
         messages::MERGE => msg::merge::authorize(org, who, store, request),
         messages::QUALIFY_LEAD => msg::qualify::authorize(org, who, store, request),
+        messages::SEND_EMAIL => msg::activities::authorize(org, who, store, request),
         messages::ADD_USER_TO_RECORD_TEAM | messages::REMOVE_USER_FROM_RECORD_TEAM => {
             msg::teams::authorize(org, who, store, request)
         }
@@ -259,7 +260,11 @@ fn update(pipeline: &Pipeline, state: &CaseState, who: &UserPrivileges, target: 
 }
 
 fn has_lookups(target: &Entity) -> bool {
-    target.attributes.iter().any(|(c, v)| matches!(v, Value::Lookup(_)) && !STAMPED.contains(&c.as_str()))
+    // A party of a party list is a lookup too (ACT-1).
+    target
+        .attributes
+        .iter()
+        .any(|(c, v)| matches!(v, Value::Lookup(_) | Value::EntityCollection(_)) && !STAMPED.contains(&c.as_str()))
 }
 
 /// Setting a lookup needs `prvAppend` on the record written and AppendTo on the record pointed to, with Write
@@ -271,12 +276,11 @@ fn lookups(org: &Organization, who: &UserPrivileges, store: &Store, target: &Ent
     let table = core::table(org, &target.logical_name)?;
     security::check_privilege(org, who, Access::Append, table).into_result()?;
     for (column, value) in &target.attributes {
-        if let Value::Lookup(to) = value
-            && !STAMPED.contains(&column.as_str())
-            && store.contains(&to.logical_name, to.id)
-        {
-            for access in [Access::AppendTo, Access::Write, Access::Read] {
-                check_record(org, who, store, access, to)?;
+        for to in super::messages::activities::pointed_at(value) {
+            if !STAMPED.contains(&column.as_str()) && store.contains(&to.logical_name, to.id) {
+                for access in [Access::AppendTo, Access::Write, Access::Read] {
+                    check_record(org, who, store, access, to)?;
+                }
             }
         }
     }

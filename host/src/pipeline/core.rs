@@ -75,6 +75,7 @@ pub fn create(
             format!("Cannot insert duplicate key: {} With Id = {id} already exists", table.logical_name),
         ));
     }
+    super::messages::activities::settle(org, store, table, id, &mut record)?;
     table.settle_state(id, None, &mut record)?;
     table.stamp_currency(org.base_currency, &|c| rate(store, c), None, &mut record)?;
     let now = Value::DateTime(now);
@@ -169,6 +170,7 @@ pub fn update(
     let mut changes = table.check(target)?;
     // PIPE-15: only Create may ask for a creation date; an Update's is dropped with the other system columns.
     drop_system_columns(&mut changes);
+    super::messages::activities::settle(org, store, table, id, &mut changes)?;
     let existing = store.get(&table.logical_name, id).ok_or_else(|| not_found(&table.logical_name, id))?;
     table.settle_state(id, Some(existing), &mut changes)?;
     table.stamp_currency(org.base_currency, &|c| rate(store, c), Some(existing), &mut changes)?;

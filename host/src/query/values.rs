@@ -28,6 +28,8 @@ pub fn parse_value(ty: &ColumnType, text: &str) -> Option<Value> {
             "0" | "false" => false,
             _ => return None,
         }),
+        // A party list is no value a condition compares (the platform queries `activityparty` instead).
+        T::PartyList(_) => return None,
     })
 }
 
@@ -45,6 +47,7 @@ pub fn type_name(ty: &ColumnType) -> &'static str {
         T::Uniqueidentifier | T::Lookup(_) => "Uniqueidentifier",
         T::Picklist | T::MultiSelectPicklist => "Picklist",
         T::Boolean => "Boolean (0, 1, true or false)",
+        T::PartyList(_) => "nothing: a party list is not compared (query activityparty)",
     }
 }
 

@@ -126,6 +126,11 @@ impl Frame<'_> {
                 let add = self.request.message == messages::ADD_MEMBERS_TEAM;
                 msg::security::change_members(org, store, &self.request, add)?;
             }
+            messages::SEND_EMAIL => {
+                let who = (user, self.call.impersonator);
+                self.output.extend(msg::activities::send_email(org, store, who, &self.request, now)?);
+                self.post_record = store.get("email", self.primary_id).cloned();
+            }
             name if msg::metadata::is_metadata(name) => self.output.extend(msg::metadata::run(org, &self.request)?),
             other => match org.custom_apis.get(other) {
                 // PIPE-1: the stage-30 plug-in is the core operation of a custom message.

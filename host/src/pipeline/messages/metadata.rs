@@ -186,7 +186,7 @@ fn attribute(org: &Organization, table: &Table, column: &str) -> AttributeMetada
         is_primary_name: table.primary_name.as_deref() == Some(column),
         is_custom_attribute: table.custom_columns.contains(column),
         targets: match ty {
-            ColumnType::Lookup(targets) => targets.clone(),
+            ColumnType::Lookup(targets) | ColumnType::PartyList(targets) => targets.clone(),
             _ => Vec::new(),
         },
         option_set,

@@ -4,6 +4,7 @@
 //! The batches (`ExecuteMultiple`, `ExecuteTransaction`), `Upsert` and the bulk messages (`CreateMultiple`,
 //! `UpdateMultiple`, `UpsertMultiple`) run other requests or several records (PIPE-17).
 
+pub mod activities;
 pub(in crate::pipeline) mod batch;
 pub(in crate::pipeline) mod bulk;
 pub mod merge;
@@ -20,6 +21,8 @@ use xrm_model::{EntityReference, ParameterValue, Request, Value, messages};
 /// (`PrimaryEntityName`, `PrimaryEntityId`): QualifyLead's lead; the access team messages' team template,
 /// the table the platform lists them under; the team of AddMembersTeam and RemoveMembersTeam; the user of
 /// RetrieveUserPrivileges.
+/// (`PrimaryEntityName`, `PrimaryEntityId`): QualifyLead's lead; SendEmail's email; the access team messages' team template,
+/// the table the platform lists them under.
 pub fn primary(request: &Request) -> Option<EntityReference> {
     let value = |name| match request.parameter(name) {
         Some(ParameterValue::Value(v)) => Some(v),
@@ -46,6 +49,7 @@ pub fn primary(request: &Request) -> Option<EntityReference> {
             Value::Lookup(r) => Some(EntityReference::new("systemuser", r.id)),
             _ => None,
         },
+        messages::SEND_EMAIL => activities::primary(request),
         _ => None,
     }
 }

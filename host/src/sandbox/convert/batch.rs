@@ -10,11 +10,11 @@ pub fn keys(keys: &m::KeyAttributes) -> Vec<w::KeyAttribute> {
     keys.iter().map(|(name, v)| w::KeyAttribute { name: name.clone(), value: key_value(v) }).collect()
 }
 
-/// A key's value; a lookup keeps only the record it points to ([`w::KeyLookup`]), and a value no key column
-/// holds (choices) is empty.
+/// A key's value (or a party's column); a lookup keeps only the record it points to ([`w::KeyLookup`]), and a
+/// value no key column holds (choices, party lists) is empty.
 fn key_value(v: &m::Value) -> w::KeyValue {
     match value(v) {
-        w::Value::Null | w::Value::Choices(_) => w::KeyValue::Null,
+        w::Value::Null | w::Value::Choices(_) | w::Value::Entities(_) => w::KeyValue::Null,
         w::Value::Text(s) => w::KeyValue::Text(s),
         w::Value::Integer(n) => w::KeyValue::Integer(n),
         w::Value::Bigint(n) => w::KeyValue::Bigint(n),

@@ -60,6 +60,16 @@ pub fn value(v: &m::Value) -> w::Value {
         m::Value::Choice(n) => w::Value::Choice(*n),
         m::Value::Choices(ns) => w::Value::Choices(ns.clone()),
         m::Value::Lookup(r) => w::Value::Lookup(reference(r)),
+        m::Value::EntityCollection(parties) => w::Value::Entities(
+            parties
+                .iter()
+                .map(|e| w::NestedEntity {
+                    logical_name: e.logical_name.clone(),
+                    id: e.id.map(guid),
+                    attributes: batch::keys(&e.attributes),
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -78,6 +88,17 @@ pub fn from_value(v: w::Value) -> m::Value {
         w::Value::Choice(n) => m::Value::Choice(n),
         w::Value::Choices(ns) => m::Value::Choices(ns),
         w::Value::Lookup(r) => m::Value::Lookup(from_reference(r)),
+        w::Value::Entities(parties) => m::Value::EntityCollection(
+            parties
+                .into_iter()
+                .map(|e| m::Entity {
+                    logical_name: e.logical_name,
+                    id: e.id.map(uuid),
+                    attributes: batch::from_keys(e.attributes),
+                    key_attributes: m::KeyAttributes::new(),
+                })
+                .collect(),
+        ),
     }
 }
 
