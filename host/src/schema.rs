@@ -156,7 +156,8 @@ form!(
     "Value",
     |g| json!({
         "description": "A column value: text, a number, a boolean, null (clears the column), or a typed value \
-            such as {\"@money\": \"12.50\"}, {\"@option\": 1} or a lookup {\"@ref\": \"account\", \"id\": \"@alias\"}.",
+            such as {\"@money\": \"12.50\"}, {\"@option\": 1} or a lookup {\"@ref\": \"account\", \"id\": \"@alias\"}, or a party \
+            list: an array of activityparty records.",
         "anyOf": [
             { "type": ["string", "number", "boolean", "null"] },
             tagged("@decimal", g.subschema_for::<DecimalForm>(), "A decimal number."),
@@ -166,6 +167,13 @@ form!(
             tagged("@option", int32(), "A choice (option set value)."),
             tagged("@options", json!({ "type": "array", "items": int32() }), "Choices (multi-select option set)."),
             g.subschema_for::<ReferenceForm>(),
+            {
+                "type": "array",
+                "items": { "type": "object" },
+                "description": "A party list (ACT-1): activityparty records ({\"@logicalname\": \"activityparty\", \
+                    \"partyid\": …}), each with a partyid or an addressused; in an assertion, the columns each party \
+                    must have.",
+            },
         ],
     })
 );
