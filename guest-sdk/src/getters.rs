@@ -57,6 +57,9 @@ pub trait GetAttributeValue {
     fn get_options(&self, column: &str) -> Result<Option<&[i32]>, PluginError>;
     /// A lookup, customer or owner column: `GetAttributeValue<EntityReference>`.
     fn get_lookup(&self, column: &str) -> Result<Option<&EntityReference>, PluginError>;
+    /// A party list (`to`, `requiredattendees`, …): its `activityparty` records, as
+    /// `GetAttributeValue<EntityCollection>` gives them.
+    fn get_entities(&self, column: &str) -> Result<Option<&[Entity]>, PluginError>;
 }
 
 /// The getter that reads a value of `value`'s type.
@@ -75,6 +78,7 @@ fn getter_for(value: &Value) -> &'static str {
         Value::Choice(_) => "get_option",
         Value::Choices(_) => "get_options",
         Value::Lookup(_) => "get_lookup",
+        Value::EntityCollection(_) => "get_entities",
     }
 }
 
@@ -138,6 +142,10 @@ impl GetAttributeValue for Entity {
 
     fn get_option(&self, column: &str) -> Result<Option<i32>, PluginError> {
         typed(self, column, "Picklist", |v| if let Value::Choice(c) = v { Some(*c) } else { None })
+    }
+
+    fn get_entities(&self, column: &str) -> Result<Option<&[Entity]>, PluginError> {
+        typed(self, column, "PartyList", |v| if let Value::EntityCollection(e) = v { Some(e.as_slice()) } else { None })
     }
 
     fn get_options(&self, column: &str) -> Result<Option<&[i32]>, PluginError> {
