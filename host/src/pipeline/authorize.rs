@@ -278,8 +278,14 @@ fn lookups(org: &Organization, who: &UserPrivileges, store: &Store, target: &Ent
     for (column, value) in &target.attributes {
         for to in super::messages::activities::pointed_at(value) {
             if !STAMPED.contains(&column.as_str()) && store.contains(&to.logical_name, to.id) {
-                for access in [Access::AppendTo, Access::Write, Access::Read] {
-                    check_record(org, who, store, access, to)?;
+                // SEC-9 on a lookup; a party of a party list needs AppendTo alone (ACT-1): an email to a user
+                // needs no right to change that user.
+                let rights: &[Access] = match value {
+                    Value::Lookup(_) => &[Access::AppendTo, Access::Write, Access::Read],
+                    _ => &[Access::AppendTo],
+                };
+                for access in rights {
+                    check_record(org, who, store, *access, to)?;
                 }
             }
         }
