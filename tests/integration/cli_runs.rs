@@ -257,3 +257,40 @@ fn building_plugins_shows_a_line_per_crate_with_its_time_in_a_log_and_cargos_pro
     assert!(seen.contains("Building plug-in `probe` ("), "{seen:?}");
     assert!(seen.contains("Finished") || seen.contains("Compiling"), "cargo's own progress: {seen:?}");
 }
+
+#[test]
+fn run_checks_its_request_as_a_suite_does_with_the_path_and_the_form_to_write() {
+    let dir = scratch("run-check", &[]);
+    let org = dir.join("org.json");
+    let bulk = r#"{"message": "CreateMultiple", "targets": [{"@logicalname": "account", "name": "A"},
+                   {"@logicalname": "account", "name": "B", "industrycode": 2}]}"#;
+    let out = run(&["run", "--org", org.to_str().unwrap(), "--as", "@alice", bulk]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let err = stderr(&out);
+    assert!(err.contains("request: at `targets[1].industrycode`"), "{err}");
+    assert!(err.contains("write `{\"@option\":2}`"), "{err}");
+    assert!(!stdout(&out).contains("Execution tree"), "nothing ran: {}", stdout(&out));
+
+    // From a file: the file is named, and every problem reported.
+    let file = dir.join("request.json");
+    std::fs::write(
+        &file,
+        r#"{"message": "ExecuteMultiple", "requests": [
+             {"message": "Create", "target": {"@logicalname": "account", "name": "A", "nmae": "x"}},
+             {"message": "Create", "target": {"@logicalname": "account", "ownerid": "@bob"}}]}"#,
+    )
+    .unwrap();
+    let out = run(&["run", "--org", org.to_str().unwrap(), "--as", "@alice", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let err = stderr(&out);
+    let at = format!("{}: at `requests[0].target.nmae`", file.display());
+    assert!(err.contains(&at) && err.contains("did you mean `name`?"), "{err}");
+    assert!(err.contains("at `requests[1].target.ownerid`"), "{err}");
+    assert!(err.contains("{\"@ref\":\"systemuser\",\"id\":\"@bob\"}"), "{err}");
+
+    // Written as it says, the request runs.
+    let fixed = r#"{"message": "CreateMultiple", "targets": [{"@logicalname": "account", "name": "B",
+                    "industrycode": {"@option": 2}}]}"#;
+    let out = run(&["run", "--org", org.to_str().unwrap(), "--as", "@alice", fixed]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+}

@@ -326,3 +326,79 @@ fn an_alias_in_a_lookup_column_of_an_organization_record_says_which_table() {
     let result = xrm_sandbox::suite::run_case(&suite, &suite.cases[0]);
     assert!(result.passed, "{:?}", result.failures);
 }
+
+/// The records of bulk messages, the requests of batches and records given as parameters are checked as a
+/// request's `target` is, each mistake at its own path with the form to write.
+#[test]
+fn bulk_targets_batch_requests_and_record_parameters_are_checked_like_a_target() {
+    let request = |request: Json| with("/cases/0/actions/0/request", request);
+    let account = |extra: Json| {
+        let mut a = json!({ "@logicalname": "account", "name": "A" });
+        a.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        a
+    };
+    let cases: Vec<(Json, &str, &[&str])> = vec![
+        (
+            request(json!({ "message": "CreateMultiple",
+                            "targets": [ account(json!({})), account(json!({ "industrycode": 2 })) ] })),
+            "cases[0].actions[0].request.targets[1].industrycode",
+            &["Picklist", "write `{\"@option\":2}`"],
+        ),
+        (
+            request(json!({ "message": "CreateMultiple", "targets": [ account(json!({ "ownerid": "@bob" })) ] })),
+            "cases[0].actions[0].request.targets[0].ownerid",
+            &["{\"@ref\":\"systemuser\",\"id\":\"@bob\"}"],
+        ),
+        (
+            request(json!({ "message": "UpsertMultiple", "targets": [ account(json!({ "nmae": "B" })) ] })),
+            "cases[0].actions[0].request.targets[0].nmae",
+            &["did you mean `name`?"],
+        ),
+        (
+            request(json!({ "message": "ExecuteMultiple", "requests": [
+                { "message": "Create", "target": account(json!({})) },
+                { "message": "Create", "target": account(json!({ "industrycode": 3 })) } ] })),
+            "cases[0].actions[0].request.requests[1].target.industrycode",
+            &["write `{\"@option\":3}`"],
+        ),
+        (
+            request(json!({ "message": "ExecuteTransaction", "requests": [
+                { "message": "CreateMultiple", "targets": [ account(json!({ "revenue": 12.5 })) ] } ] })),
+            "cases[0].actions[0].request.requests[0].targets[0].revenue",
+            &["write `{\"@money\":\"12.5\"}`"],
+        ),
+        (
+            request(
+                json!({ "message": "ExecuteMultiple", "requests": [ { "message": "Craete", "target": account(json!({})) } ] }),
+            ),
+            "cases[0].actions[0].request.requests[0].message",
+            &["did you mean `Create`?"],
+        ),
+        (
+            request(json!({ "message": "Merge", "target": { "@ref": "account", "id": "@fabrikam" },
+                            "parameters": { "SubordinateId": { "@guid": "@fabrikam" },
+                                            "UpdateContent": { "@logicalname": "account", "industrycode": 4 },
+                                            "PerformParentingChecks": false } })),
+            "cases[0].actions[0].request.parameters.UpdateContent.industrycode",
+            &["write `{\"@option\":4}`"],
+        ),
+        (
+            request(json!({ "message": "new_Recalculate",
+                            "parameters": { "Amount": { "@money": "1" },
+                                            "Rate": [ { "@logicalname": "acount", "name": "x" } ] } })),
+            "cases[0].actions[0].request.parameters.Rate[0].@logicalname",
+            &["did you mean `account`?"],
+        ),
+    ];
+    for (suite, path, words) in cases {
+        let err = refused(suite);
+        contains_all(&err, &[&format!("at `{path}`")]);
+        contains_all(&err, words);
+        assert!(!err.contains("Lookup([") && !err.contains("Some("), "no Rust debug text: {err}");
+    }
+    // Written as the error says, they load.
+    let suite = request(json!({ "message": "ExecuteMultiple", "requests": [
+        { "message": "CreateMultiple", "targets": [ account(json!({ "industrycode": { "@option": 2 },
+                                                                   "ownerid": { "@ref": "systemuser", "id": "@bob" } })) ] } ] }));
+    Suite::from_json(&here("valid.json"), suite).unwrap_or_else(|e| panic!("{e}"));
+}

@@ -54,8 +54,16 @@ pub fn run(args: RunArgs) -> u8 {
 }
 
 fn explore(args: &RunArgs) -> Result<u8, String> {
-    let request = read_request(&args.request)?;
+    let (request, source) = read_request(&args.request)?;
     let pipeline = pipeline(args)?;
+    // Checked as a suite's request is when it loads: every problem, with its path and the form to write.
+    if let Err(problems) = suite::check_request(&pipeline, &request) {
+        let lines: Vec<String> = problems
+            .into_iter()
+            .map(|p| xrm_sandbox::input::FileError::new(Path::new(&source), p.path, p.message).to_string())
+            .collect();
+        return Err(lines.join("\nerror: "));
+    }
     let on_behalf_of = match (&args.callerid, &args.callerobjectid, &args.mscrmcallerid) {
         (Some(u), _, _) => Some(OnBehalfOf::CallerId(u.clone())),
         (_, Some(u), _) => Some(OnBehalfOf::CallerObjectId(u.clone())),
@@ -123,15 +131,17 @@ fn read_suite(file: &Path) -> Result<Option<serde_json::Map<String, Json>>, Stri
     })
 }
 
-/// JSON text as it is, or the file it names.
-fn read_request(arg: &str) -> Result<Json, String> {
+/// JSON text as it is, or the file it names; with what errors call it (`request` on the command line, else
+/// the file).
+fn read_request(arg: &str) -> Result<(Json, String), String> {
     let (text, source) = if arg.trim_start().starts_with('{') {
-        (arg.to_owned(), "the request".to_owned())
+        (arg.to_owned(), "request".to_owned())
     } else {
         let text = xrm_sandbox::input::read_text(Path::new(arg)).map_err(|e| e.to_string())?;
         (text, arg.to_owned())
     };
-    serde_json::from_str(&text).map_err(|e| format!("{source}: not JSON: {e}"))
+    let json = serde_json::from_str(&text).map_err(|e| format!("{source}: not JSON: {e}"))?;
+    Ok((json, source))
 }
 
 fn absolute(path: &Path) -> String {

@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use serde_json::Value as Json;
-use xrm_model::json::response_to_json;
+use xrm_model::json::{JsonError, Path as JsonPath, Reader, response_to_json};
 
 use super::OnBehalfOf;
 use super::check::Aliases;
 use super::http::{CaseHttp, Stub as HttpStub};
 use super::report::{self, Node, Written};
 use super::runner::send;
+use super::validate::Known;
 use crate::pipeline::{Pipeline, Session};
 
 /// What one request did.
@@ -54,4 +55,30 @@ pub fn explore(
     let written = report::written(&changes, false, &aliases);
     let (nodes, tree, traces) = report::rendered(&session, &aliases);
     Ok(Explored { response, written, nodes, tree, traces })
+}
+
+/// Checks `request` (formats.md's request JSON) against `pipeline`'s organization as a suite's request is
+/// checked when the suite loads: its shape, aliases, messages, tables, columns and values, in bulk `targets`,
+/// batch `requests` and record parameters too, each problem with its JSON path inside the request and the form
+/// to write (`{"@option": 2}` for a choice).
+pub fn check_request(pipeline: &Pipeline, request: &Json) -> Result<(), Vec<JsonError>> {
+    let org = pipeline.org();
+    let unknown = std::cell::RefCell::new(Vec::new());
+    let resolve = |alias: &str| org.alias(alias);
+    let reader = Reader::noting_unknown(&resolve, &unknown);
+    let saved = std::collections::HashMap::new();
+    let known = Known { org, steps: &[], saved: &saved };
+    let mut problems = match reader.request(request, &JsonPath::Root("")) {
+        Ok(read) => {
+            let mut problems: Vec<JsonError> = unknown.borrow().iter().map(|u| known.unknown_alias(u)).collect();
+            problems.extend(known.request(request, &read, ""));
+            problems
+        }
+        Err(e) => vec![e],
+    };
+    // Paths inside the request start at its root: `target.industrycode`, not `.target.industrycode`.
+    for p in &mut problems {
+        p.path = p.path.trim_start_matches('.').to_owned();
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
 }

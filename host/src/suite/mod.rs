@@ -21,7 +21,7 @@ use serde_json::{Map, Value as Json};
 use crate::input::FileErrors;
 pub use crate::pipeline::Pipeline;
 pub use discover::{Found, Skipped, discover, find, looks_like_a_suite};
-pub use explore::{Explored, explore};
+pub use explore::{Explored, check_request, explore};
 pub use file::load_pipeline;
 pub(crate) use file::{RegistrationsFile, SuiteFile};
 pub use http::{Stub as HttpStub, load_stub_file};

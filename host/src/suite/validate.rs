@@ -82,6 +82,38 @@ impl Known<'_> {
         for key in ["related", "assignee", "revokee", "principal"] {
             self.references(obj.get(key), &join(path, key), &mut problems);
         }
+        // The records of a bulk message (PIPE-17), each read as a Create's or Update's target is.
+        if let Some(Json::Array(targets)) = obj.get("targets") {
+            let at = &join(path, "targets");
+            for (i, target) in targets.iter().enumerate() {
+                self.entity(target, &index(at, i), &mut problems);
+            }
+        }
+        // The requests of a batch, each checked as a request of its own.
+        if let (Some(Json::Array(items)), Some(ParameterValue::Requests(inner))) =
+            (obj.get("requests"), request.parameter(xrm_model::messages::REQUESTS))
+        {
+            let at = &join(path, "requests");
+            for (i, (json, inner)) in items.iter().zip(inner).enumerate() {
+                problems.extend(self.request(json, inner, &index(at, i)));
+            }
+        }
+        // Records given as parameters (a custom API's `Entity` or `EntityCollection`, a message's `Target` by
+        // its parameter name): their tables, columns and values.
+        for (name, value) in obj.get("parameters").and_then(Json::as_object).into_iter().flatten() {
+            let at = &join(&join(path, "parameters"), name);
+            match value {
+                Json::Object(record) if record.contains_key("@logicalname") => {
+                    self.entity(value, at, &mut problems);
+                }
+                Json::Array(items) if items.first().is_some_and(|i| i.get("@logicalname").is_some()) => {
+                    for (i, item) in items.iter().enumerate() {
+                        self.entity(item, &index(at, i), &mut problems);
+                    }
+                }
+                _ => {}
+            }
+        }
         if let Some(api) = self.org.custom_apis.get(&request.message) {
             let at = &join(path, "parameters");
             let declared: Vec<&str> = api.request.iter().map(|p| p.name.as_str()).collect();
