@@ -1,8 +1,9 @@
 //! Write Dataverse / Dynamics 365 plug-ins in Rust, compiled to WebAssembly components that the xrm-sandbox
 //! host runs in a local event pipeline.
 //!
-//! A plug-in is a type implementing [`Plugin`], exported with [`export_plugin!`], in a `cdylib` crate built
-//! for `wasm32-wasip2`. The API mirrors the platform's: [`PluginContext`] is `IPluginExecutionContext`,
+//! A plug-in is a type implementing [`Plugin`], exported with [`export_plugin!`] (or several types from one
+//! component with [`export_plugins!`], each step running the type its registration names), in a `cdylib` crate
+//! built for `wasm32-wasip2`. The API mirrors the platform's: [`PluginContext`] is `IPluginExecutionContext`,
 //! [`ServiceFactory`] and [`OrganizationService`] are `IOrganizationServiceFactory` and
 //! `IOrganizationService`, [`TracingService`] is `ITracingService`, and [`PluginError`] is
 //! `InvalidPluginExecutionException` or a service call's [`Fault`]. Records, values and requests are the

@@ -347,6 +347,14 @@ mod tests {
     }
 
     #[test]
+    fn the_project_shows_how_to_hold_several_plugin_types() {
+        let files = render("my-plugin", &Sdk::Vendored).unwrap();
+        let file = |name: &str| &files.iter().find(|(p, _)| p == Path::new(name)).unwrap().1;
+        assert!(file("src/lib.rs").contains("xrm_sandbox_guest::export_plugins!("), "{}", file("src/lib.rs"));
+        assert!(file("README.md").contains("export_plugins!") && file("README.md").contains("\"type\""));
+    }
+
+    #[test]
     fn crate_names_follow_cargo() {
         assert!(check_crate_name("contact-followup_2").is_ok());
         for bad in ["", "2fast", "my plugin", "é", "xrm-model", "xrm_sandbox_guest"] {

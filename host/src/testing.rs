@@ -335,6 +335,12 @@ impl StepBuilder {
         self.set("secureconfiguration", config)
     }
 
+    /// The plug-in type the step runs (`type`), for a component of several types (PIPE-18): its full name
+    /// (`Contoso.Plugins.FollowUp`), the last part of it, or its Rust name.
+    pub fn plugin_type(self, name: &str) -> Self {
+        self.set("type", name)
+    }
+
     /// An entity image: `imagetype` 0 pre, 1 post, 2 both; `attributes` comma-separated, or every column.
     pub fn image(mut self, alias: &str, imagetype: i32, attributes: Option<&str>) -> Self {
         let mut image = json!({ "entityalias": alias, "imagetype": imagetype });

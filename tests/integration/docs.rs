@@ -24,7 +24,9 @@ fn the_guides_suite_passes_against_the_follow_up_sample() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let followup = root.join("plugins/followup").canonicalize().expect("followup crate");
     std::fs::write(dir.join("org.json"), &blocks[0]).expect("org");
-    let suite_json = blocks[1].replace(r#"{ "crate": ".." }"#, &format!(r#"{{ "crate": "{}" }}"#, followup.display()));
+    // The guide's suite lives in the plug-in's project, whose crate is `.`: here, the follow-up sample.
+    assert!(blocks[1].contains(r#"{ "crate": "." }"#), "the guide's suite names its project's crate");
+    let suite_json = blocks[1].replace(r#"{ "crate": "." }"#, &format!(r#"{{ "crate": "{}" }}"#, followup.display()));
     std::fs::write(dir.join("suite.json"), suite_json).expect("suite");
     let suite = Suite::load(&dir.join("suite.json")).unwrap_or_else(|e| panic!("{e}"));
     assert!(!suite.cases.is_empty());

@@ -386,6 +386,8 @@ fn a_large_solution_folder_imports_in_one_command_and_its_starter_suite_passes()
     );
     let first = &steps[0];
     assert_eq!(first["plugin"], "probe", "the default stand-in");
+    // PIPE-18: the step names the plug-in type it ran in the environment.
+    assert!(first["type"].as_str().is_some_and(|t| t.starts_with("Contoso.Plugins.")), "{first}");
     assert!(first["originalconfiguration"].as_str().unwrap().contains("configuration of step"), "{first}");
     let org = read_json(&project.join("org.json"));
     assert_eq!(org["customapis"].as_array().unwrap().len(), LARGE.apis as usize);
@@ -682,6 +684,7 @@ fn a_message_id_the_import_does_not_know_is_read_from_the_step_name() {
         ["Associate"],
         "a message the loader refuses stays out"
     );
+    assert_eq!(steps[0]["type"], "Contoso.Plugins.Link", "the type, without its assembly (PIPE-18)");
     assert!(
         std::fs::read_to_string(project.join("identity-map.html")).unwrap().contains("new_Escalate"),
         "but it is in the map"

@@ -165,3 +165,32 @@ fn a_failing_case_is_reported_at_the_callers_line() {
     let location = location.lock().unwrap().clone();
     assert!(location.ends_with(&format!("library.rs:{line}")), "#[track_caller]: {location}");
 }
+
+#[test]
+fn pipe_18_a_step_built_in_code_names_the_plug_in_type_it_runs() {
+    let org = OrgBuilder::new("numbers").business_unit("root", "Contoso").role(
+        "salesperson",
+        "Salesperson",
+        [("prvCreateAccount", "Basic"), ("prvReadAccount", "Local")],
+    );
+    let run = SuiteBuilder::new("types")
+        .relative_to(root())
+        .org(org.user("alice", "Alice", "root", ["salesperson"]))
+        .plugin_crate("followup", "plugins/followup")
+        .step(
+            StepBuilder::new("followup", "Create", 20)
+                .name("Account number")
+                .table("account")
+                .plugin_type("AccountNumber")
+                .configuration("N"),
+        )
+        .case(
+            CaseBuilder::new("PIPE-18: the named type runs")
+                .request("alice", create_account("Fabrikam"))
+                .assert_records(json!([{ "@logicalname": "account", "where": { "name": "Fabrikam" }, "count": 1,
+                                         "columns": { "accountnumber": "N-FABRIKAM" } }])),
+        )
+        .run()
+        .unwrap();
+    run.assert_passed();
+}

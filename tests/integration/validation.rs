@@ -327,6 +327,19 @@ fn an_alias_in_a_lookup_column_of_an_organization_record_says_which_table() {
     assert!(result.passed, "{:?}", result.failures);
 }
 
+/// A step's `type` names a plug-in type: its form is checked at load, which type it is when the step runs
+/// (PIPE-18).
+#[test]
+fn a_step_type_that_is_empty_or_padded_is_refused_at_load_pipe_18() {
+    let err = refused(added("/steps/0", "type", json!("")));
+    contains_all(&err, &["bad.json: at `steps[0].type`", "`type` is empty", "PIPE-18"]);
+    let err = refused(added("/steps/0", "type", json!(" Contoso.Plugins.FollowUp ")));
+    contains_all(&err, &["at `steps[0].type`", "spaces around", "write `Contoso.Plugins.FollowUp`"]);
+    // Any name loads: the component says which types it holds when the step runs.
+    Suite::from_json(&here("valid.json"), added("/steps/0", "type", json!("Contoso.Plugins.NotHeldYet")))
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
 /// The records of bulk messages, the requests of batches and records given as parameters are checked as a
 /// request's `target` is, each mistake at its own path with the form to write.
 #[test]

@@ -124,6 +124,9 @@ pub struct StepOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sdkmessageprocessingstepid: Option<Uuid>,
     pub plugin: String,
+    /// The plug-in type the step runs (PIPE-18): the exported step's type name, without its assembly.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub plugin_type: Option<String>,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub primaryentity: Option<String>,
@@ -274,6 +277,7 @@ fn map_step(
                 name: step.name.clone(),
                 sdkmessageprocessingstepid: step.id,
                 plugin: stand_in.plugin.clone(),
+                plugin_type: step.plugin_type.clone(),
                 message,
                 primaryentity: step.primary_entity.clone(),
                 stage: step.stage,

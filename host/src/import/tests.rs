@@ -45,6 +45,10 @@ fn a_mapped_step_keeps_its_id_and_columns_and_names_its_plugin() {
     let out = &imported.file.steps[0];
     assert_eq!(out.sdkmessageprocessingstepid, step().id);
     assert_eq!((out.plugin.as_str(), out.message.as_str(), out.stage), ("followup", "Create", 40));
+    // PIPE-18: the step runs the type it ran in the environment, of the stand-in's types.
+    assert_eq!(out.plugin_type.as_deref(), Some("Contoso.Plugins.FollowUp"));
+    let json = serde_json::to_value(out).unwrap();
+    assert_eq!(json["type"], "Contoso.Plugins.FollowUp", "{json}");
     assert_eq!(imported.file.plugins["followup"], serde_json::json!({ "crate": "plugins/followup" }));
 }
 

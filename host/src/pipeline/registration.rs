@@ -39,6 +39,8 @@ pub struct Step {
     pub id: Uuid,
     pub name: String,
     pub plugin: String,
+    /// The plug-in type the step runs, of the component's types (PIPE-18); checked when the step runs.
+    pub plugin_type: Option<String>,
     pub message: String,
     /// None: every table.
     pub primary_entity: Option<String>,
@@ -89,6 +91,12 @@ pub struct StepFile {
     sdkmessageprocessingstepid: Option<Uuid>,
     /// The plug-in, by its name in `plugins`.
     plugin: String,
+    /// The plug-in type the step runs, when the plug-in's component holds several (PIPE-18): its full name
+    /// (`Contoso.Plugins.FollowUp`), the last part of it, or its Rust name. Checked when the step runs, as the
+    /// platform loads a type when its step fires. Default: none, which a component of one type runs.
+    #[serde(default, rename = "type")]
+    #[schemars(length(min = 1), regex(pattern = r"^\S(.*\S)?$"))]
+    plugin_type: Option<String>,
     /// The message the step runs on: Create, Update, Delete, Retrieve, RetrieveMultiple, Associate, Assign,
     /// SetState, …, or a custom API's unique name.
     message: String,
@@ -260,6 +268,11 @@ fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[St
     if !plugins.contains(&s.plugin) {
         errors.push(fail("plugin", &suggest::unknown("plug-in", &s.plugin, plugins.iter().map(String::as_str))));
     }
+    if let Some(t) = &s.plugin_type
+        && let Err(e) = check_type_name(t)
+    {
+        errors.push(fail("type", &e));
+    }
     if let Err(e) = org.check_step_message(&s.message) {
         errors.push(fail("message", &e));
     }
@@ -347,6 +360,7 @@ fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[St
             .unwrap_or_else(|| Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("step:{at}:{name}").as_bytes())),
         name,
         plugin: s.plugin,
+        plugin_type: s.plugin_type,
         message: s.message,
         primary_entity: s.primaryentity,
         stage: s.stage,
@@ -364,6 +378,20 @@ fn resolve(file: &Path, at: &str, s: StepFile, org: &Organization, plugins: &[St
         memory_limit_bytes: s.memorylimitmb.filter(|m| *m > 0.0).map(|m| (m * 1024.0 * 1024.0) as usize),
     };
     errors.or(step)
+}
+
+/// A plug-in type's name as a registration gives it (PIPE-18): which type it is, the component says when the
+/// step runs; here only its form, text without spaces around it.
+fn check_type_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("`type` is empty: name the plug-in type the step runs, such as `Contoso.Plugins.FollowUp` \
+                    or `FollowUp`, or leave `type` out for a component of one type (PIPE-18)"
+            .to_owned());
+    }
+    if name.trim() != name {
+        return Err(format!("`type` has spaces around the name (\"{name}\"): write `{}` (PIPE-18)", name.trim()));
+    }
+    Ok(())
 }
 
 fn image(s: &StepFile, img: &ImageFile) -> Result<Image, String> {

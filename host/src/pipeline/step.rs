@@ -10,7 +10,9 @@ use super::frame::{Call, run};
 use super::{CaseState, Event, NativePlugin, Pipeline, Step, TraceRecord, identity, log};
 use crate::context::ExecutionContext;
 use crate::org::{Organization, TraceLogSetting};
-use crate::sandbox::{HttpExchange, HttpReply, HttpRequest, HttpTransport, Limits, Plugin, PluginHost};
+use crate::sandbox::{
+    HttpExchange, HttpReply, HttpRequest, HttpTransport, Limits, Plugin, PluginHost, StepConfiguration,
+};
 
 /// Runs the calls a plug-in makes: each is a child pipeline as the service's user (IMP-4, IMP-5).
 pub struct StepHost {
@@ -128,7 +130,11 @@ pub(super) fn execute_step(
     let in_transaction = context.is_in_transaction;
     let host = StepHost { pipeline: pipeline.clone(), state: std::mem::take(state) };
     let started = Utc::now();
-    let config = (step.unsecure.clone(), step.secure.clone());
+    let config = StepConfiguration {
+        unsecure: step.unsecure.clone(),
+        secure: step.secure.clone(),
+        plugin_type: step.plugin_type.clone(),
+    };
     let out = match code {
         Code::Native(native) => run_native(native, step, context, host),
         Code::Sandboxed(plugin) => pipeline.sandbox.execute(plugin, context, config, limits, host),
@@ -208,7 +214,8 @@ fn write_trace(
     crate::budget::add(i64::try_from(bytes).unwrap_or(i64::MAX));
     state.traces.push(TraceRecord {
         id: Uuid::new_v4(),
-        type_name: step.plugin.clone(),
+        // PIPE-18: the type the step runs, as the platform's `typename`; without one, the plug-in's name.
+        type_name: step.plugin_type.clone().unwrap_or_else(|| step.plugin.clone()),
         step: step.name.clone(),
         step_id: step.id,
         message: context.message_name.clone(),

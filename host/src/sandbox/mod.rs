@@ -73,6 +73,24 @@ impl Default for Limits {
     }
 }
 
+/// What a step gives its plug-in besides the context: its configuration as registered, and the plug-in type it
+/// runs (PIPE-18). `(unsecure, secure)` converts into one that names no type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepConfiguration {
+    /// The unsecure configuration (`configuration`).
+    pub unsecure: Option<String>,
+    /// The secure configuration (`secureconfiguration`).
+    pub secure: Option<String>,
+    /// The plug-in type the step names (`type`): which of the component's types runs.
+    pub plugin_type: Option<String>,
+}
+
+impl From<(Option<String>, Option<String>)> for StepConfiguration {
+    fn from((unsecure, secure): (Option<String>, Option<String>)) -> Self {
+        StepConfiguration { unsecure, secure, plugin_type: None }
+    }
+}
+
 /// Why a component could not be loaded as a plug-in (BOX-4).
 #[derive(Debug, thiserror::Error)]
 #[error("plug-in `{plugin}` ({path}): {reason}")]
@@ -205,10 +223,11 @@ impl<H: PluginHost> Sandbox<H> {
         &self,
         plugin: &Plugin<H>,
         context: ExecutionContext,
-        configuration: (Option<String>, Option<String>),
+        configuration: impl Into<StepConfiguration>,
         limits: Limits,
         host: H,
     ) -> Outcome<H> {
+        let configuration: StepConfiguration = configuration.into();
         let started = Instant::now();
         let deadline = deadline(started, limits.timeout);
         // BOX-5: the case's share of the instance pool; a case past it fails here, and only that case.
@@ -305,12 +324,12 @@ fn slots_refused(refused: slots::Refused, plugin: &str) -> PluginFailure {
 fn run<H: PluginHost>(
     store: &mut Store<StoreData<H>>,
     plugin: &Plugin<H>,
-    (unsecure, secure): (Option<String>, Option<String>),
+    StepConfiguration { unsecure, secure, plugin_type }: StepConfiguration,
 ) -> Result<(), fault::RunError> {
     let instance = plugin.pre.instantiate(&mut *store).map_err(fault::RunError::Trap)?;
     let context =
         store.data_mut().table.push(host::ContextHandle::current()).map_err(|e| fault::RunError::Trap(e.into()))?;
-    let config = export::StepConfiguration { unsecure, secure };
+    let config = export::StepConfiguration { unsecure, secure, plugin_type };
     let outcome = instance.xrm_plugin_plugin().call_execute(&mut *store, context, &config);
     match outcome {
         // The epoch trails the clock by up to a tick: a plug-in woken at its deadline (a sleep cut short) could
