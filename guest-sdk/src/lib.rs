@@ -60,7 +60,7 @@ pub use xrm_model::{
     self as model, ColumnSet, ConditionExpression, ConditionOperator, Entity, EntityCollection, EntityReference,
     ExecuteMultipleResponseItem, ExecuteMultipleSettings, Fault, FilterExpression, JoinOperator, KeyAttributes,
     LinkEntity, LogicalOperator, OrderExpression, PagingInfo, ParameterValue, Parameters, PrincipalAccess, Query,
-    QueryExpression, Request, Response, Uuid, Value, access_rights, codes, json, messages,
+    QueryByAttribute, QueryExpression, Request, Response, Uuid, Value, access_rights, codes, json, messages,
 };
 
 pub use context::{ContextInfo, PluginContext, mode, stage};

@@ -138,8 +138,8 @@ impl OrganizationService {
         self.inner.delete(entity_name, to_wit::guid(id)).map_err(from_wit::fault)
     }
 
-    /// `RetrieveMultiple`: the rows of a [`QueryExpression`](crate::QueryExpression) or FetchXML query that
-    /// the service's user may read.
+    /// `RetrieveMultiple`: the rows of a [`QueryExpression`](crate::QueryExpression),
+    /// [`QueryByAttribute`](crate::QueryByAttribute) or FetchXML query that the service's user may read.
     ///
     /// ```no_run
     /// # use xrm_sandbox_guest::{ConditionExpression, ConditionOperator, OrganizationService, Fault, QueryExpression};

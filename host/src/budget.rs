@@ -235,7 +235,8 @@ pub mod size {
 
     pub fn entity(e: &Entity) -> usize {
         let attributes: usize = e.attributes.iter().map(|(name, v)| SLOT + name.len() + value(v)).sum();
-        64 + e.logical_name.len() + attributes + keys(&e.key_attributes)
+        let formatted: usize = e.formatted_values.iter().map(|(name, text)| SLOT + name.len() + text.len()).sum();
+        64 + e.logical_name.len() + attributes + keys(&e.key_attributes) + formatted
     }
 
     pub fn parameters(p: &Parameters) -> usize {
@@ -289,6 +290,13 @@ pub mod size {
     pub fn query(q: &Query) -> usize {
         match q {
             Query::FetchXml(text) => text.len(),
+            Query::ByAttribute(q) => {
+                q.entity_name.len()
+                    + columns(&q.column_set)
+                    + q.attributes.iter().map(|a| SLOT + a.len()).sum::<usize>()
+                    + q.values.iter().map(value).sum::<usize>()
+                    + q.orders.iter().map(|o| SLOT + o.attribute_name.len()).sum::<usize>()
+            }
             Query::Expression(q) => {
                 q.entity_name.len()
                     + columns(&q.column_set)

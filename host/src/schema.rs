@@ -216,7 +216,16 @@ form!(
     "Entity",
     |g| {
         let keys = g.subschema_for::<KeysForm>().to_value();
-        entity(g, &[("@keys", keys)], "A record: its table, optionally its id or alternate key (`@keys`), and its columns as keys.")
+        let formatted = json!({
+            "type": "object",
+            "description": "Formatted values by column (QRY-7): a write ignores them.",
+            "additionalProperties": { "type": "string" },
+        });
+        entity(
+            g,
+            &[("@keys", keys), ("@formatted", formatted)],
+            "A record: its table, optionally its id or alternate key (`@keys`), and its columns as keys.",
+        )
     }
 );
 
@@ -354,11 +363,11 @@ form!(
 );
 
 form!(
-    /// `{"fetchxml": "<fetch …>"}` or a QueryExpression in JSON.
+    /// `{"fetchxml": "<fetch …>"}`, a QueryByAttribute or a QueryExpression in JSON.
     QueryForm,
     "Query",
     |g| json!({
-        "description": "A query: {\"fetchxml\": \"<fetch …>\"}, or a QueryExpression in JSON.",
+        "description": "A query: {\"fetchxml\": \"<fetch …>\"}, a QueryByAttribute ({\"entityname\": …, \"attributes\": […], \"values\": […]}, QRY-8), or a QueryExpression in JSON.",
         "anyOf": [
             {
                 "type": "object",
@@ -374,25 +383,49 @@ form!(
                     "criteria": g.subschema_for::<FilterForm>(),
                     "orders": { "type": "array", "items": g.subschema_for::<OrderForm>() },
                     "top": uint32(),
-                    "pageinfo": {
-                        "type": "object",
-                        "properties": {
-                            "pagenumber": uint32(),
-                            "count": uint32(),
-                            "pagingcookie": { "type": ["string", "null"] },
-                        },
-                        "required": ["pagenumber", "count"],
-                        "additionalProperties": false,
-                    },
+                    "pageinfo": paging_info(),
                     "linkentities": { "type": "array", "items": g.subschema_for::<LinkEntityForm>() },
                     "distinct": { "type": "boolean" },
                 },
                 "required": ["entityname"],
                 "additionalProperties": false,
             },
+            {
+                "type": "object",
+                "description": "A QueryByAttribute (QRY-8): the records whose `attributes` equal `values` (one value each; null matches an empty column).",
+                "properties": {
+                    "entityname": { "type": "string", "description": "The table queried." },
+                    "attributes": { "type": "array", "items": { "type": "string" }, "minItems": 1 },
+                    "values": { "type": "array", "items": g.subschema_for::<ValueForm>() },
+                    "columns": g.subschema_for::<ColumnSetForm>(),
+                    "orders": { "type": "array", "items": g.subschema_for::<OrderForm>() },
+                    "top": uint32(),
+                    "pageinfo": paging_info(),
+                },
+                "required": ["entityname", "attributes", "values"],
+                "additionalProperties": false,
+            },
         ],
     })
 );
+
+/// `PagingInfo`: a page by number and count (and cookie), or the total record count alone (QRY-9).
+fn paging_info() -> Json {
+    json!({
+        "type": "object",
+        "properties": {
+            "pagenumber": uint32(),
+            "count": uint32(),
+            "pagingcookie": { "type": ["string", "null"] },
+            "returntotalrecordcount": {
+                "type": "boolean",
+                "description": "Answer `totalrecordcount`: the matches, up to 5,000 (QRY-9).",
+            },
+        },
+        "anyOf": [ { "required": ["pagenumber", "count"] }, { "required": ["returntotalrecordcount"] } ],
+        "additionalProperties": false,
+    })
+}
 
 /// `"ReadAccess|WriteAccess"`: access right names joined by `|`.
 fn access_mask_pattern() -> String {

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::query::{
     ColumnSet, ConditionExpression, ConditionOperator, FilterExpression, JoinOperator, LinkEntity, LogicalOperator,
-    OrderExpression, PagingInfo, Query, QueryExpression,
+    OrderExpression, PagingInfo, Query, QueryByAttribute, QueryExpression,
 };
 use crate::request::{EntityCollection, ParameterValue, PrincipalAccess, Request, Response, access_rights, messages};
 use crate::value::{Entity, EntityReference, KeyAttributes, Value};
@@ -225,7 +225,7 @@ impl<'r> Reader<'r> {
         }
     }
 
-    /// An entity: `{"@logicalname": …, "@id": …, "@keys": {…}, column: value, …}`.
+    /// An entity: `{"@logicalname": …, "@id": …, "@keys": {…}, "@formatted": {…}, column: value, …}`.
     pub fn entity(&self, v: &Json, path: &Path<'_>) -> Result<Entity> {
         let obj = v.as_object().ok_or_else(|| expected(path, "an entity `{\"@logicalname\": …}`", v))?;
         let table = required_str(obj, "@logicalname", path)?;
@@ -235,10 +235,11 @@ impl<'r> Reader<'r> {
                 "@logicalname" => {}
                 "@id" => entity.id = Some(self.guid(item, &path.key(key))?),
                 "@keys" => entity.key_attributes = self.key_attributes(item, &path.key(key))?,
+                "@formatted" => entity.formatted_values = formatted(item, &path.key(key))?,
                 k if k.starts_with('@') => {
                     return Err(JsonError::new(
                         &path.key(key),
-                        "unknown key (expected `@logicalname`, `@id`, `@keys` or a column)",
+                        "unknown key (expected `@logicalname`, `@id`, `@keys`, `@formatted` or a column)",
                     ));
                 }
                 column => {
@@ -360,13 +361,16 @@ impl<'r> Reader<'r> {
         Ok(request)
     }
 
-    /// `{"fetchxml": "<fetch …>"}` or a QueryExpression in JSON.
+    /// `{"fetchxml": "<fetch …>"}`, a QueryByAttribute (`attributes` and `values`) or a QueryExpression in JSON.
     pub fn query(&self, v: &Json, path: &Path<'_>) -> Result<Query> {
         let obj = v.as_object().ok_or_else(|| expected(path, "a query", v))?;
         if let Some(fetch) = obj.get("fetchxml") {
             check_keys(obj, &["fetchxml"], path)?;
             let text = fetch.as_str().ok_or_else(|| expected(&path.key("fetchxml"), "FetchXML text", fetch))?;
             return Ok(Query::FetchXml(text.to_owned()));
+        }
+        if obj.contains_key("attributes") {
+            return self.query_by_attribute(obj, path).map(Query::ByAttribute);
         }
         check_keys(
             obj,
@@ -396,6 +400,39 @@ impl<'r> Reader<'r> {
             q.distinct = d.as_bool().ok_or_else(|| expected(&path.key("distinct"), "a boolean", d))?;
         }
         Ok(q.into())
+    }
+
+    /// `{"entityname": …, "attributes": ["name"], "values": ["Contoso"], …}` (QRY-8).
+    fn query_by_attribute(&self, obj: &Map<String, Json>, path: &Path<'_>) -> Result<QueryByAttribute> {
+        check_keys(obj, &["entityname", "attributes", "values", "columns", "orders", "top", "pageinfo"], path)?;
+        let mut q = QueryByAttribute::new(required_str(obj, "entityname", path)?);
+        q.attributes = list(required(obj, "attributes", path)?, &path.key("attributes"), |c, p| {
+            c.as_str().map(str::to_owned).ok_or_else(|| expected(p, "a column name", c))
+        })?;
+        q.values = list(required(obj, "values", path)?, &path.key("values"), |v, p| self.value(v, p))?;
+        if q.attributes.len() != q.values.len() {
+            return Err(JsonError::new(
+                &path.key("values"),
+                format!(
+                    "{} values for {} attributes (give one value per attribute)",
+                    q.values.len(),
+                    q.attributes.len()
+                ),
+            ));
+        }
+        if let Some(cols) = obj.get("columns") {
+            q.column_set = column_set(cols, &path.key("columns"))?;
+        }
+        if let Some(orders) = obj.get("orders") {
+            q.orders = list(orders, &path.key("orders"), order)?;
+        }
+        if let Some(top) = obj.get("top") {
+            q.top_count = Some(uint32(top, &path.key("top"))?);
+        }
+        if let Some(page) = obj.get("pageinfo") {
+            q.page_info = Some(paging(page, &path.key("pageinfo"))?);
+        }
+        Ok(q)
     }
 
     fn filter(&self, v: &Json, path: &Path<'_>) -> Result<FilterExpression> {
@@ -561,11 +598,21 @@ fn order(v: &Json, path: &Path<'_>) -> Result<OrderExpression> {
 
 fn paging(v: &Json, path: &Path<'_>) -> Result<PagingInfo> {
     let obj = v.as_object().ok_or_else(|| expected(path, "paging `{\"pagenumber\": …, \"count\": …}`", v))?;
-    check_keys(obj, &["pagenumber", "count", "pagingcookie"], path)?;
+    check_keys(obj, &["pagenumber", "count", "pagingcookie", "returntotalrecordcount"], path)?;
+    let return_total_record_count = match obj.get("returntotalrecordcount") {
+        Some(b) => b.as_bool().ok_or_else(|| expected(&path.key("returntotalrecordcount"), "a boolean", b))?,
+        None => false,
+    };
+    // Asking for the total record count alone needs no page (QRY-9).
+    let number = |key: &str| match obj.get(key) {
+        None if return_total_record_count => Ok(0),
+        _ => uint32(required(obj, key, path)?, &path.key(key)),
+    };
     Ok(PagingInfo {
-        page_number: uint32(required(obj, "pagenumber", path)?, &path.key("pagenumber"))?,
-        count: uint32(required(obj, "count", path)?, &path.key("count"))?,
+        page_number: number("pagenumber")?,
+        count: number("count")?,
         paging_cookie: optional_str(obj, "pagingcookie", path)?.map(str::to_owned),
+        return_total_record_count,
     })
 }
 
@@ -716,7 +763,22 @@ pub fn entity_to_json(e: &Entity) -> Json {
     for (column, value) in &e.attributes {
         obj.insert(column.clone(), value_to_json(value));
     }
+    if !e.formatted_values.is_empty() {
+        let texts = e.formatted_values.iter().map(|(column, text)| (column.clone(), Json::String(text.clone())));
+        obj.insert("@formatted".into(), Json::Object(texts.collect()));
+    }
     Json::Object(obj)
+}
+
+/// `{"column": "text", …}`: an entity's formatted values (QRY-7).
+fn formatted(v: &Json, path: &Path<'_>) -> Result<std::collections::BTreeMap<String, String>> {
+    let obj = v.as_object().ok_or_else(|| expected(path, "formatted values `{\"column\": \"text\"}`", v))?;
+    obj.iter()
+        .map(|(column, text)| match text {
+            Json::String(s) => Ok((column.clone(), s.clone())),
+            other => Err(expected(&path.key(column), "text", other)),
+        })
+        .collect()
 }
 
 /// The JSON form of a parameter value.
@@ -730,6 +792,9 @@ pub fn parameter_to_json(p: &ParameterValue) -> Json {
         ParameterValue::ColumnSet(ColumnSet::Columns(cols)) => json!(cols),
         ParameterValue::Query(Query::FetchXml(x)) => json!({ "fetchxml": x }),
         ParameterValue::Query(Query::Expression(q)) => json!({ "entityname": q.entity_name }),
+        ParameterValue::Query(Query::ByAttribute(q)) => {
+            json!({ "entityname": q.entity_name, "attributes": q.attributes })
+        }
         ParameterValue::Relationship(name) => json!(name),
         ParameterValue::PrincipalAccess(pa) => {
             json!({ "principal": reference_to_json(&pa.principal), "accessmask": pa.access_mask })
@@ -748,7 +813,8 @@ pub fn parameter_to_json(p: &ParameterValue) -> Json {
 }
 
 /// A response's outputs as suites see them: Create gives `id`, Retrieve `entity`, RetrieveMultiple `entities`,
-/// `count`, `morerecords` and `pagingcookie`; every other result by its own name.
+/// `count`, `morerecords`, `pagingcookie`, `totalrecordcount` and `totalrecordcountlimitexceeded`; every other
+/// result by its own name.
 pub fn response_to_json(r: &Response) -> Json {
     let mut obj = Map::new();
     for (name, value) in &r.results {
@@ -767,6 +833,8 @@ pub fn response_to_json(r: &Response) -> Json {
                 if let Some(cookie) = &c.paging_cookie {
                     obj.insert("pagingcookie".into(), json!(cookie));
                 }
+                obj.insert("totalrecordcount".into(), json!(c.total_record_count));
+                obj.insert("totalrecordcountlimitexceeded".into(), json!(c.total_record_count_limit_exceeded));
             }
             _ => {
                 obj.insert(name.clone(), parameter_to_json(value));

@@ -18,7 +18,7 @@ pub use metadata::{
 };
 pub use query::{
     ColumnSet, ConditionExpression, ConditionOperator, FilterExpression, JoinOperator, LinkEntity, LogicalOperator,
-    OrderExpression, PagingInfo, Query, QueryExpression,
+    OrderExpression, PagingInfo, Query, QueryByAttribute, QueryExpression,
 };
 pub use request::{
     EntityCollection, ExecuteMultipleResponseItem, ExecuteMultipleSettings, ParameterValue, Parameters,

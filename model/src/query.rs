@@ -1,3 +1,4 @@
+use crate::fault::{Fault, codes};
 use crate::value::Value;
 
 /// The columns a query or retrieve returns.
@@ -251,11 +252,21 @@ pub struct OrderExpression {
     pub entity_name: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PagingInfo {
     pub page_number: u32,
     pub count: u32,
     pub paging_cookie: Option<String>,
+    /// `ReturnTotalRecordCount`: the response's `TotalRecordCount` counts the query's matches (QRY-9).
+    pub return_total_record_count: bool,
+}
+
+impl PagingInfo {
+    /// Whether it asks for a page: a page number, a count or a cookie. A paging info that only asks for the
+    /// total record count leaves the query unpaged.
+    pub fn asks_for_a_page(&self) -> bool {
+        self.page_number > 0 || self.count > 0 || self.paging_cookie.is_some() || !self.return_total_record_count
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -276,9 +287,138 @@ impl QueryExpression {
     }
 }
 
+/// `QueryByAttribute`: the records of a table whose columns equal the given values (QRY-8), with the columns,
+/// orders and paging of a QueryExpression. A null value matches the records where the column is null.
+///
+/// ```
+/// # use xrm_model::{QueryByAttribute, ColumnSet};
+/// let query = QueryByAttribute::new("account")
+///     .with_attribute_value("address1_city", "Lyon")
+///     .with_attribute_value("statecode", xrm_model::Value::Choice(0))
+///     .with_columns(["name"])
+///     .with_order("name", false);
+/// assert_eq!(query.attributes, ["address1_city", "statecode"]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueryByAttribute {
+    pub entity_name: String,
+    pub column_set: ColumnSet,
+    /// `Attributes`: the columns compared, in the order of `values`.
+    pub attributes: Vec<String>,
+    /// `Values`: one per column of `attributes`.
+    pub values: Vec<Value>,
+    pub orders: Vec<OrderExpression>,
+    pub top_count: Option<u32>,
+    pub page_info: Option<PagingInfo>,
+}
+
+impl QueryByAttribute {
+    pub fn new(entity_name: impl Into<String>) -> Self {
+        QueryByAttribute { entity_name: entity_name.into(), ..QueryByAttribute::default() }
+    }
+
+    /// `AddAttributeValue`: one more column and the value it must equal.
+    pub fn add_attribute_value(&mut self, attribute: impl Into<String>, value: impl Into<Value>) -> &mut Self {
+        self.attributes.push(attribute.into());
+        self.values.push(value.into());
+        self
+    }
+
+    /// [`add_attribute_value`](Self::add_attribute_value), as a builder.
+    pub fn with_attribute_value(mut self, attribute: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.add_attribute_value(attribute, value);
+        self
+    }
+
+    /// The columns returned (`ColumnSet`); all columns when never set.
+    pub fn with_columns<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
+        self.column_set = ColumnSet::Columns(columns.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `AddOrder`: one more order on a column of the table.
+    pub fn with_order(mut self, attribute: impl Into<String>, descending: bool) -> Self {
+        self.orders.push(OrderExpression { attribute_name: attribute.into(), descending, entity_name: None });
+        self
+    }
+
+    /// `TopCount`.
+    pub fn with_top(mut self, top: u32) -> Self {
+        self.top_count = Some(top);
+        self
+    }
+
+    /// `PageInfo`.
+    pub fn with_page_info(mut self, page_info: PagingInfo) -> Self {
+        self.page_info = Some(page_info);
+        self
+    }
+
+    /// The QueryExpression it stands for: an `and` of one `eq` condition per column (`null` for a null value).
+    /// No column, or not as many values as columns, is `0x80040203`.
+    pub fn to_expression(&self) -> Result<QueryExpression, Fault> {
+        if self.attributes.is_empty() {
+            return Err(Fault::new(
+                codes::INVALID_ARGUMENT,
+                "A QueryByAttribute must have at least one attribute (AddAttributeValue)",
+            ));
+        }
+        if self.attributes.len() != self.values.len() {
+            return Err(Fault::new(
+                codes::INVALID_ARGUMENT,
+                format!(
+                    "A QueryByAttribute must have as many values as attributes: {} attributes, {} values",
+                    self.attributes.len(),
+                    self.values.len()
+                ),
+            ));
+        }
+        let conditions = self
+            .attributes
+            .iter()
+            .zip(&self.values)
+            .map(|(attribute, value)| ConditionExpression {
+                entity_name: None,
+                attribute_name: attribute.clone(),
+                operator: if value.is_null() { ConditionOperator::Null } else { ConditionOperator::Equal },
+                values: if value.is_null() { Vec::new() } else { vec![value.clone()] },
+            })
+            .collect();
+        Ok(QueryExpression {
+            entity_name: self.entity_name.clone(),
+            column_set: self.column_set.clone(),
+            criteria: FilterExpression { filter_operator: LogicalOperator::And, conditions, filters: Vec::new() },
+            link_entities: Vec::new(),
+            orders: self.orders.clone(),
+            top_count: self.top_count,
+            page_info: self.page_info.clone(),
+            distinct: false,
+        })
+    }
+}
+
 /// A RetrieveMultiple query.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Query {
     Expression(QueryExpression),
     FetchXml(String),
+    /// `QueryByAttribute` (QRY-8).
+    ByAttribute(QueryByAttribute),
+}
+
+impl Query {
+    /// The table the query reads (FetchXML's is inside its text: `None`).
+    pub fn table(&self) -> Option<&str> {
+        match self {
+            Query::Expression(q) => Some(&q.entity_name),
+            Query::ByAttribute(q) => Some(&q.entity_name),
+            Query::FetchXml(_) => None,
+        }
+    }
+}
+
+impl From<QueryByAttribute> for Query {
+    fn from(q: QueryByAttribute) -> Self {
+        Query::ByAttribute(q)
+    }
 }

@@ -8,12 +8,30 @@ use crate::query::{ColumnSet, Query};
 use crate::value::{Entity, EntityReference, Value};
 
 /// A set of records returned by RetrieveMultiple.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EntityCollection {
     pub entity_name: String,
     pub entities: Vec<Entity>,
     pub more_records: bool,
     pub paging_cookie: Option<String>,
+    /// `TotalRecordCount`: the query's matches, at most 5,000, when the query asked for it; -1 when it did not
+    /// (QRY-9).
+    pub total_record_count: i32,
+    /// `TotalRecordCountLimitExceeded`: more than 5,000 records match.
+    pub total_record_count_limit_exceeded: bool,
+}
+
+impl Default for EntityCollection {
+    fn default() -> Self {
+        EntityCollection {
+            entity_name: String::new(),
+            entities: Vec::new(),
+            more_records: false,
+            paging_cookie: None,
+            total_record_count: -1,
+            total_record_count_limit_exceeded: false,
+        }
+    }
 }
 
 /// A principal and the access rights it gets on a record (GrantAccess, ModifyAccess).

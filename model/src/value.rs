@@ -172,6 +172,10 @@ pub struct Entity {
     pub id: Option<Uuid>,
     pub attributes: BTreeMap<String, Value>,
     pub key_attributes: KeyAttributes,
+    /// `FormattedValues`: the text the platform shows for a column's value (a choice's label, a lookup's name,
+    /// money with its currency symbol), by column, on the records Retrieve and RetrieveMultiple return (QRY-7).
+    /// A write ignores them.
+    pub formatted_values: BTreeMap<String, String>,
 }
 
 impl Entity {
@@ -201,6 +205,12 @@ impl Entity {
 
     pub fn contains(&self, column: &str) -> bool {
         self.attributes.contains_key(column)
+    }
+
+    /// The formatted value of a column (`FormattedValues[name]`), on a record Retrieve or RetrieveMultiple
+    /// returned: `"Active"` for a status, `"€2,500.50"` for money, a lookup's record name.
+    pub fn formatted_value(&self, column: &str) -> Option<&str> {
+        self.formatted_values.get(column).map(String::as_str)
     }
 
     /// A reference to this record (the nil GUID when it has no id yet), with its key attributes.

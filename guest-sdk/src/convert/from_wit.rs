@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use xrm_model::{
     ColumnSet, ConditionExpression, ConditionOperator, Entity, EntityCollection, EntityReference, Fault,
     FilterExpression, JoinOperator, LinkEntity, LogicalOperator, OrderExpression, PagingInfo, ParameterValue,
-    Parameters, PrincipalAccess, Query, QueryExpression, Response, Uuid, Value,
+    Parameters, PrincipalAccess, Query, QueryByAttribute, QueryExpression, Response, Uuid, Value,
 };
 
 use crate::bindings::xrm::plugin::execution_context as wit_context;
@@ -50,6 +50,7 @@ pub(crate) fn value(v: wit::Value) -> Value {
                     id: e.id.map(uuid),
                     attributes: super::batch::from_keys(e.attributes),
                     key_attributes: xrm_model::KeyAttributes::new(),
+                    formatted_values: BTreeMap::new(),
                 })
                 .collect(),
         ),
@@ -60,7 +61,8 @@ pub(crate) fn value(v: wit::Value) -> Value {
 pub(crate) fn entity(e: wit::Entity) -> Entity {
     let attributes = e.attributes.into_iter().map(|a| (a.name, value(a.value))).collect();
     let key_attributes = super::batch::from_keys(e.key_attributes);
-    Entity { logical_name: e.logical_name, id: e.id.map(uuid), attributes, key_attributes }
+    let formatted_values = e.formatted_values.into_iter().collect();
+    Entity { logical_name: e.logical_name, id: e.id.map(uuid), attributes, key_attributes, formatted_values }
 }
 
 pub(crate) fn collection(c: wit::EntityCollection) -> EntityCollection {
@@ -69,6 +71,8 @@ pub(crate) fn collection(c: wit::EntityCollection) -> EntityCollection {
         entities: c.entities.into_iter().map(entity).collect(),
         more_records: c.more_records,
         paging_cookie: c.paging_cookie,
+        total_record_count: c.total_record_count,
+        total_record_count_limit_exceeded: c.total_record_count_limit_exceeded,
     }
 }
 
@@ -83,6 +87,24 @@ pub(crate) fn query(q: wit::Query) -> Query {
     match q {
         wit::Query::Expression(e) => Query::Expression(query_expression(e)),
         wit::Query::FetchXml(x) => Query::FetchXml(x),
+        wit::Query::ByAttribute(b) => Query::ByAttribute(QueryByAttribute {
+            entity_name: b.entity_name,
+            column_set: column_set(b.column_set),
+            attributes: b.attributes,
+            values: b.values.into_iter().map(value).collect(),
+            orders: b.orders.into_iter().map(order).collect(),
+            top_count: b.top_count,
+            page_info: b.page_info.map(paging_info),
+        }),
+    }
+}
+
+fn paging_info(p: wit::PagingInfo) -> PagingInfo {
+    PagingInfo {
+        page_number: p.page_number,
+        count: p.count,
+        paging_cookie: p.paging_cookie,
+        return_total_record_count: p.return_total_record_count,
     }
 }
 
@@ -104,11 +126,7 @@ pub(crate) fn query_expression(q: wit::QueryExpression) -> QueryExpression {
         link_entities,
         orders: q.orders.into_iter().map(order).collect(),
         top_count: q.top_count,
-        page_info: q.page_info.map(|p| PagingInfo {
-            page_number: p.page_number,
-            count: p.count,
-            paging_cookie: p.paging_cookie,
-        }),
+        page_info: q.page_info.map(paging_info),
         distinct: q.distinct,
     }
 }

@@ -94,8 +94,21 @@ fn a_column_listed_twice_keeps_its_last_value() {
             wit::Attribute { name: "name".into(), value: wit::Value::Text("first".into()) },
             wit::Attribute { name: "name".into(), value: wit::Value::Text("last".into()) },
         ],
+        formatted_values: Vec::new(),
     };
     assert_eq!(from_wit::entity(w).get("name"), Some(&Value::Text("last".into())));
+}
+
+/// QRY-7: the formatted values a record comes with cross the interface, and `formatted_value` reads them.
+#[test]
+fn formatted_values_cross_the_interface() {
+    let mut account = Entity::with_id("account", Uuid::from_u128(9));
+    account.set("statecode", Value::Choice(0));
+    account.formatted_values.insert("statecode".into(), "Active".into());
+    let back = from_wit::entity(to_wit::entity(&account));
+    assert_eq!(back.formatted_value("statecode"), Some("Active"));
+    assert_eq!(back.formatted_value("name"), None);
+    assert_eq!(back, account);
 }
 
 fn nested_query() -> QueryExpression {
@@ -156,7 +169,12 @@ fn nested_query() -> QueryExpression {
         entity_name: Some("owner".into()),
     }];
     q.top_count = Some(50);
-    q.page_info = Some(PagingInfo { page_number: 2, count: 25, paging_cookie: Some("cookie".into()) });
+    q.page_info = Some(PagingInfo {
+        page_number: 2,
+        count: 25,
+        paging_cookie: Some("cookie".into()),
+        return_total_record_count: true,
+    });
     q.distinct = true;
     q
 }
@@ -192,6 +210,19 @@ fn queries_round_trip() {
     assert_eq!(from_wit::query_expression(w), empty);
     let fetch = Query::FetchXml("<fetch><entity name='account'/></fetch>".into());
     assert_eq!(from_wit::query(to_wit::query(&fetch)), fetch);
+}
+
+/// QRY-8: a QueryByAttribute crosses the interface whole, its null values included.
+#[test]
+fn query_by_attribute_round_trips() {
+    let q: Query = xrm_model::QueryByAttribute::new("account")
+        .with_attribute_value("name", "Contoso")
+        .with_attribute_value("telephone1", Value::Null)
+        .with_columns(["name"])
+        .with_order("name", true)
+        .with_page_info(PagingInfo { page_number: 1, count: 2, paging_cookie: None, return_total_record_count: true })
+        .into();
+    assert_eq!(from_wit::query(to_wit::query(&q)), q);
 }
 
 #[test]
@@ -249,6 +280,8 @@ fn parameter_values_round_trip() {
             entities: vec![Entity::with_id("account", Uuid::from_u128(2))],
             more_records: true,
             paging_cookie: Some("p".into()),
+            total_record_count: 5000,
+            total_record_count_limit_exceeded: true,
         }),
         ParameterValue::EntityReferences(vec![account.clone()]),
         ParameterValue::ColumnSet(ColumnSet::AllColumns),

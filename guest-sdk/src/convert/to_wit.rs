@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use xrm_model::{
     ColumnSet, ConditionExpression, ConditionOperator, Entity, EntityCollection, EntityReference, Fault,
-    FilterExpression, JoinOperator, LinkEntity, LogicalOperator, OrderExpression, ParameterValue, Parameters,
-    PrincipalAccess, Query, QueryExpression, Request, Uuid, Value, codes,
+    FilterExpression, JoinOperator, LinkEntity, LogicalOperator, OrderExpression, PagingInfo, ParameterValue,
+    Parameters, PrincipalAccess, Query, QueryExpression, Request, Uuid, Value, codes,
 };
 
 use super::index;
@@ -61,7 +61,14 @@ pub(crate) fn entity(e: &Entity) -> wit::Entity {
     let attributes =
         e.attributes.iter().map(|(name, v)| wit::Attribute { name: name.clone(), value: value(v) }).collect();
     let key_attributes = super::batch::keys(&e.key_attributes);
-    wit::Entity { logical_name: e.logical_name.clone(), id: e.id.map(guid), attributes, key_attributes }
+    let formatted_values = e.formatted_values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    wit::Entity {
+        logical_name: e.logical_name.clone(),
+        id: e.id.map(guid),
+        attributes,
+        key_attributes,
+        formatted_values,
+    }
 }
 
 pub(crate) fn collection(c: &EntityCollection) -> wit::EntityCollection {
@@ -70,6 +77,8 @@ pub(crate) fn collection(c: &EntityCollection) -> wit::EntityCollection {
         entities: c.entities.iter().map(entity).collect(),
         more_records: c.more_records,
         paging_cookie: c.paging_cookie.clone(),
+        total_record_count: c.total_record_count,
+        total_record_count_limit_exceeded: c.total_record_count_limit_exceeded,
     }
 }
 
@@ -88,6 +97,24 @@ pub(crate) fn query(q: &Query) -> wit::Query {
     match q {
         Query::Expression(e) => wit::Query::Expression(query_expression(e)),
         Query::FetchXml(x) => wit::Query::FetchXml(x.clone()),
+        Query::ByAttribute(b) => wit::Query::ByAttribute(wit::QueryByAttribute {
+            entity_name: b.entity_name.clone(),
+            column_set: column_set(&b.column_set),
+            attributes: b.attributes.clone(),
+            values: b.values.iter().map(value).collect(),
+            orders: b.orders.iter().map(order).collect(),
+            top_count: b.top_count,
+            page_info: b.page_info.as_ref().map(paging_info),
+        }),
+    }
+}
+
+fn paging_info(p: &PagingInfo) -> wit::PagingInfo {
+    wit::PagingInfo {
+        page_number: p.page_number,
+        count: p.count,
+        paging_cookie: p.paging_cookie.clone(),
+        return_total_record_count: p.return_total_record_count,
     }
 }
 
@@ -106,11 +133,7 @@ pub(crate) fn query_expression(q: &QueryExpression) -> wit::QueryExpression {
         link_entities: arena.links,
         orders: q.orders.iter().map(order).collect(),
         top_count: q.top_count,
-        page_info: q.page_info.as_ref().map(|p| wit::PagingInfo {
-            page_number: p.page_number,
-            count: p.count,
-            paging_cookie: p.paging_cookie.clone(),
-        }),
+        page_info: q.page_info.as_ref().map(paging_info),
         distinct: q.distinct,
     }
 }
@@ -244,7 +267,7 @@ pub(crate) fn unsendable_operator(q: &Query) -> Option<String> {
     }
     match q {
         Query::Expression(e) => in_filter(&e.criteria).or_else(|| in_links(&e.link_entities)),
-        Query::FetchXml(_) => None,
+        Query::FetchXml(_) | Query::ByAttribute(_) => None,
     }
 }
 

@@ -264,8 +264,10 @@ impl Table {
     }
 
     /// Checks every column of `entity` against the table, as a write would (`0x80041103` for an unknown
-    /// column), and returns it with values widened to their columns' types.
+    /// column), and returns it with values widened to their columns' types, without the formatted values a
+    /// caller sent (QRY-7: a write ignores them).
     pub fn check(&self, mut entity: Entity) -> Result<Entity, Fault> {
+        entity.formatted_values.clear();
         for (column, value) in std::mem::take(&mut entity.attributes) {
             let Some(ty) = self.columns.get(&column) else {
                 return Err(Fault::new(
@@ -467,5 +469,14 @@ mod tests {
         let mut e = Entity::new("account");
         e.set("revenue", "a lot");
         assert_eq!(account.check(e).unwrap_err().code, codes::INVALID_ARGUMENT);
+    }
+
+    #[test]
+    fn qry_7_a_write_ignores_the_formatted_values_sent_in() {
+        let account = standard().into_iter().find(|t| t.logical_name == "account").unwrap();
+        let mut e = Entity::new("account");
+        e.set("name", "Contoso");
+        e.formatted_values.insert("name".into(), "Fabrikam".into());
+        assert!(account.check(e).unwrap().formatted_values.is_empty());
     }
 }

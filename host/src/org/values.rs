@@ -55,6 +55,8 @@ pub fn read_entity(
                 Ok(keys) => entity.key_attributes = keys,
                 Err(e) => problems.push(e),
             },
+            // QRY-7: formatted values sent with a record are read and ignored, as a write ignores them.
+            "@formatted" => {}
             k if k.starts_with('@') => {
                 problems.push(JsonError::new(&at, "unknown key (expected `@logicalname`, `@id`, `@keys` or a column)"))
             }

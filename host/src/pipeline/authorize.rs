@@ -198,6 +198,7 @@ fn query_of(request: &Request) -> Result<Option<xrm_model::QueryExpression>, Fau
     match request.parameter(messages::QUERY) {
         Some(ParameterValue::Query(xrm_model::Query::Expression(q))) => Ok(Some(q.clone())),
         Some(ParameterValue::Query(xrm_model::Query::FetchXml(x))) => crate::query::fetchxml::parse(x).map(Some),
+        Some(ParameterValue::Query(xrm_model::Query::ByAttribute(q))) => q.to_expression().map(Some),
         _ => Ok(None),
     }
 }

@@ -291,9 +291,6 @@ impl Builder {
         if el.flag("aggregate")? {
             return Err(el.not_supported("an aggregate query (aggregate=\"true\")"));
         }
-        if el.flag("returntotalrecordcount")? {
-            return Err(el.not_supported("returntotalrecordcount=\"true\""));
-        }
         let mut entities = el.children_named("entity");
         let (Some(entity), None) = (entities.next(), entities.next()) else {
             return Err(fault(format!("{} needs exactly one <entity> element", el.place())));
@@ -305,12 +302,20 @@ impl Builder {
         if q.top_count.is_some() && (count.is_some() || page.is_some()) {
             return Err(fault(format!("'top' can't be used with 'count' or 'page' on {}", el.place())));
         }
+        let total = el.flag("returntotalrecordcount")?;
+        if q.top_count.is_some() && total {
+            return Err(fault(super::TOP_AND_TOTAL.into()));
+        }
         if count.is_some() || page.is_some() || cookie.is_some() {
             q.page_info = Some(PagingInfo {
                 page_number: page.unwrap_or(1),
                 count: count.unwrap_or(0),
                 paging_cookie: cookie.map(str::to_owned),
+                return_total_record_count: total,
             });
+        } else if total {
+            // The total alone asks for no page (QRY-9).
+            q.page_info = Some(PagingInfo { return_total_record_count: true, ..PagingInfo::default() });
         }
         self.entity(entity, &mut q)?;
         Ok(q)
@@ -534,7 +539,10 @@ mod tests {
     #[test]
     fn paging_attributes_become_paging_info() {
         let q = parse("<fetch count='10' page='2' paging-cookie='c'><entity name='account'/></fetch>").unwrap();
-        assert_eq!(q.page_info, Some(PagingInfo { page_number: 2, count: 10, paging_cookie: Some("c".into()) }));
+        assert_eq!(
+            q.page_info,
+            Some(PagingInfo { page_number: 2, count: 10, paging_cookie: Some("c".into()), ..PagingInfo::default() })
+        );
         assert_eq!(q.column_set, ColumnSet::AllColumns);
     }
 
@@ -586,7 +594,10 @@ mod tests {
                 entity("<order attribute='a' alias='x'/>"),
                 "the attribute 'alias' (in <order> at byte 30) is not supported yet",
             ),
-            ("<fetch returntotalrecordcount='true'><entity name='a'/></fetch>".into(), "returntotalrecordcount"),
+            (
+                "<fetch top='2' returntotalrecordcount='true'><entity name='a'/></fetch>".into(),
+                "A query can't have both a top count and a total record count",
+            ),
             ("<filter>".repeat(100_000), "nest deeper than 64 levels at byte 512"),
         ] {
             let fault = parse(&fetch).unwrap_err();

@@ -13,6 +13,7 @@ mod dates;
 mod exec;
 pub mod fetchxml;
 mod filter;
+pub mod formatted;
 mod like;
 mod page;
 mod plan;
@@ -25,6 +26,7 @@ use crate::org::{Organization, Table};
 use crate::store::Store;
 pub use dates::Calendar;
 pub use filter::compare;
+pub use formatted::Formatter;
 use page::{Collector, Key, Window};
 use plan::Plan;
 
@@ -40,6 +42,13 @@ pub struct Caller<'a> {
 
 /// The platform's page size when a query asks for none.
 const DEFAULT_PAGE: u32 = 5000;
+
+/// How far a total record count counts (QRY-9): past it, the count stops and says the limit was exceeded.
+const TOTAL_COUNT_LIMIT: usize = 5000;
+
+/// The fault for a query asking for `top` and the total record count together (QRY-9).
+const TOP_AND_TOTAL: &str =
+    "A query can't have both a top count and a total record count (ReturnTotalRecordCount, returntotalrecordcount)";
 
 fn invalid(message: String) -> Fault {
     Fault::new(codes::INVALID_ARGUMENT, message)
@@ -82,7 +91,7 @@ pub fn default_alias(table: &str, n: usize) -> String {
     format!("{table}{n}")
 }
 
-/// Retrieve: one record by id, with the requested columns.
+/// Retrieve: one record by id, with the requested columns and their formatted values (QRY-7).
 pub fn retrieve(
     org: &Organization,
     store: &Store,
@@ -92,7 +101,9 @@ pub fn retrieve(
     let table = org.require_table(&target.logical_name)?;
     check_columns(table, columns)?;
     let record = store.get(&table.logical_name, target.id).ok_or_else(|| not_found(&table.logical_name, target.id))?;
-    Ok(project(table, record, columns))
+    let mut out = project(table, record, columns);
+    Formatter::new(org, store).add(table, record, "", &mut out);
+    Ok(out)
 }
 
 pub fn not_found(table: &str, id: Uuid) -> Fault {
@@ -112,15 +123,35 @@ pub fn retrieve_multiple(
             parsed = fetchxml::parse(text)?;
             &parsed
         }
+        // QRY-8: an `eq` (or `null`) condition per column.
+        Query::ByAttribute(b) => {
+            parsed = b.to_expression()?;
+            &parsed
+        }
     };
     let plan = Plan::new(org, store, q, caller)?;
     let window = Window::of(&plan, q)?;
-    let mut collector = Collector::new(&plan, &window);
-    // Without orders rows stream in the order of their ids, root first: a cookie's row says where to start.
-    let from = if plan.orders.is_empty() { window.after().and_then(Key::root) } else { None };
+    let counting = q.page_info.as_ref().is_some_and(|p| p.return_total_record_count);
+    let mut collector = Collector::new(&plan, &window, counting.then_some(TOTAL_COUNT_LIMIT));
+    // Without orders rows stream in the order of their ids, root first: a cookie's row says where to start
+    // (unless every row is to be counted).
+    let from = if plan.orders.is_empty() && !counting { window.after().and_then(Key::root) } else { None };
     exec::run(&plan, store, caller, from, &mut |row| collector.push(row))?;
-    let (entities, more_records, paging_cookie) = collector.finish(&window);
-    Ok(EntityCollection { entity_name: q.entity_name.clone(), entities, more_records, paging_cookie })
+    let total = collector.total();
+    let (entities, more_records, paging_cookie) = collector.finish(&window, &Formatter::new(org, store));
+    // QRY-9: -1 when not asked; at most the limit, which says when it was passed.
+    let (total_record_count, total_record_count_limit_exceeded) = match total {
+        None => (-1, false),
+        Some(n) => (i32::try_from(n.min(TOTAL_COUNT_LIMIT)).unwrap_or(i32::MAX), n > TOTAL_COUNT_LIMIT),
+    };
+    Ok(EntityCollection {
+        entity_name: q.entity_name.clone(),
+        entities,
+        more_records,
+        paging_cookie,
+        total_record_count,
+        total_record_count_limit_exceeded,
+    })
 }
 
 #[cfg(test)]

@@ -10,8 +10,9 @@ use xrm_model::{Entity, Fault, QueryExpression, Uuid, Value};
 
 use super::exec::Flow;
 use super::filter::{Slots, cell, compare};
+use super::formatted::Formatter;
 use super::plan::Plan;
-use super::{DEFAULT_PAGE, invalid};
+use super::{DEFAULT_PAGE, TOP_AND_TOTAL, invalid};
 
 /// Where a row sorts: its order columns' values, then the ids of its records, so the order is total and a
 /// paging cookie can say exactly where a page ended.
@@ -37,11 +38,12 @@ pub(super) enum Window {
 impl Window {
     pub(super) fn of(plan: &Plan, q: &QueryExpression) -> Result<Window, Fault> {
         match (q.top_count, &q.page_info) {
+            (Some(_), Some(p)) if p.return_total_record_count => Err(invalid(TOP_AND_TOTAL.into())),
             (Some(_), Some(p)) if p.count > 0 || p.page_number > 1 => {
                 Err(invalid("A query can't have both a top count and paging (page and count)".into()))
             }
             (Some(top), _) => Ok(Window::Top(top as usize)),
-            (None, Some(p)) => {
+            (None, Some(p)) if p.asks_for_a_page() => {
                 let number = p.page_number.max(1);
                 let after = match p.paging_cookie.as_deref() {
                     Some(text) if !text.trim().is_empty() => read_cookie(plan, text, number)?,
@@ -50,7 +52,7 @@ impl Window {
                 let count = if p.count == 0 { DEFAULT_PAGE } else { p.count };
                 Ok(Window::Page { number, count, after, asked: true })
             }
-            (None, None) => Ok(Window::Page { number: 1, count: DEFAULT_PAGE, after: None, asked: false }),
+            (None, _) => Ok(Window::Page { number: 1, count: DEFAULT_PAGE, after: None, asked: false }),
         }
     }
 
@@ -84,10 +86,18 @@ pub(super) struct Collector<'p, 'a, 's> {
     rows: Vec<Kept<'s>>,
     /// Distinct projections seen (unordered distinct queries).
     seen: HashSet<String>,
+    /// The total record count (QRY-9): how far to count, the rows counted, and for a distinct query the
+    /// projections counted.
+    count_to: Option<usize>,
+    counted: usize,
+    counted_distinct: HashSet<String>,
+    /// Whether the window is full (unordered queries): later rows are only counted.
+    full: bool,
 }
 
 impl<'p, 'a, 's> Collector<'p, 'a, 's> {
-    pub(super) fn new(plan: &'p Plan<'a>, window: &Window) -> Self {
+    /// `count_to`: count the matching rows up to one past that many (the total record count, QRY-9).
+    pub(super) fn new(plan: &'p Plan<'a>, window: &Window, count_to: Option<usize>) -> Self {
         let (skip, keep, look_ahead, after) = match window {
             Window::Top(n) => (0, *n, false, None),
             Window::Page { after: Some(after), count, .. } => (0, *count as usize, true, Some(after.clone())),
@@ -95,7 +105,43 @@ impl<'p, 'a, 's> Collector<'p, 'a, 's> {
                 ((*number as usize - 1).saturating_mul(*count as usize), *count as usize, true, None)
             }
         };
-        Collector { plan, after, skip, keep, look_ahead, skipped: 0, rows: Vec::new(), seen: HashSet::new() }
+        Collector {
+            plan,
+            after,
+            skip,
+            keep,
+            look_ahead,
+            skipped: 0,
+            rows: Vec::new(),
+            seen: HashSet::new(),
+            count_to,
+            counted: 0,
+            counted_distinct: HashSet::new(),
+            full: false,
+        }
+    }
+
+    /// The rows counted, when counting: at most one past the limit asked for.
+    pub(super) fn total(&self) -> Option<usize> {
+        self.count_to.map(|_| self.counted)
+    }
+
+    /// Counts a row (each distinct projection once for a distinct query); whether rows are still to be
+    /// counted.
+    fn count(&mut self, row: &Slots<'s>) -> bool {
+        let Some(limit) = self.count_to else { return false };
+        if self.counted > limit {
+            return false;
+        }
+        let new = !self.plan.distinct || self.counted_distinct.insert(signature(&self.plan.project(row)));
+        self.counted += usize::from(new);
+        self.counted <= limit
+    }
+
+    /// Stops the run when the window is full, unless rows are still to be counted.
+    fn stop(&mut self, counting: bool) -> Flow {
+        self.full = true;
+        if counting { Flow::Continue } else { Flow::Stop }
     }
 
     /// How many rows the collector needs at most: those before the window, in it, and one to look ahead.
@@ -104,6 +150,10 @@ impl<'p, 'a, 's> Collector<'p, 'a, 's> {
     }
 
     pub(super) fn push(&mut self, row: &Slots<'s>) -> Result<Flow, Fault> {
+        let counting = self.count(row);
+        if self.full {
+            return Ok(self.stop(counting));
+        }
         let key = key(self.plan, row);
         if let Some(after) = &self.after
             && cmp_keys(self.plan, &key, after).is_le()
@@ -129,7 +179,11 @@ impl<'p, 'a, 's> Collector<'p, 'a, 's> {
             return Ok(Flow::Continue);
         }
         self.rows.push(kept);
-        Ok(if self.rows.len() >= self.keep + usize::from(self.look_ahead) { Flow::Stop } else { Flow::Continue })
+        Ok(if self.rows.len() >= self.keep + usize::from(self.look_ahead) {
+            self.stop(counting)
+        } else {
+            Flow::Continue
+        })
     }
 
     /// Sorts the buffer, keeps the first row of each distinct projection, and cuts it to what may be returned.
@@ -144,7 +198,7 @@ impl<'p, 'a, 's> Collector<'p, 'a, 's> {
     }
 
     /// The rows of the window as entities, whether more follow, and the cookie that continues after them.
-    pub(super) fn finish(mut self, window: &Window) -> (Vec<Entity>, bool, Option<String>) {
+    pub(super) fn finish(mut self, window: &Window, formatter: &Formatter) -> (Vec<Entity>, bool, Option<String>) {
         let ordered = !self.plan.orders.is_empty();
         if ordered {
             self.compact();
@@ -158,7 +212,7 @@ impl<'p, 'a, 's> Collector<'p, 'a, 's> {
             }
             _ => None,
         };
-        let entities = self.rows[start..end].iter().map(|k| self.plan.project(&k.row)).collect();
+        let entities = self.rows[start..end].iter().map(|k| self.plan.project_formatted(&k.row, formatter)).collect();
         (entities, more, cookie)
     }
 }

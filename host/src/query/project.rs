@@ -3,6 +3,7 @@
 use xrm_model::Entity;
 
 use super::filter::Slots;
+use super::formatted::Formatter;
 use super::plan::Plan;
 use super::project;
 
@@ -22,6 +23,18 @@ impl Plan<'_> {
                     out.attributes.insert(format!("{}.{column}", node.alias), value.clone());
                 }
             }
+        }
+        out
+    }
+
+    /// The projection with the formatted values of its columns (QRY-7): the root's by column, each linked
+    /// row's by `<alias>.<column>`.
+    pub(super) fn project_formatted(&self, row: &Slots, formatter: &Formatter) -> Entity {
+        let mut out = self.project(row);
+        for (i, (node, record)) in self.nodes.iter().zip(row).enumerate() {
+            let Some(record) = record else { continue };
+            let prefix = if i == 0 { String::new() } else { format!("{}.", node.alias) };
+            formatter.add(node.table, record, &prefix, &mut out);
         }
         out
     }

@@ -76,7 +76,64 @@ fn link(from: &str, table: &str, to: &str, alias: &str, outer: bool) -> LinkEnti
 }
 
 fn page(number: u32, cookie: Option<String>) -> Option<PagingInfo> {
-    Some(PagingInfo { page_number: number, count: 2, paging_cookie: cookie })
+    Some(PagingInfo { page_number: number, count: 2, paging_cookie: cookie, return_total_record_count: false })
+}
+
+/// The total record count alone: no page asked for.
+fn total_only() -> Option<PagingInfo> {
+    Some(PagingInfo { return_total_record_count: true, ..PagingInfo::default() })
+}
+
+#[test]
+fn qry_9_the_total_record_count_counts_readable_matches_up_to_5000() {
+    let org = org();
+    let mut store = org.data.clone();
+    let hidden = |e: &Entity| e.id == Some(id(2));
+    let mut q = sorted("account", "name");
+    assert_eq!(run(&org, &store, &q, &|_| true).unwrap().total_record_count, -1, "not asked");
+    q.page_info = total_only();
+    let found = run(&org, &store, &q, &|e| !hidden(e)).unwrap();
+    assert_eq!((found.entities.len(), found.total_record_count, found.more_records), (4, 4, false));
+    assert!(found.paging_cookie.is_none(), "the total alone asks for no page");
+    // With a page, unordered (the run would stop at the page): every row is still counted.
+    let mut unordered = QueryExpression::new("account");
+    unordered.page_info = page(1, None).map(|p| PagingInfo { return_total_record_count: true, ..p });
+    let found = run(&org, &store, &unordered, &|_| true).unwrap();
+    assert_eq!((found.entities.len(), found.total_record_count, found.more_records), (2, 5, true));
+    unordered.page_info = page(2, found.paging_cookie).map(|p| PagingInfo { return_total_record_count: true, ..p });
+    let found = run(&org, &store, &unordered, &|_| true).unwrap();
+    assert_eq!((column(&found, "name"), found.total_record_count), (vec!["C".into(), "D".into()], 5));
+    (100..5100).for_each(|n| store.put(account(n, "more")));
+    let found = run(&org, &store, &unordered, &|_| true).unwrap();
+    assert_eq!((found.total_record_count, found.total_record_count_limit_exceeded), (5000, true));
+    q.top_count = Some(1);
+    let fault = run(&org, &store, &q, &|_| true).unwrap_err();
+    assert_eq!(fault.code, codes::INVALID_ARGUMENT);
+    assert!(fault.message.contains("top count and a total record count"), "{fault}");
+}
+
+#[test]
+fn qry_8_a_query_by_attribute_is_an_and_of_eq_conditions_null_for_a_null_value() {
+    let org = org();
+    let caller = Caller { user: Uuid::nil(), business_unit: Uuid::nil(), readable: &|_| true, calendar: calendar() };
+    let by = |q: xrm_model::QueryByAttribute| retrieve_multiple(&org, &org.data, &Query::ByAttribute(q), &caller);
+    let q =
+        xrm_model::QueryByAttribute::new("contact").with_attribute_value("fullname", "Ben").with_columns(["fullname"]);
+    assert_eq!(column(&by(q).unwrap(), "fullname"), ["Ben"]);
+    let q = xrm_model::QueryByAttribute::new("contact")
+        .with_attribute_value("parentcustomerid", Value::Null)
+        .with_order("fullname", true);
+    assert_eq!(column(&by(q).unwrap(), "fullname"), ["Cy"]);
+    let q =
+        xrm_model::QueryByAttribute::new("account").with_attribute_value("name", "A").with_attribute_value("name", "B");
+    assert!(by(q).unwrap().entities.is_empty());
+    let fault = by(xrm_model::QueryByAttribute::new("account")).unwrap_err();
+    assert!(fault.message.contains("at least one attribute"), "{fault}");
+    let mut q = xrm_model::QueryByAttribute::new("account").with_attribute_value("name", "A");
+    q.values.push(Value::Null);
+    assert_eq!(by(q).unwrap_err().code, codes::INVALID_ARGUMENT);
+    let q = xrm_model::QueryByAttribute::new("account").with_attribute_value("nmae", "A");
+    assert_eq!(by(q).unwrap_err().code, codes::UNKNOWN_ATTRIBUTE);
 }
 
 #[test]

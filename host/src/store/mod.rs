@@ -61,8 +61,10 @@ impl Store {
         self.get(table, id).is_some()
     }
 
-    /// Inserts or replaces a record; it must carry its id.
-    pub fn put(&mut self, entity: Entity) {
+    /// Inserts or replaces a record; it must carry its id. A record is stored without formatted values
+    /// (QRY-7: they are computed when it is read).
+    pub fn put(&mut self, mut entity: Entity) {
+        entity.formatted_values.clear();
         let id = entity.id.unwrap_or_default();
         let rows = self.tables.entry(entity.logical_name.clone()).or_default();
         let added = size(&entity);

@@ -293,7 +293,7 @@ pub fn matches(want: &Json, got: &Json, aliases: &Aliases) -> bool {
 }
 
 fn is_typed(obj: &Map<String, Json>) -> bool {
-    obj.keys().any(|k| k.starts_with('@') && k != "@logicalname" && k != "@id")
+    obj.keys().any(|k| k.starts_with('@') && k != "@logicalname" && k != "@id" && k != "@formatted")
 }
 
 fn typed(v: &Json, aliases: &Aliases) -> Option<Value> {

@@ -136,7 +136,7 @@ impl Known<'_> {
     pub fn output(&self, output: &Map<String, Json>, request: &Request, path: &str) -> Vec<JsonError> {
         let mut problems = Vec::new();
         let table = match request.parameter(xrm_model::messages::QUERY) {
-            Some(ParameterValue::Query(Query::Expression(q))) => Some(q.entity_name.clone()),
+            Some(ParameterValue::Query(q)) if q.table().is_some() => q.table().map(str::to_owned),
             _ => request.target_reference().map(|t| t.logical_name),
         };
         let Some(table) = table.and_then(|t| self.org.table(&t)) else { return problems };
@@ -151,6 +151,12 @@ impl Known<'_> {
             // `alias.column` is a link-entity's column, `@…` the record's own keys.
             let columns = record.as_object().into_iter().flat_map(Map::keys);
             for column in columns.filter(|k| !k.starts_with('@') && !k.contains('.')) {
+                self.column(table, column, &join(&at, column), &mut problems);
+            }
+            // QRY-7: the columns of `@formatted` too.
+            let at = join(&at, "@formatted");
+            let formatted = record.get("@formatted").and_then(Json::as_object).into_iter().flat_map(Map::keys);
+            for column in formatted.filter(|k| !k.contains('.')) {
                 self.column(table, column, &join(&at, column), &mut problems);
             }
         }
@@ -236,6 +242,19 @@ impl Known<'_> {
     fn query(&self, query: &Query, at: &str, problems: &mut Vec<JsonError>) {
         match query {
             Query::Expression(q) => self.expression(q, at, problems),
+            Query::ByAttribute(q) => {
+                let Some(table) = self.table(&q.entity_name, &join(at, "entityname"), problems) else { return };
+                let named = [("attributes", &q.attributes)];
+                let orders: Vec<String> = q.orders.iter().map(|o| o.attribute_name.clone()).collect();
+                let columns = match &q.column_set {
+                    ColumnSet::Columns(columns) => columns.clone(),
+                    ColumnSet::AllColumns => Vec::new(),
+                };
+                for (key, list) in named.into_iter().chain([("orders", &orders), ("columns", &columns)]) {
+                    let at = &join(at, key);
+                    list.iter().enumerate().for_each(|(i, c)| self.column(table, c, &index(at, i), problems));
+                }
+            }
             Query::FetchXml(xml) => {
                 let at = &join(at, "fetchxml");
                 match crate::query::fetchxml::parse(xml) {

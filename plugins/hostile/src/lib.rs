@@ -338,6 +338,7 @@ fn deep_nest(context: &PluginContext, frames: u64) -> Result<(), PluginError> {
             id: None,
             attributes: attributes.into_iter().collect(),
             key_attributes: Vec::new(),
+            formatted_values: Vec::new(),
         };
         if let Err(f) = factory::create_organization_service(None).create(&note) {
             BOTTOM.with_borrow_mut(|b| b.1 = Some(xrm_sandbox_guest::Fault::new(f.code, f.message)));

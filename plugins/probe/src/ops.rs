@@ -15,8 +15,8 @@ const OPS: &[(&str, &[&str])] = &[
     ("create", &["as", "save"]),
     ("update", &["as"]),
     ("delete", &["as"]),
-    ("retrieve", &["columns", "as", "trace"]),
-    ("retrievemultiple", &["as", "trace", "save"]),
+    ("retrieve", &["columns", "as", "trace", "formatted"]),
+    ("retrievemultiple", &["as", "trace", "save", "formatted"]),
     ("execute", &["as", "trace"]),
     ("settarget", &[]),
     ("settargets", &[]),
@@ -242,7 +242,18 @@ impl<'c, 'a> Runner<'c, 'a> {
         let query = step.reader(|r, v, p| r.query(v, p))?;
         let rows = step.service(self.context)?.retrieve_multiple(query)?;
         if step.flag("trace")? {
-            trace!("retrievemultiple {}: count={}", rows.entity_name, rows.entities.len());
+            // QRY-9: the total record count, when the query asked for it.
+            let total = match (rows.total_record_count, rows.total_record_count_limit_exceeded) {
+                (-1, _) => String::new(),
+                (n, false) => format!(" total={n}"),
+                (n, true) => format!(" total={n} (limit exceeded)"),
+            };
+            trace!("retrievemultiple {}: count={}{total}", rows.entity_name, rows.entities.len());
+        }
+        if step.flag("formatted")? {
+            for (i, row) in rows.entities.iter().enumerate() {
+                trace!("formatted row {i}: {}", formatted(row));
+            }
         }
         if let Some(name) = step.body.get("save") {
             let name = name.as_str().ok_or_else(|| step.error("`save` must be a string"))?;
@@ -390,6 +401,9 @@ impl Step<'_> {
             let id = entity.id.unwrap_or(target.id);
             trace!("retrieved {} {id}: {}", target.logical_name, describe(&entity, &columns));
         }
+        if self.flag("formatted")? {
+            trace!("formatted {}: {}", target.logical_name, formatted(&entity));
+        }
         Ok(())
     }
 
@@ -509,6 +523,13 @@ fn describe(entity: &Entity, columns: &ColumnSet) -> String {
             .collect(),
         ColumnSet::AllColumns => entity.attributes.iter().map(|(c, v)| format!("{c}={v}")).collect(),
     };
+    pairs.join(", ")
+}
+
+/// The record's formatted values (QRY-7), `column=text` in column order, read through `formatted_value`.
+fn formatted(entity: &Entity) -> String {
+    let pairs: Vec<String> =
+        entity.formatted_values.keys().map(|c| format!("{c}={}", entity.formatted_value(c).unwrap_or(NONE))).collect();
     pairs.join(", ")
 }
 
@@ -638,6 +659,8 @@ mod tests {
         e.set("name", "X").set("revenue", xrm_sandbox_guest::Value::Money("1.50".into()));
         assert_eq!(describe(&e, &ColumnSet::Columns(vec!["name".into(), "fax".into()])), "name=X, fax=<none>");
         assert_eq!(describe(&e, &ColumnSet::AllColumns), "name=X, revenue=1.50");
+        e.formatted_values.insert("revenue".into(), "$1.50".into());
+        assert_eq!(formatted(&e), "revenue=$1.50");
         assert_eq!(allocate(4096), 4096);
         assert_eq!(allocate((16 << 20) + 1), (16 << 20) + 1);
         assert_eq!(recurse(10), 0);

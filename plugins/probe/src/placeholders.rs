@@ -169,6 +169,7 @@ pub fn parameter_text(p: &ParameterValue) -> String {
         ParameterValue::ColumnSet(ColumnSet::AllColumns) => "all".to_owned(),
         ParameterValue::ColumnSet(ColumnSet::Columns(cols)) => cols.join(","),
         ParameterValue::Query(Query::Expression(q)) => q.entity_name.clone(),
+        ParameterValue::Query(Query::ByAttribute(q)) => q.entity_name.clone(),
         ParameterValue::Query(Query::FetchXml(x)) => x.clone(),
         ParameterValue::Relationship(name) => name.clone(),
         ParameterValue::PrincipalAccess(pa) => pa.principal.id.to_string(),

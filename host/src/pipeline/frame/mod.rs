@@ -89,6 +89,7 @@ fn primary_table(request: &Request) -> String {
     }
     match request.parameter(messages::QUERY) {
         Some(ParameterValue::Query(Query::Expression(q))) => q.entity_name.clone(),
+        Some(ParameterValue::Query(Query::ByAttribute(q))) => q.entity_name.clone(),
         Some(ParameterValue::Query(Query::FetchXml(x))) => {
             crate::query::fetchxml::entity_name(x).unwrap_or_else(|| "none".into())
         }

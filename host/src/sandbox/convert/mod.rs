@@ -96,6 +96,7 @@ pub fn from_value(v: w::Value) -> m::Value {
                     id: e.id.map(uuid),
                     attributes: batch::from_keys(e.attributes),
                     key_attributes: m::KeyAttributes::new(),
+                    formatted_values: std::collections::BTreeMap::new(),
                 })
                 .collect(),
         ),
@@ -108,6 +109,7 @@ pub fn entity(e: &m::Entity) -> w::Entity {
         logical_name: e.logical_name.clone(),
         id: e.id.map(guid),
         attributes: e.attributes.iter().map(|(name, v)| w::Attribute { name: name.clone(), value: value(v) }).collect(),
+        formatted_values: e.formatted_values.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
     }
 }
 
@@ -117,6 +119,7 @@ pub fn from_entity(e: w::Entity) -> m::Entity {
         logical_name: e.logical_name,
         id: e.id.map(uuid),
         attributes: e.attributes.into_iter().map(|a| (a.name, from_value(a.value))).collect(),
+        formatted_values: e.formatted_values.into_iter().collect(),
     }
 }
 
@@ -126,6 +129,8 @@ pub fn collection(c: &m::EntityCollection) -> w::EntityCollection {
         entities: c.entities.iter().map(entity).collect(),
         more_records: c.more_records,
         paging_cookie: c.paging_cookie.clone(),
+        total_record_count: c.total_record_count,
+        total_record_count_limit_exceeded: c.total_record_count_limit_exceeded,
     }
 }
 
@@ -135,6 +140,8 @@ pub fn from_collection(c: w::EntityCollection) -> m::EntityCollection {
         entities: c.entities.into_iter().map(from_entity).collect(),
         more_records: c.more_records,
         paging_cookie: c.paging_cookie,
+        total_record_count: c.total_record_count,
+        total_record_count_limit_exceeded: c.total_record_count_limit_exceeded,
     }
 }
 

@@ -72,6 +72,45 @@ pub fn query(q: &m::Query) -> w::Query {
     match q {
         m::Query::FetchXml(x) => w::Query::FetchXml(x.clone()),
         m::Query::Expression(e) => w::Query::Expression(Flattener::default().query(e)),
+        m::Query::ByAttribute(b) => w::Query::ByAttribute(w::QueryByAttribute {
+            entity_name: b.entity_name.clone(),
+            column_set: column_set(&b.column_set),
+            attributes: b.attributes.clone(),
+            values: b.values.iter().map(value).collect(),
+            orders: b.orders.iter().map(order).collect(),
+            top_count: b.top_count,
+            page_info: b.page_info.as_ref().map(paging_info),
+        }),
+    }
+}
+
+fn order(o: &m::OrderExpression) -> w::OrderExpression {
+    w::OrderExpression {
+        attribute_name: o.attribute_name.clone(),
+        descending: o.descending,
+        entity_name: o.entity_name.clone(),
+    }
+}
+
+fn from_order(o: w::OrderExpression) -> m::OrderExpression {
+    m::OrderExpression { attribute_name: o.attribute_name, descending: o.descending, entity_name: o.entity_name }
+}
+
+fn paging_info(p: &m::PagingInfo) -> w::PagingInfo {
+    w::PagingInfo {
+        page_number: p.page_number,
+        count: p.count,
+        paging_cookie: p.paging_cookie.clone(),
+        return_total_record_count: p.return_total_record_count,
+    }
+}
+
+fn from_paging_info(p: w::PagingInfo) -> m::PagingInfo {
+    m::PagingInfo {
+        page_number: p.page_number,
+        count: p.count,
+        paging_cookie: p.paging_cookie,
+        return_total_record_count: p.return_total_record_count,
     }
 }
 
@@ -94,21 +133,9 @@ impl Flattener {
             criteria: Some(criteria),
             filters: self.filters,
             link_entities: self.links,
-            orders: q
-                .orders
-                .iter()
-                .map(|o| w::OrderExpression {
-                    attribute_name: o.attribute_name.clone(),
-                    descending: o.descending,
-                    entity_name: o.entity_name.clone(),
-                })
-                .collect(),
+            orders: q.orders.iter().map(order).collect(),
             top_count: q.top_count,
-            page_info: q.page_info.as_ref().map(|p| w::PagingInfo {
-                page_number: p.page_number,
-                count: p.count,
-                paging_cookie: p.paging_cookie.clone(),
-            }),
+            page_info: q.page_info.as_ref().map(paging_info),
             distinct: q.distinct,
         }
     }
@@ -168,6 +195,15 @@ pub fn from_query(q: w::Query) -> Result<m::Query, m::Fault> {
     match q {
         w::Query::FetchXml(x) => Ok(m::Query::FetchXml(x)),
         w::Query::Expression(e) => from_expression(e).map(m::Query::Expression),
+        w::Query::ByAttribute(b) => Ok(m::Query::ByAttribute(m::QueryByAttribute {
+            entity_name: b.entity_name,
+            column_set: from_column_set(b.column_set),
+            attributes: b.attributes,
+            values: b.values.into_iter().map(from_value).collect(),
+            orders: b.orders.into_iter().map(from_order).collect(),
+            top_count: b.top_count,
+            page_info: b.page_info.map(from_paging_info),
+        })),
     }
 }
 
@@ -211,21 +247,9 @@ fn from_expression(q: w::QueryExpression) -> Result<m::QueryExpression, m::Fault
         column_set: from_column_set(q.column_set),
         criteria,
         link_entities,
-        orders: q
-            .orders
-            .into_iter()
-            .map(|o| m::OrderExpression {
-                attribute_name: o.attribute_name,
-                descending: o.descending,
-                entity_name: o.entity_name,
-            })
-            .collect(),
+        orders: q.orders.into_iter().map(from_order).collect(),
         top_count: q.top_count,
-        page_info: q.page_info.map(|p| m::PagingInfo {
-            page_number: p.page_number,
-            count: p.count,
-            paging_cookie: p.paging_cookie,
-        }),
+        page_info: q.page_info.map(from_paging_info),
         distinct: q.distinct,
     })
 }
@@ -601,5 +625,18 @@ mod tests {
         };
         let back = from_query(query(&m::Query::Expression(original.clone())));
         assert_eq!(back, Ok(m::Query::Expression(original)));
+    }
+
+    /// QRY-8 and QRY-9: a QueryByAttribute, and a paging info asking for the total record count, cross whole.
+    #[test]
+    fn qry_8_a_query_by_attribute_survives_the_round_trip() {
+        let original: m::Query = m::QueryByAttribute::new("contact")
+            .with_attribute_value("lastname", "Baker")
+            .with_attribute_value("parentcustomerid", m::Value::Null)
+            .with_columns(["fullname"])
+            .with_order("fullname", true)
+            .with_page_info(m::PagingInfo { return_total_record_count: true, ..Default::default() })
+            .into();
+        assert_eq!(from_query(query(&original)), Ok(original));
     }
 }
