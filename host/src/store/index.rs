@@ -4,6 +4,7 @@
 //! joins and `eq` conditions on lookups use); other columns only when named (alternate keys). The maps are
 //! persistent, like the rows: a store clone shares them, a write copies only the paths it changes.
 
+use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -82,39 +83,61 @@ impl Index {
     }
 
     /// Files row `id` as `new` instead of `old` (either absent for an insert or a removal).
+    ///
+    /// Both rows keep their columns sorted, so one merge walks them together: no column is looked up, and the
+    /// persistent maps (shared with the store this one was cloned from) are copied only where a key changes.
     pub(super) fn update(&mut self, id: Uuid, old: Option<&Entity>, new: Option<&Entity>) {
-        let key =
-            |row: Option<&Entity>, column: &str| row.and_then(|r| r.get(column)).and_then(|v| self.key(id, column, v));
-        let mut changes = Vec::new();
-        // The columns of the new row, then those only the old one had.
-        let columns = new.into_iter().flat_map(|r| r.attributes.keys());
-        let dropped = old.into_iter().flat_map(|r| r.attributes.keys()).filter(|c| new.is_none_or(|n| !n.contains(c)));
-        for column in columns.chain(dropped) {
-            let (before, after) = (key(old, column), key(new, column));
-            if before != after {
-                changes.push((column, before, after));
-            }
-        }
-        for (column, before, after) in changes {
-            let values = self.columns.entry(column.clone()).or_default();
-            if let Some(before) = before
-                && let Some(ids) = values.get_mut(&before)
-            {
-                ids.remove(&id);
-                if ids.is_empty() {
-                    values.remove(&before);
-                }
-            }
-            if let Some(after) = after {
-                values.entry(after).or_default().insert(id);
+        let mut before = old.into_iter().flat_map(|r| r.attributes.iter()).peekable();
+        let mut after = new.into_iter().flat_map(|r| r.attributes.iter()).peekable();
+        loop {
+            let order = match (before.peek(), after.peek()) {
+                (None, None) => return,
+                (Some((b, _)), Some((a, _))) => b.cmp(a),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+            };
+            let (was, is) = match order {
+                Ordering::Less => (before.next(), None),
+                Ordering::Greater => (None, after.next()),
+                Ordering::Equal => (before.next(), after.next()),
+            };
+            let Some((column, _)) = was.or(is) else { return };
+            let (was, is) = (was.map(|(_, v)| v), is.map(|(_, v)| v));
+            if was != is {
+                self.refile(id, column, was, is);
             }
         }
     }
 
-    /// The key row `id` is filed under for `value` in `column`, if the column is indexed.
-    fn key(&self, id: Uuid, column: &str, value: &Value) -> Option<IndexKey> {
+    /// Moves row `id` in `column`'s index from the key of `was` to that of `is`, where they differ.
+    fn refile(&mut self, id: Uuid, column: &str, was: Option<&Value>, is: Option<&Value>) {
+        let named = !self.named.is_empty() && self.named.contains(column);
+        let key = |value: Option<&Value>| value.and_then(|v| Self::key(named, id, v));
+        let (before, after) = (key(was), key(is));
+        if before == after {
+            return;
+        }
+        let values = match self.columns.get_mut(column) {
+            Some(values) => values,
+            None => self.columns.entry(column.to_owned()).or_default(),
+        };
+        if let Some(before) = before
+            && let Some(ids) = values.get_mut(&before)
+        {
+            ids.remove(&id);
+            if ids.is_empty() {
+                values.remove(&before);
+            }
+        }
+        if let Some(after) = after {
+            values.entry(after).or_default().insert(id);
+        }
+    }
+
+    /// The key row `id` is filed under for `value` in a column (`named` if indexed by value), if indexed.
+    fn key(named: bool, id: Uuid, value: &Value) -> Option<IndexKey> {
         match value {
-            _ if self.named.contains(column) => IndexKey::of(value),
+            _ if named => IndexKey::of(value),
             Value::Lookup(r) => Some(IndexKey::Id(r.id)),
             Value::Guid(g) if *g != id => Some(IndexKey::Id(*g)),
             _ => None,
