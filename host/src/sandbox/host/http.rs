@@ -6,23 +6,31 @@
 //! plug-in writes them (never more than [`MAX_BODY`] each), so a plug-in that writes its body before sending
 //! the request cannot block forever. What each request got is given to the transport to record once its body
 //! is whole, in the order the plug-in sent them.
+//!
+//! An answer without delay costs no task and no wait on another thread: the future the plug-in gets is
+//! ready at once, and `future-incoming-response.get` (ours too) hands over the response as soon as the
+//! request body is whole, which it is whenever the plug-in finished writing it first (the usual order), or
+//! the body's failure (too large: `HttpRequestBodySize`, as with a delay). The sandbox reads what the
+//! plug-in wrote itself, on its own thread, whenever it needs a body whole (the response, the record); a
+//! task reads it meanwhile only so that a plug-in's writes never wait. A body still unfinished when the
+//! plug-in asks for the response is waited for by a task, the way an answer with a delay is.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use http_body::{Body, Frame};
+use http_body::Body;
 use http_body_util::BodyExt;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::runtime::AbortOnDropJoinHandle;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Method, Scheme};
-use wasmtime_wasi_http::p2::body::{HostOutgoingBody, HyperOutgoingBody, StreamContext};
-use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostOutgoingRequest};
+use wasmtime_wasi_http::p2::body::{HostIncomingBody, HostOutgoingBody, HyperOutgoingBody, StreamContext};
+use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostIncomingResponse, HostOutgoingRequest};
 use wasmtime_wasi_http::p2::{HttpError, HttpResult};
-use wasmtime_wasi_http::{Error, RequestOptions, WasiHttp, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks};
+use wasmtime_wasi_http::{Error, FieldMap, RequestOptions, WasiHttp, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks};
 use xrm_model::Uuid;
 
 use super::TimeLimit;
@@ -124,26 +132,64 @@ pub struct HttpState {
     hooks: NoNetwork,
     /// Requests sent and not yet recorded, in the order sent.
     pending: VecDeque<Pending>,
+    /// The body of each request that has one, by the request's resource: `outgoing-request.body` sets its
+    /// request's entry, `handle` takes it. (An entry left by a request dropped unsent is replaced by the next
+    /// body made for a request of the same resource number, and never read: `handle` looks only for requests
+    /// that have a body.)
+    bodies: HashMap<u32, Arc<BodyReader>>,
+    /// The answers without delay, by the future's resource, until `get` hands them over; `handle` sets or
+    /// clears the entry of every future it makes.
+    at_once: HashMap<u32, AtOnce>,
 }
 
 impl HttpState {
     pub fn new() -> Self {
-        HttpState { ctx: WasiHttpCtx::new(), hooks: NoNetwork, pending: VecDeque::new() }
+        HttpState {
+            ctx: WasiHttpCtx::new(),
+            hooks: NoNetwork,
+            pending: VecDeque::new(),
+            bodies: HashMap::new(),
+            at_once: HashMap::new(),
+        }
     }
 }
 
 /// A request sent, waiting for its body to be whole before it is recorded.
 struct Pending {
     exchange: HttpExchange,
-    /// Set when the request is over: the body, and the outcome if it changed after sending (a timeout).
-    over: Arc<OnceLock<Over>>,
+    end: End,
     sent: Instant,
 }
 
+/// How a request's record learns that the request is over.
+enum End {
+    /// Set when the request is over (by `respond` for an answer with a delay, at once for a denied one): the
+    /// body, and the outcome if it changed after sending (a timeout, a body too large).
+    Set(Arc<OnceLock<Over>>),
+    /// An answer without delay: over when its body is whole.
+    Body(Arc<BodyReader>),
+}
+
+impl End {
+    fn over(&self) -> Option<Over> {
+        match self {
+            End::Set(over) => over.get().cloned(),
+            End::Body(reader) => reader.read_now().then(|| reader.over()).flatten(),
+        }
+    }
+}
+
+#[derive(Clone)]
 struct Over {
     body: Result<Bytes, String>,
     outcome: Option<HttpOutcome>,
     at: Instant,
+}
+
+/// An answer without delay, waiting for the plug-in to take it.
+struct AtOnce {
+    reply: HttpReply,
+    body: Option<Arc<BodyReader>>,
 }
 
 /// Links `wasi:http/types` (wasmtime-wasi-http's) and `wasi:http/outgoing-handler` (ours).
@@ -166,10 +212,16 @@ pub fn add_to_linker<H: PluginHost>(linker: &mut Linker<StoreData<H>>) -> wasmti
     )?;
     // The request body: read as it is written, whatever the plug-in does next.
     linker.allow_shadowing(true);
+    // The response: an answer without delay is handed over here, from no task.
     let result = linker.instance("wasi:http/types@0.2.12").and_then(|mut types| {
-        types.func_wrap("[method]outgoing-request.body", |mut store, (request,): (Resource<HostOutgoingRequest>,)| {
-            Ok((outgoing_body(store.data_mut(), request)?,))
-        })
+        types
+            .func_wrap("[method]outgoing-request.body", |mut store, (request,): (Resource<HostOutgoingRequest>,)| {
+                Ok((outgoing_body(store.data_mut(), request)?,))
+            })?;
+        types.func_wrap(
+            "[method]future-incoming-response.get",
+            |mut store, (future,): (Resource<HostFutureIncomingResponse>,)| Ok((store.data_mut().response(future)?,)),
+        )
     });
     linker.allow_shadowing(false);
     result
@@ -184,15 +236,16 @@ impl<H: PluginHost> StoreData<H> {
     /// (`all`: every one, at the end of the execution).
     pub(in crate::sandbox) fn record_http(&mut self, all: bool) {
         while let Some(first) = self.http.pending.front() {
-            if !all && first.over.get().is_none() {
+            let over = first.end.over();
+            if !all && over.is_none() {
                 break;
             }
-            let Some(Pending { mut exchange, over, sent }) = self.http.pending.pop_front() else { break };
-            match over.get() {
+            let Some(Pending { mut exchange, sent, .. }) = self.http.pending.pop_front() else { break };
+            match over {
                 Some(over) => {
-                    exchange.body = over.body.clone();
-                    if let Some(outcome) = &over.outcome {
-                        exchange.outcome = outcome.clone();
+                    exchange.body = over.body;
+                    if let Some(outcome) = over.outcome {
+                        exchange.outcome = outcome;
                     }
                     exchange.duration = over.at.saturating_duration_since(sent);
                 }
@@ -208,15 +261,20 @@ impl<H: PluginHost> StoreData<H> {
     fn deny(
         &mut self,
         exchange: HttpExchange,
+        body: Option<Arc<BodyReader>>,
         why: String,
         code: ErrorCode,
     ) -> HttpResult<Resource<HostFutureIncomingResponse>> {
+        if let Some(body) = body {
+            // Its stream closes: the plug-in's next write fails.
+            body.close("not read: the request was denied");
+        }
         self.trace_http(&exchange.request, &format!("denied: {why}"));
         let over = Arc::new(OnceLock::new());
         let _ =
             over.set(Over { body: Err("not read: the request was denied".into()), outcome: None, at: Instant::now() });
         let exchange = HttpExchange { outcome: HttpOutcome::Denied(why), ..exchange };
-        self.http.pending.push_back(Pending { exchange, over, sent: Instant::now() });
+        self.http.pending.push_back(Pending { exchange, end: End::Set(over), sent: Instant::now() });
         self.record_http(false);
         Err(code.into())
     }
@@ -240,8 +298,12 @@ impl<H: PluginHost> StoreData<H> {
         }
         self.record_http(false);
         let timeout = options.and_then(|o| self.table.get(&o).ok().copied()).and_then(plugin_timeout);
-        let mut sent = self.table.delete(request)?;
-        let body = sent.body.take();
+        let rep = request.rep();
+        let sent = self.table.delete(request)?;
+        let body = match sent.body {
+            Some(_) => self.http.bodies.remove(&rep),
+            None => None,
+        };
         let (head, target) = head(&sent);
         let exchange = HttpExchange {
             request: head,
@@ -253,27 +315,92 @@ impl<H: PluginHost> StoreData<H> {
             duration: Duration::ZERO,
         };
         if let Err(why) = target {
-            return self.deny(exchange, why, ErrorCode::HttpRequestDenied);
+            return self.deny(exchange, body, why, ErrorCode::HttpRequestDenied);
         }
         if self.http.pending.len() >= MAX_IN_FLIGHT {
             let why = format!("{MAX_IN_FLIGHT} requests of this execution are still unfinished, the most at once");
-            return self.deny(exchange, why, ErrorCode::ConnectionLimitReached);
+            return self.deny(exchange, body, why, ErrorCode::ConnectionLimitReached);
         }
         let answer = match self.host.http() {
             Some(transport) => transport.answer(&exchange.request),
             None => Err("nothing answers HTTP requests here (no stubs)".into()),
         };
-        let over = Arc::new(OnceLock::new());
         let (outcome, wait) = match &answer {
             Ok(reply) => plan(reply, timeout, self.deadline.saturating_duration_since(now)),
             Err(why) => (HttpOutcome::Refused(why.clone()), Wait::Refused),
         };
         self.trace_http(&exchange.request, &outcome.describe());
         let exchange = HttpExchange { outcome, ..exchange };
-        self.http.pending.push_back(Pending { exchange, over: over.clone(), sent: now });
-        let future = wasmtime_wasi::runtime::spawn(respond(body, answer.ok(), wait, over));
-        Ok(self.table.push(HostFutureIncomingResponse::Pending(future))?)
+        if let (Ok(reply), Wait::Answer(Duration::ZERO)) = (answer.as_ref(), &wait) {
+            // No delay: the future is ready now, and `response` hands the answer over once the body is whole.
+            let end = match &body {
+                Some(reader) => End::Body(reader.clone()),
+                None => {
+                    let over = OnceLock::new();
+                    let _ = over.set(Over { body: Ok(Bytes::new()), outcome: None, at: now });
+                    End::Set(Arc::new(over))
+                }
+            };
+            self.http.pending.push_back(Pending { exchange, end, sent: now });
+            let future = self.table.push(HostFutureIncomingResponse::Consumed)?;
+            self.http.at_once.insert(future.rep(), AtOnce { reply: reply.clone(), body });
+            return Ok(future);
+        }
+        let over = Arc::new(OnceLock::new());
+        self.http.pending.push_back(Pending { exchange, end: End::Set(over.clone()), sent: now });
+        let future = wasmtime_wasi::runtime::spawn(respond(body, answer.ok(), wait, Some(over)));
+        let future = self.table.push(HostFutureIncomingResponse::Pending(future))?;
+        self.http.at_once.remove(&future.rep());
+        Ok(future)
     }
+
+    /// `wasi:http/types.future-incoming-response.get`: an answer without delay from here, once its request
+    /// body is whole (`None` and a task that waits for the body if it is not); any other from
+    /// wasmtime-wasi-http's future.
+    fn response(&mut self, future: Resource<HostFutureIncomingResponse>) -> wasmtime::Result<FutureAnswer> {
+        let at_once = match self.table.get(&future)? {
+            HostFutureIncomingResponse::Consumed => self.http.at_once.remove(&future.rep()),
+            _ => None,
+        };
+        let Some(AtOnce { reply, body }) = at_once else {
+            use wasmtime_wasi_http::p2::bindings::http::types::HostFutureIncomingResponse as _;
+            return self.http_view().get(future);
+        };
+        if let Some(reader) = &body {
+            if !reader.read_now() {
+                // The plug-in has not finished the body: a task waits for it, as for an answer with a delay.
+                let task =
+                    wasmtime_wasi::runtime::spawn(respond(body, Some(reply), Wait::Answer(Duration::ZERO), None));
+                *self.table.get_mut(&future)? = HostFutureIncomingResponse::Pending(task);
+                return Ok(None);
+            }
+            if reader.failed() {
+                return Ok(Some(Ok(Err(ErrorCode::HttpRequestBodySize(None)))));
+            }
+        }
+        let headers = match header_map(&reply.headers) {
+            Ok(headers) => FieldMap::new_immutable(&mut self.http.hooks, headers),
+            Err(e) => return Ok(Some(Ok(Err(ErrorCode::InternalError(Some(format!("stub response: {e}"))))))),
+        };
+        let body = HostIncomingBody::new(full(reply.body));
+        let response = HostIncomingResponse { status: reply.status, headers, body: Some(body) };
+        Ok(Some(Ok(Ok(self.table.push(response)?))))
+    }
+}
+
+/// What `future-incoming-response.get` returns: nothing yet, or the response (or why it failed) once.
+type FutureAnswer = Option<Result<Result<Resource<HostIncomingResponse>, ErrorCode>, ()>>;
+
+fn header_map(headers: &[(String, String)]) -> Result<http::HeaderMap, http::Error> {
+    let mut map = http::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        map.append(http::HeaderName::try_from(name.as_str())?, http::HeaderValue::try_from(value.as_str())?);
+    }
+    Ok(map)
+}
+
+fn full(body: Bytes) -> wasmtime_wasi_http::p2::body::HyperIncomingBody {
+    http_body_util::Full::new(body).map_err(|never| match never {}).boxed_unsync()
 }
 
 /// How the response comes: after the delay, or a timeout, or not at all.
@@ -305,24 +432,24 @@ fn plugin_timeout(options: RequestOptions) -> Option<Duration> {
 
 type Response = http::Response<wasmtime_wasi_http::p2::body::HyperIncomingBody>;
 
-/// Reads the body, waits as planned, then gives the answer; notes the request as over either way.
+/// Waits for the body, waits as planned, then gives the answer; notes the request as over either way (in
+/// `over`; without it the record follows the body itself).
 async fn respond(
-    body: Option<HyperOutgoingBody>,
+    body: Option<Arc<BodyReader>>,
     reply: Option<HttpReply>,
     wait: Wait,
-    over: Arc<OnceLock<Over>>,
+    over: Option<Arc<OnceLock<Over>>>,
 ) -> Result<(Response, AbortOnDropJoinHandle<()>), Error> {
     let started = tokio::time::Instant::now();
     let body = match body {
-        Some(body) => match body.collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) => Err(body_error(&e)),
-        },
+        Some(reader) => reader.whole().await,
         None => Ok(Bytes::new()),
     };
     let failed = body.as_ref().err().cloned();
     let finish = |outcome: Option<HttpOutcome>, body: Result<Bytes, String>| {
-        let _ = over.set(Over { body, outcome, at: Instant::now() });
+        if let Some(over) = &over {
+            let _ = over.set(Over { body, outcome, at: Instant::now() });
+        }
     };
     if let Some(why) = failed {
         finish(Some(HttpOutcome::Denied(why)), body);
@@ -353,8 +480,8 @@ async fn respond(
     for (name, value) in &reply.headers {
         response = response.header(name, value);
     }
-    let full = http_body_util::Full::new(reply.body).map_err(|never| match never {}).boxed_unsync();
-    let response = response.body(full).map_err(|e| Error::InternalError(Some(format!("stub response: {e}"))))?;
+    let response =
+        response.body(full(reply.body)).map_err(|e| Error::InternalError(Some(format!("stub response: {e}"))))?;
     Ok((response, wasmtime_wasi::runtime::spawn(async {})))
 }
 
@@ -473,47 +600,133 @@ fn outgoing_body<H: PluginHost>(
     };
     // Small chunks in a deep buffer: the reader keeps up, and memory stays bounded by MAX_BODY.
     let (host_body, hyper_body) = HostOutgoingBody::new(StreamContext::Request, size, 16, 64 << 10);
-    req.body = Some(Drained::start(hyper_body).boxed_unsync());
+    // The request's own body only says that it has one; `handle` takes the reader.
+    req.body = Some(http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync());
+    let reader = BodyReader::start(hyper_body);
+    if let Some(earlier) = data.http.bodies.insert(request.rep(), reader) {
+        // The body of a request dropped unsent.
+        earlier.close("not read: the request was dropped");
+    }
     Ok(Ok(data.table.push(host_body)?))
 }
 
-/// A request body read whole by a task started when the body was created.
-struct Drained {
-    task: Option<AbortOnDropJoinHandle<Result<Bytes, Error>>>,
+/// The reader of one request body: it keeps what the plug-in writes, up to [`MAX_BODY`]. A task of its own
+/// reads as the plug-in writes, so that a write never waits; the sandbox reads what is there itself when it
+/// needs the body whole ([`BodyReader::read_now`]), so that it never waits on that task's thread either.
+pub(super) struct BodyReader {
+    state: Mutex<ReadState>,
+    /// Told when the body is whole or failed.
+    done: tokio::sync::Notify,
 }
 
-impl Drained {
-    fn start(body: HyperOutgoingBody) -> Self {
-        Drained { task: Some(wasmtime_wasi::runtime::spawn(read_body(body))) }
+struct ReadState {
+    /// `None` once read (whole or failed): dropping it closes the plug-in's stream.
+    body: Option<HyperOutgoingBody>,
+    bytes: BytesMut,
+    /// The waker of the reader task, once it has run: the body wakes it whoever polled it last.
+    task: Option<Waker>,
+    /// The body, or why it failed, and when.
+    end: Option<(Result<Bytes, String>, Instant)>,
+}
+
+impl BodyReader {
+    fn start(body: HyperOutgoingBody) -> Arc<Self> {
+        let reader = Arc::new(BodyReader {
+            state: Mutex::new(ReadState { body: Some(body), bytes: BytesMut::new(), task: None, end: None }),
+            done: tokio::sync::Notify::new(),
+        });
+        let task = reader.clone();
+        // It ends once the body is whole, failed or dropped (at the latest with the store): nothing to abort.
+        drop(wasmtime_wasi::runtime::with_ambient_tokio_runtime(|| {
+            tokio::task::spawn(std::future::poll_fn(move |cx| match task.read(Some(cx.waker())) {
+                true => Poll::Ready(()),
+                false => Poll::Pending,
+            }))
+        }));
+        reader
     }
-}
 
-async fn read_body(mut body: HyperOutgoingBody) -> Result<Bytes, Error> {
-    let mut bytes = BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame?.into_data() {
-            if bytes.len() + data.len() > MAX_BODY {
-                // Dropping the body closes the plug-in's stream: its next write fails instead of waiting.
-                return Err(Error::HttpRequestBodySize(Some((bytes.len() + data.len()) as u64)));
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReadState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads what the plug-in has written; `true` once the body is whole or failed. `task`: the reader
+    /// task's waker; without it (the sandbox's own look), the task's, so that the body still wakes the task.
+    fn read(&self, task: Option<&Waker>) -> bool {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        if state.end.is_some() {
+            return true;
+        }
+        if let Some(waker) = task
+            && !state.task.as_ref().is_some_and(|w| w.will_wake(waker))
+        {
+            state.task = Some(waker.clone());
+        }
+        let Some(body) = state.body.as_mut() else { return true };
+        // Not polled by the task yet: it will be, and registers itself then.
+        let waker = state.task.clone().unwrap_or_else(|| Waker::noop().clone());
+        let mut cx = Context::from_waker(&waker);
+        let end = loop {
+            match Pin::new(&mut *body).poll_frame(&mut cx) {
+                Poll::Pending => return false,
+                Poll::Ready(None) => break Ok(std::mem::take(&mut state.bytes).freeze()),
+                Poll::Ready(Some(Err(e))) => break Err(body_error(&e)),
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        if state.bytes.len() + data.len() > MAX_BODY {
+                            break Err(body_error(&Error::HttpRequestBodySize(None)));
+                        }
+                        state.bytes.extend_from_slice(&data);
+                    }
+                }
             }
-            bytes.extend_from_slice(&data);
+        };
+        state.bytes = BytesMut::new();
+        state.end = Some((end, Instant::now()));
+        // Dropping the body closes the plug-in's stream: its next write fails instead of waiting.
+        state.body = None;
+        drop(guard);
+        self.done.notify_waiters();
+        true
+    }
+
+    /// [`BodyReader::read`] from the sandbox's thread.
+    fn read_now(&self) -> bool {
+        self.read(None)
+    }
+
+    /// Stops reading: the plug-in's next write fails.
+    fn close(&self, why: &str) {
+        let mut state = self.lock();
+        if state.end.is_none() {
+            state.end = Some((Err(why.to_owned()), Instant::now()));
+            state.body = None;
+            drop(state);
+            self.done.notify_waiters();
         }
     }
-    Ok(bytes.freeze())
-}
 
-impl Body for Drained {
-    type Data = Bytes;
-    type Error = Error;
+    fn failed(&self) -> bool {
+        matches!(self.lock().end, Some((Err(_), _)))
+    }
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
-        let Some(task) = self.task.as_mut() else { return Poll::Ready(None) };
-        match Pin::new(task).poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(result) => {
-                self.task = None;
-                Poll::Ready(Some(result.map(Frame::data)))
+    /// The request as the record has it once the body is over: a failed body denies it.
+    fn over(&self) -> Option<Over> {
+        let (body, at) = self.lock().end.clone()?;
+        let outcome = body.as_ref().err().map(|why| HttpOutcome::Denied(why.clone()));
+        Some(Over { body, outcome, at })
+    }
+
+    /// Waits for the body to be whole or failed.
+    async fn whole(&self) -> Result<Bytes, String> {
+        loop {
+            let done = self.done.notified();
+            let end = self.lock().end.as_ref().map(|(body, _)| body.clone());
+            if let Some(body) = end {
+                return body;
             }
+            done.await;
         }
     }
 }
