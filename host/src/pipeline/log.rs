@@ -118,18 +118,23 @@ const SHOWN_TEXT: usize = 256;
 /// alive, uncounted (BOX-5).
 pub(in crate::pipeline) fn shown(mut changes: Vec<crate::store::Change>) -> Vec<crate::store::Change> {
     let mut bytes = 0;
+    let long = |value: &Value| matches!(value, Value::Text(text) if text.len() > SHOWN_TEXT);
     for change in &mut changes {
-        let mut record = Entity::clone(&change.record);
-        for value in record.attributes.values_mut() {
-            if let Value::Text(text) = value
-                && text.len() > SHOWN_TEXT
-            {
-                let cut = (0..=SHOWN_TEXT).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
-                *text = format!("{}… ({} bytes)", &text[..cut], text.len());
+        // A record without long texts is shared with the store, not copied: the log still counts its size as
+        // its own, so a record only the log keeps alive (deleted or rolled back later) stays counted.
+        if change.record.attributes.values().any(long) {
+            let mut record = Entity::clone(&change.record);
+            for value in record.attributes.values_mut() {
+                if let Value::Text(text) = value
+                    && text.len() > SHOWN_TEXT
+                {
+                    let cut = (0..=SHOWN_TEXT).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+                    *text = format!("{}… ({} bytes)", &text[..cut], text.len());
+                }
             }
+            change.record = std::sync::Arc::new(record);
         }
-        bytes += crate::budget::size::entity(&record);
-        change.record = std::sync::Arc::new(record);
+        bytes += crate::budget::size::entity(&change.record);
     }
     crate::budget::add(i64::try_from(bytes).unwrap_or(i64::MAX));
     changes

@@ -186,8 +186,7 @@ impl Store {
             for item in old.diff(new) {
                 let (kind, id, record, columns) = match item {
                     imbl::ordmap::DiffItem::Add(id, e) => {
-                        let mut columns: Vec<String> = e.attributes.keys().cloned().collect();
-                        columns.sort();
+                        let columns: Vec<String> = e.attributes.keys().cloned().collect();
                         (ChangeKind::Created, *id, e.clone(), columns)
                     }
                     imbl::ordmap::DiffItem::Update { old: (_, was), new: (id, e) } => {
