@@ -57,7 +57,8 @@ type Column = HashMap<IndexKey, OrdSet<Uuid>>;
 pub(super) struct Index {
     /// Columns indexed by value besides references (alternate keys).
     named: Arc<HashSet<String>>,
-    columns: HashMap<String, Column>,
+    /// Column names shared like the store's table names: a node copied on write copies no text.
+    columns: HashMap<Arc<str>, Column>,
 }
 
 impl Index {
@@ -119,7 +120,7 @@ impl Index {
         }
         let values = match self.columns.get_mut(column) {
             Some(values) => values,
-            None => self.columns.entry(column.to_owned()).or_default(),
+            None => self.columns.entry(Arc::from(column)).or_default(),
         };
         if let Some(before) = before
             && let Some(ids) = values.get_mut(&before)

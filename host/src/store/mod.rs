@@ -20,7 +20,9 @@ pub use index::{IndexKey, fold_case};
 /// Records by table, then by id.
 #[derive(Clone, Default)]
 pub struct Store {
-    tables: HashMap<String, Rows>,
+    /// Table names are shared, not owned: the first write to a table in a clone copies the map's node, and
+    /// with it every name the node holds.
+    tables: HashMap<Arc<str>, Rows>,
     /// The estimated bytes of the records held ([`crate::budget::size`]): a write counts the difference
     /// against the case running it (BOX-5), and a rollback gives back what the undone writes counted.
     bytes: i64,
@@ -66,12 +68,19 @@ impl Store {
     pub fn put(&mut self, mut entity: Entity) {
         entity.formatted_values.clear();
         let id = entity.id.unwrap_or_default();
-        let rows = self.tables.entry(entity.logical_name.clone()).or_default();
+        let rows = self.rows_mut(&entity.logical_name);
         let added = size(&entity);
         let entity = Arc::new(entity);
         let old = rows.by_id.insert(id, entity.clone());
         rows.index.update(id, old.as_deref(), Some(&entity));
         self.counted(added - old.as_deref().map_or(0, size));
+    }
+
+    /// A table's rows to write, created empty the first time.
+    fn rows_mut(&mut self, table: &str) -> &mut Rows {
+        // The name already held, when there is one: no new allocation for a table written before.
+        let name = self.tables.get_key_value(table).map_or_else(|| Arc::from(table), |(name, _)| name.clone());
+        self.tables.entry(name).or_default()
     }
 
     pub fn remove(&mut self, table: &str, id: Uuid) -> Option<Arc<Entity>> {
@@ -128,7 +137,7 @@ impl Store {
     /// Indexes `columns` of `table` by value too (alternate keys), for the rows already stored and every later
     /// write.
     pub fn index_columns(&mut self, table: &str, columns: &[String]) {
-        let rows = self.tables.entry(table.to_owned()).or_default();
+        let rows = self.rows_mut(table);
         let mut named: HashSet<String> = rows.index.named().cloned().collect();
         named.extend(columns.iter().cloned());
         rows.index = Index::with_named(named);
@@ -169,10 +178,10 @@ impl Store {
             return Vec::new();
         }
         // A write copies the path it touches: a table whose rows are still the very map they were is unchanged.
-        let changed = |name: &String, rows: &Rows, other: &Store| {
-            other.tables.get(name).is_none_or(|was| !was.by_id.ptr_eq(&rows.by_id))
+        let changed = |name: &Arc<str>, rows: &Rows, other: &Store| {
+            other.tables.get(&**name).is_none_or(|was| !was.by_id.ptr_eq(&rows.by_id))
         };
-        let mut tables: Vec<&String> = (self.tables.iter().filter(|(name, rows)| changed(name, rows, before)))
+        let mut tables: Vec<&Arc<str>> = (self.tables.iter().filter(|(name, rows)| changed(name, rows, before)))
             .chain(before.tables.iter().filter(|(name, rows)| changed(name, rows, self)))
             .map(|(name, _)| name)
             .collect();
@@ -181,8 +190,8 @@ impl Store {
         let empty = OrdMap::new();
         let mut out = Vec::new();
         for table in tables {
-            let old = before.tables.get(table).map_or(&empty, |r| &r.by_id);
-            let new = self.tables.get(table).map_or(&empty, |r| &r.by_id);
+            let old = before.tables.get(&**table).map_or(&empty, |r| &r.by_id);
+            let new = self.tables.get(&**table).map_or(&empty, |r| &r.by_id);
             for item in old.diff(new) {
                 let (kind, id, record, columns) = match item {
                     imbl::ordmap::DiffItem::Add(id, e) => {
@@ -202,7 +211,7 @@ impl Store {
                     }
                     imbl::ordmap::DiffItem::Remove(id, e) => (ChangeKind::Deleted, *id, e.clone(), Vec::new()),
                 };
-                out.push(Change { table: table.clone(), id, kind, columns, record });
+                out.push(Change { table: table.to_string(), id, kind, columns, record });
             }
         }
         out
