@@ -40,6 +40,10 @@ use xrm_sandbox::sandbox::{self, Limits, PluginHost, Sandbox};
 use xrm_sandbox::suite::{RunOptions, Suite};
 use xrm_sandbox::testing;
 
+/// The binary's allocator (host/src/main.rs), so that the figures are those of `xrm-sandbox test`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const WARMUP: usize = 500;
 const ITERATIONS: usize = 5_000;
 

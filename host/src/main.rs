@@ -2,6 +2,11 @@
 
 mod commands;
 
+/// A case writes on its own copy of the organization's persistent store, allocating and freeing many small
+/// nodes: glibc's malloc spent a third of a 3-step Create on that (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 

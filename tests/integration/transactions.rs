@@ -111,7 +111,7 @@ fn suite() -> Arc<Suite> {
 
 const OUTCOMES: [&str; 4] = ["ok", "fail at 20", "fail at 40", "swallow"];
 
-fn names(session: &Session, table: &str, column: &str) -> Vec<String> {
+fn names(session: &mut Session, table: &str, column: &str) -> Vec<String> {
     let mut v: Vec<String> = session
         .store()
         .rows(table)
@@ -140,7 +140,7 @@ proptest! {
                     let result = session.execute(alice, xrm_model::Request::create(account), None);
                     assert_eq!(result.is_ok(), *outcome == 0, "request {i} ({}): {result:?}", OUTCOMES[*outcome]);
                 }
-                (names(&session, "account", "name"), names(&session, "task", "subject"), names(&session, "annotation", "subject"))
+                (names(&mut session, "account", "name"), names(&mut session, "task", "subject"), names(&mut session, "annotation", "subject"))
             });
             run.unwrap().join().unwrap()
         });
@@ -233,7 +233,7 @@ proptest! {
                 for request in requests {
                     let _ = session.execute(alice, request, None);
                 }
-                (names(&session, "account", "name"), names(&session, "task", "subject"), names(&session, "annotation", "subject"))
+                (names(&mut session, "account", "name"), names(&mut session, "task", "subject"), names(&mut session, "annotation", "subject"))
             });
             run.unwrap().join().unwrap()
         });

@@ -155,7 +155,8 @@ impl CaseState {
 
     /// Writes the trace records of finished executions as `plugintracelog` rows. Called between requests,
     /// outside any transaction, so the rows survive the rollbacks that the executions they record caused
-    /// (PIPE-13).
+    /// (PIPE-13); and only when something may read them (the next request, or [`Session::store`]), so that a
+    /// case nobody reads the trace log of never builds its rows.
     fn store_traces(&mut self) {
         for record in &self.traces[self.traces_stored..] {
             self.store.data_mut().put(record.to_entity());

@@ -85,6 +85,7 @@ impl Session {
     ) -> Result<Response, Fault> {
         // BOX-5: what the request stores counts against the case's budget, wherever it is stored.
         let _budget = crate::budget::Scope::enter(self.state.meter.clone());
+        self.state.store_traces();
         let org = &self.pipeline.org;
         if sender == org.system_user {
             return Err(Fault::new(
@@ -135,7 +136,7 @@ impl Session {
         self.top_level(user, Some(sender), request, options)
     }
 
-    /// A top-level pipeline as `caller` (who is also the initiating user), then its trace records stored.
+    /// A top-level pipeline as `caller` (who is also the initiating user).
     fn top_level(
         &mut self,
         caller: Uuid,
@@ -156,9 +157,7 @@ impl Session {
             authenticated: impersonator.unwrap_or(caller),
             user_agent: options.user_agent.as_deref().unwrap_or_default().into(),
         };
-        let result = run(&self.pipeline, &mut self.state, call, request);
-        self.state.store_traces();
-        result
+        run(&self.pipeline, &mut self.state, call, request)
     }
 
     /// Runs every queued asynchronous job, and the jobs they queue, to completion (PIPE-11); returns how many
@@ -183,8 +182,8 @@ impl Session {
                 drop(job);
                 return Err(too_many_jobs(most, left));
             }
-            jobs::run(&self.pipeline, &mut self.state, job);
             self.state.store_traces();
+            jobs::run(&self.pipeline, &mut self.state, job);
             ran += 1;
         }
         Ok(ran)
@@ -204,7 +203,10 @@ impl Session {
         &self.pipeline
     }
 
-    pub fn store(&self) -> &Store {
+    /// The case's data as it stands between requests, the trace records of finished executions included.
+    pub fn store(&mut self) -> &Store {
+        let _budget = crate::budget::Scope::enter(self.state.meter.clone());
+        self.state.store_traces();
         self.state.store.data()
     }
 

@@ -10,6 +10,7 @@ use xrm_model::{Fault, Response, Uuid, Value};
 use super::{Assert, Expect, JobAssert, JobStatus, RecordAssert, TraceAssert};
 use crate::org::Organization;
 use crate::pipeline::Session;
+use crate::store::Store;
 
 /// `"0x80040220"` (or plain hex) as a code.
 pub fn parse_code(text: &str) -> Option<u32> {
@@ -139,16 +140,17 @@ fn describe_error(e: &super::ExpectedError) -> String {
 }
 
 /// Checks an `assert` action against the case's store and trace log, reading as SYSTEM (everything).
-pub fn assert(a: &Assert, session: &Session, aliases: &Aliases) -> Vec<String> {
+pub fn assert(a: &Assert, session: &mut Session, aliases: &Aliases) -> Vec<String> {
+    let store = session.store().clone();
     let mut failures = Vec::new();
     for r in &a.records {
-        failures.extend(records(r, session, aliases));
+        failures.extend(records(r, &store, aliases));
     }
     for t in &a.traces {
         failures.extend(traces(t, session, aliases));
     }
     for j in &a.jobs {
-        failures.extend(jobs(j, session, aliases));
+        failures.extend(jobs(j, &store, aliases));
     }
     failures
 }
@@ -163,14 +165,13 @@ fn job_status(row: &xrm_model::Entity) -> Option<JobStatus> {
     }
 }
 
-fn jobs(j: &JobAssert, session: &Session, aliases: &Aliases) -> Vec<String> {
+fn jobs(j: &JobAssert, store: &Store, aliases: &Aliases) -> Vec<String> {
     let needle = j.contains.as_deref().map(|c| aliases.substitute(c));
     let text = |row: &xrm_model::Entity, col: &str| match row.get(col) {
         Some(Value::Text(t)) => t.clone(),
         _ => String::new(),
     };
-    let selected: Vec<_> = session
-        .store()
+    let selected: Vec<_> = store
         .rows("asyncoperation")
         .filter(|row| j.step.as_ref().is_none_or(|s| text(row, "name") == *s))
         .filter(|row| j.status.is_none_or(|s| job_status(row) == Some(s)))
@@ -186,8 +187,7 @@ fn jobs(j: &JobAssert, session: &Session, aliases: &Aliases) -> Vec<String> {
     match j.count {
         Some(n) if selected.len() != n => failures.push(format!("expected {n} {what}, found {}", selected.len())),
         None if selected.is_empty() => {
-            let all: Vec<String> = session
-                .store()
+            let all: Vec<String> = store
                 .rows("asyncoperation")
                 .map(|r| format!("{} {:?} {:?}", text(r, "name"), job_status(r), text(r, "message")))
                 .collect();
@@ -209,9 +209,8 @@ fn jobs(j: &JobAssert, session: &Session, aliases: &Aliases) -> Vec<String> {
     failures
 }
 
-fn records(r: &RecordAssert, session: &Session, aliases: &Aliases) -> Vec<String> {
-    let rows: Vec<Json> = session
-        .store()
+fn records(r: &RecordAssert, store: &Store, aliases: &Aliases) -> Vec<String> {
+    let rows: Vec<Json> = store
         .rows(&r.table)
         .map(|e| json::entity_to_json(e))
         .filter(|row| r.filter.iter().all(|(col, want)| matches(want, row.get(col).unwrap_or(&Json::Null), aliases)))
