@@ -132,6 +132,13 @@ pub enum Ownership {
     BusinessOwned,
 }
 
+/// The access rights in the order of the platform's `AccessRights` names, as privileges spell them.
+pub const ACCESS_VERBS: [&str; 8] = ["Create", "Read", "Write", "Delete", "Append", "AppendTo", "Assign", "Share"];
+
+fn privilege_names(name: &str) -> [String; 8] {
+    ACCESS_VERBS.map(|verb| format!("prv{verb}{name}"))
+}
+
 #[derive(Debug, Clone)]
 pub struct Table {
     pub logical_name: String,
@@ -140,6 +147,9 @@ pub struct Table {
     /// names them otherwise (notes: `prvCreateNote`; every activity: `prvCreateActivity`; users:
     /// `prvReadUser`).
     pub privilege_name: String,
+    /// `prv<Access><privilege_name>` for each access right in [`ACCESS_VERBS`] order, built once: a query checks
+    /// read access on every row it reads.
+    privilege_names: [String; 8],
     pub object_type_code: i32,
     pub ownership: Ownership,
     /// The primary key column: `<logicalname>id`, or `activityid` for activities.
@@ -170,6 +180,7 @@ impl Table {
             logical_name: logical_name.to_owned(),
             schema_name: schema_name.to_owned(),
             privilege_name: schema_name.to_owned(),
+            privilege_names: privilege_names(schema_name),
             object_type_code,
             ownership,
             primary_id: format!("{logical_name}id"),
@@ -232,7 +243,13 @@ impl Table {
     /// Privileges named `prv<Access><name>` instead of after the schema name.
     pub(super) fn privileges(mut self, name: &str) -> Table {
         self.privilege_name = name.to_owned();
+        self.privilege_names = privilege_names(name);
         self
+    }
+
+    /// The name of the table privilege of the access right at `index` in [`ACCESS_VERBS`]: `prvReadAccount`.
+    pub fn privilege_of(&self, index: usize) -> &str {
+        &self.privilege_names[index]
     }
 
     /// A primary key column other than `<logicalname>id`, for tables without a primary name (intersects).

@@ -60,7 +60,9 @@ pub fn check_record(
 /// Whether `who` may read `row` of its table (SEC-6).
 pub fn can_read(org: &Organization, who: &UserPrivileges, store: &Store, row: &Entity) -> bool {
     let Some(table) = org.table(&row.logical_name) else { return false };
-    security::can_read(org, who, &RecordAccess::of(table, row, shares(store, row.id.unwrap_or_default())))
+    // Shares only add rights: they are looked up only for a row no grant reaches, not for every row of a query.
+    security::can_read(org, who, &RecordAccess::of(table, row, Vec::new()))
+        || security::can_read(org, who, &RecordAccess::of(table, row, shares(store, row.id.unwrap_or_default())))
 }
 
 /// The checks of SEC-5 and SEC-9 for `request`, as `who`, against the case's store.

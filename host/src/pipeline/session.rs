@@ -26,7 +26,9 @@ pub struct Session {
 impl Session {
     /// A session starting from the organization's data (an O(1) copy-on-write clone).
     pub fn new(pipeline: Arc<Pipeline>) -> Self {
-        let store = Transactional::new(pipeline.org.data.clone());
+        let mut data = pipeline.org.data.clone();
+        data.journal_writes();
+        let store = Transactional::new(data);
         let clock = Clock::new(pipeline.org.settings.now);
         let meter = crate::budget::Meter::new(pipeline.org.settings.case_memory_bytes);
         Session { pipeline, state: CaseState { store, clock, meter, ..CaseState::default() } }

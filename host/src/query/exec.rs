@@ -78,11 +78,9 @@ pub(super) fn run<'s>(
     let root = &plan.nodes[0];
     for row in roots(store, root, from) {
         meter.work(costs[0])?;
-        if !(caller.readable)(row) {
-            continue;
-        }
         slots[0] = Some(row);
-        if !root.checks.matches(&slots, &mut meter)? {
+        // The conditions first: they are cheaper than the read check, and most rows fail them.
+        if !root.checks.matches(&slots, &mut meter)? || !(caller.readable)(row) {
             continue;
         }
         // Depth-first over the link-entities: `depth` is the one being filled.
@@ -251,7 +249,7 @@ fn advance<'s>(
         level.next += 1;
         meter.work(cost)?;
         slots[i] = Some(row);
-        if !(caller.readable)(row) || !join.criteria.matches(slots, meter)? {
+        if !join.criteria.matches(slots, meter)? || !(caller.readable)(row) {
             continue;
         }
         level.joined = true;

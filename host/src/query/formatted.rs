@@ -8,7 +8,6 @@
 //! separators (`1,000`), decimals and floating-point numbers with two places (`exchangerate` with ten). Text,
 //! GUIDs and party lists have none.
 
-use std::borrow::Cow;
 use std::str::FromStr;
 
 use chrono::{DateTime, FixedOffset, Utc};
@@ -38,17 +37,16 @@ impl<'a> Formatter<'a> {
     /// under `prefix` and the column's name (`prefix` is empty for the record's own columns, `alias.` for a
     /// linked record's).
     pub fn add(&self, table: &Table, record: &Entity, prefix: &str, out: &mut Entity) {
+        // One buffer for the prefixed names: a linked record has dozens of columns and the page hundreds of rows.
+        let mut key = String::from(prefix);
         for (column, value) in &record.attributes {
-            let key = if prefix.is_empty() {
-                Cow::Borrowed(column.as_str())
-            } else {
-                Cow::Owned(format!("{prefix}{column}"))
-            };
-            if !out.attributes.contains_key(key.as_ref()) {
+            key.truncate(prefix.len());
+            key.push_str(column);
+            if !out.attributes.contains_key(&key) {
                 continue;
             }
             if let Some(text) = self.value(table, record, column, value) {
-                out.formatted_values.insert(key.into_owned(), text);
+                out.formatted_values.insert(key.clone(), text);
             }
         }
     }

@@ -67,8 +67,8 @@ impl Access {
     }
 
     /// The table privilege's name: `prvCreateAccount` (`prvCreateNote` for annotations: [`Table::privilege_name`]).
-    pub fn privilege(self, table: &Table) -> String {
-        format!("prv{}{}", self.name(), table.privilege_name)
+    pub fn privilege(self, table: &Table) -> &str {
+        table.privilege_of(self as usize)
     }
 }
 
@@ -125,9 +125,9 @@ impl Decision {
 /// The privilege check of SEC-3: `privileges` hold `access` on `table` at some depth.
 pub fn check_privilege(org: &Organization, privileges: &UserPrivileges, access: Access, table: &Table) -> Decision {
     let name = access.privilege(table);
-    match privileges.holds(&name) {
+    match privileges.holds(name) {
         true => Decision::Allow,
-        false => missing(org, privileges, access, &name, table),
+        false => missing(org, privileges, access, name, table),
     }
 }
 
@@ -170,11 +170,11 @@ pub fn check_plain_privilege(org: &Organization, privileges: &UserPrivileges, na
 /// Both checks of SEC-3 for `access` on an existing record.
 pub fn check(org: &Organization, privileges: &UserPrivileges, access: Access, record: &RecordAccess) -> Decision {
     let name = access.privilege(record.table);
-    if !privileges.holds(&name) {
+    if !privileges.holds(name) {
         // The security tables are organization-owned: held the privileges they are read with, every row is reached.
-        return missing(org, privileges, access, &name, record.table);
+        return missing(org, privileges, access, name, record.table);
     }
-    match reaches(org, privileges, &name, access, record) {
+    match reaches(org, privileges, name, access, record) {
         true => Decision::Allow,
         false => Decision::Deny(access_denied(privileges.user, access, record)),
     }
@@ -184,12 +184,12 @@ pub fn check(org: &Organization, privileges: &UserPrivileges, access: Access, re
 /// Both checks of SEC-3 as `check`, without building the error a row left out does not need.
 pub fn can_read(org: &Organization, privileges: &UserPrivileges, record: &RecordAccess) -> bool {
     let name = Access::Read.privilege(record.table);
-    match privileges.holds(&name) {
-        true => reaches(org, privileges, &name, Access::Read, record),
+    match privileges.holds(name) {
+        true => reaches(org, privileges, name, Access::Read, record),
         // SEC-10: a security table's rows, read with the Read privileges of the principals they relate.
         false => {
             !record.table.read_with.is_empty()
-                && missing(org, privileges, Access::Read, &name, record.table) == Decision::Allow
+                && missing(org, privileges, Access::Read, name, record.table) == Decision::Allow
         }
     }
 }

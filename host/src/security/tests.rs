@@ -253,3 +253,14 @@ fn sec_10_the_access_mask_is_each_right_the_checks_would_grant() {
     let share = vec![(id(&org, "basic"), access_rights::READ | access_rights::WRITE | access_rights::DELETE)];
     assert_eq!(mask("basic", &account(&org, "local", "service"), share), access_rights::READ | access_rights::WRITE);
 }
+
+#[test]
+fn sec_3_each_access_right_names_the_privilege_its_table_spells() {
+    let org = org();
+    let note = org.table("annotation").unwrap();
+    for (i, access) in Access::ALL.iter().enumerate() {
+        assert_eq!(*access as usize, i, "Access::ALL is in declaration order");
+        assert_eq!(crate::org::tables::ACCESS_VERBS[i], access.name());
+        assert_eq!(access.privilege(note), format!("prv{}Note", access.name()));
+    }
+}

@@ -11,7 +11,7 @@ mod index;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use imbl::{HashMap, OrdMap};
+use imbl::{HashMap, OrdMap, Vector};
 use xrm_model::{Entity, Uuid};
 
 use index::Index;
@@ -29,7 +29,14 @@ pub struct Store {
     /// Which state of the security tables the store holds (SEC-10): 0 as the organization declared them, else a
     /// number no other change in the process was given. A rollback restores it with the rows.
     security: u64,
+    /// The table and id of every write, in order, once [`Store::journal_writes`] turned it on (a case's copy):
+    /// [`Store::changes`] then reads what was written since an earlier clone from its end, instead of
+    /// comparing every row of the tables written. Persistent like the rows, so a rollback restores it.
+    journal: Option<Vector<(Arc<str>, Uuid)>>,
 }
+
+/// What one entry of the journal is counted as against the case's budget (BOX-5).
+const JOURNAL_ENTRY_BYTES: i64 = 40;
 
 /// The last number given to a change of the security tables, in any store.
 static SECURITY_CHANGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -73,22 +80,44 @@ impl Store {
         let entity = Arc::new(entity);
         let old = rows.by_id.insert(id, entity.clone());
         rows.index.update(id, old.as_deref(), Some(&entity));
-        self.counted(added - old.as_deref().map_or(0, size));
+        let journaled = self.journaled(&entity.logical_name, id);
+        self.counted(added - old.as_deref().map_or(0, size) + journaled);
     }
 
     /// A table's rows to write, created empty the first time.
     fn rows_mut(&mut self, table: &str) -> &mut Rows {
-        // The name already held, when there is one: no new allocation for a table written before.
-        let name = self.tables.get_key_value(table).map_or_else(|| Arc::from(table), |(name, _)| name.clone());
-        self.tables.entry(name).or_default()
+        self.tables.entry(self.name(table)).or_default()
+    }
+
+    /// The table's name as the store holds it, when it does: no new allocation for a table written before.
+    fn name(&self, table: &str) -> Arc<str> {
+        self.tables.get_key_value(table).map_or_else(|| Arc::from(table), |(name, _)| name.clone())
     }
 
     pub fn remove(&mut self, table: &str, id: Uuid) -> Option<Arc<Entity>> {
         let rows = self.tables.get_mut(table)?;
         let old = rows.by_id.remove(&id)?;
         rows.index.update(id, Some(&old), None);
-        self.counted(-size(&old));
+        let journaled = self.journaled(table, id);
+        self.counted(-size(&old) + journaled);
         Some(old)
+    }
+
+    /// From now on, keeps the journal of writes that makes [`Store::changes`] cost what was written.
+    pub fn journal_writes(&mut self) {
+        self.journal.get_or_insert_with(Vector::new);
+    }
+
+    /// Adds a write to the journal, if kept; returns the bytes that counts.
+    fn journaled(&mut self, table: &str, id: Uuid) -> i64 {
+        if self.journal.is_none() {
+            return 0;
+        }
+        let name = self.name(table);
+        if let Some(journal) = &mut self.journal {
+            journal.push_back((name, id));
+        }
+        JOURNAL_ENTRY_BYTES
     }
 
     /// The estimated bytes of the records held.
@@ -172,50 +201,71 @@ pub enum ChangeKind {
 
 impl Store {
     /// The records written since `before` (a clone of this store taken earlier), table by table in name
-    /// order. Shared structure is skipped, so the cost grows with what was written, not with the store.
+    /// order, then by id. The cost grows with what was written, not with the store: through the journal where
+    /// both keep it, else by comparing the tables written, whose unchanged parts are shared.
     pub fn changes(&self, before: &Store) -> Vec<Change> {
         if self.tables.ptr_eq(&before.tables) {
             return Vec::new();
         }
+        let mut written = match (&self.journal, &before.journal) {
+            (Some(now), Some(then)) if now.len() >= then.len() => self.journaled_since(now, then.len()),
+            _ => self.compared(before),
+        };
+        written.sort_unstable();
+        written.dedup();
+        written
+            .into_iter()
+            .filter_map(|(table, id)| change(table, id, before.get(table, id), self.get(table, id)))
+            .collect()
+    }
+
+    /// What the journal recorded from entry `from` on (at most its length).
+    fn journaled_since<'s>(&'s self, journal: &'s Vector<(Arc<str>, Uuid)>, from: usize) -> Vec<(&'s str, Uuid)> {
+        // A focus narrowed to the entries since: O(log n) to find where they start, not a walk from the first.
+        journal.focus().narrow(from..).into_iter().map(|(table, id)| (&**table, *id)).collect()
+    }
+
+    /// The rows that differ between the two stores' tables written since `before`.
+    fn compared<'s>(&'s self, before: &'s Store) -> Vec<(&'s str, Uuid)> {
         // A write copies the path it touches: a table whose rows are still the very map they were is unchanged.
         let changed = |name: &Arc<str>, rows: &Rows, other: &Store| {
             other.tables.get(&**name).is_none_or(|was| !was.by_id.ptr_eq(&rows.by_id))
         };
-        let mut tables: Vec<&Arc<str>> = (self.tables.iter().filter(|(name, rows)| changed(name, rows, before)))
-            .chain(before.tables.iter().filter(|(name, rows)| changed(name, rows, self)))
-            .map(|(name, _)| name)
-            .collect();
-        tables.sort();
-        tables.dedup();
+        let tables = (self.tables.iter().filter(|(name, rows)| changed(name, rows, before)))
+            .chain(before.tables.iter().filter(|(name, rows)| changed(name, rows, self)));
         let empty = OrdMap::new();
         let mut out = Vec::new();
-        for table in tables {
+        for (table, _) in tables {
             let old = before.tables.get(&**table).map_or(&empty, |r| &r.by_id);
             let new = self.tables.get(&**table).map_or(&empty, |r| &r.by_id);
-            for item in old.diff(new) {
-                let (kind, id, record, columns) = match item {
-                    imbl::ordmap::DiffItem::Add(id, e) => {
-                        let columns: Vec<String> = e.attributes.keys().cloned().collect();
-                        (ChangeKind::Created, *id, e.clone(), columns)
-                    }
-                    imbl::ordmap::DiffItem::Update { old: (_, was), new: (id, e) } => {
-                        let mut columns: Vec<String> = e
-                            .attributes
-                            .iter()
-                            .filter(|(k, v)| was.attributes.get(*k) != Some(*v))
-                            .map(|(k, _)| k.clone())
-                            .chain(was.attributes.keys().filter(|k| !e.attributes.contains_key(*k)).cloned())
-                            .collect();
-                        columns.sort();
-                        (ChangeKind::Updated, *id, e.clone(), columns)
-                    }
-                    imbl::ordmap::DiffItem::Remove(id, e) => (ChangeKind::Deleted, *id, e.clone(), Vec::new()),
-                };
-                out.push(Change { table: table.to_string(), id, kind, columns, record });
-            }
+            out.extend(old.diff(new).map(|item| match item {
+                imbl::ordmap::DiffItem::Add(id, _) | imbl::ordmap::DiffItem::Remove(id, _) => (&**table, *id),
+                imbl::ordmap::DiffItem::Update { new: (id, _), .. } => (&**table, *id),
+            }));
         }
         out
     }
+}
+
+/// The change of one row from `old` to `new`, if it changed.
+fn change(table: &str, id: Uuid, old: Option<&Arc<Entity>>, new: Option<&Arc<Entity>>) -> Option<Change> {
+    let (kind, record, columns) = match (old, new) {
+        (None, Some(e)) => (ChangeKind::Created, e.clone(), e.attributes.keys().cloned().collect()),
+        (Some(was), Some(e)) if !Arc::ptr_eq(was, e) && was != e => {
+            let mut columns: Vec<String> = e
+                .attributes
+                .iter()
+                .filter(|(k, v)| was.attributes.get(*k) != Some(*v))
+                .map(|(k, _)| k.clone())
+                .chain(was.attributes.keys().filter(|k| !e.attributes.contains_key(*k)).cloned())
+                .collect();
+            columns.sort();
+            (ChangeKind::Updated, e.clone(), columns)
+        }
+        (Some(was), None) => (ChangeKind::Deleted, was.clone(), Vec::new()),
+        _ => return None,
+    };
+    Some(Change { table: table.to_owned(), id, kind, columns, record })
 }
 
 /// A store with nested transactions: `begin` takes a savepoint, `commit` drops it, `rollback` returns to it.
@@ -283,28 +333,56 @@ mod tests {
 
     #[test]
     fn changes_name_only_the_tables_written_and_what_changed_in_them() {
-        let mut store = Store::default();
-        store.put(account(1, "a"));
-        store.put(account(2, "b"));
-        let mut contact = Entity::with_id("contact", Uuid::from_u128(9));
-        contact.set("lastname", "untouched");
-        store.put(contact);
-        let before = store.clone();
-        assert!(store.changes(&before).is_empty(), "a clone is unchanged");
-        store.put(account(1, "renamed"));
-        store.remove("account", Uuid::from_u128(2));
-        let mut task = Entity::with_id("task", Uuid::from_u128(3));
-        task.set("subject", "new table");
-        store.put(task);
-        let changes: Vec<_> = store.changes(&before).into_iter().map(|c| (c.table, c.id.as_u128(), c.kind)).collect();
-        assert_eq!(
-            changes,
-            [
-                ("account".to_owned(), 1, ChangeKind::Updated),
-                ("account".to_owned(), 2, ChangeKind::Deleted),
-                ("task".to_owned(), 3, ChangeKind::Created)
-            ]
-        );
+        // The same answer whether the journal is kept (a case's store) or the tables are compared.
+        for journal in [false, true] {
+            let mut store = Store::default();
+            store.put(account(1, "a"));
+            store.put(account(2, "b"));
+            store.put(account(4, "same"));
+            let mut contact = Entity::with_id("contact", Uuid::from_u128(9));
+            contact.set("lastname", "untouched");
+            store.put(contact);
+            if journal {
+                store.journal_writes();
+            }
+            let before = store.clone();
+            assert!(store.changes(&before).is_empty(), "a clone is unchanged");
+            store.put(account(1, "renamed"));
+            store.remove("account", Uuid::from_u128(2));
+            store.put(account(4, "same"));
+            store.put(account(5, "created, then deleted"));
+            store.remove("account", Uuid::from_u128(5));
+            let mut task = Entity::with_id("task", Uuid::from_u128(3));
+            task.set("subject", "new table");
+            store.put(task);
+            let changes: Vec<_> =
+                store.changes(&before).into_iter().map(|c| (c.table, c.id.as_u128(), c.kind, c.columns)).collect();
+            assert_eq!(
+                changes,
+                [
+                    ("account".to_owned(), 1, ChangeKind::Updated, vec!["name".to_owned()]),
+                    ("account".to_owned(), 2, ChangeKind::Deleted, vec![]),
+                    ("task".to_owned(), 3, ChangeKind::Created, vec!["subject".to_owned()])
+                ],
+                "journal: {journal}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_journal_follows_rollbacks_and_is_counted() {
+        let mut store = Transactional::default();
+        store.data_mut().journal_writes();
+        let before = store.data().clone();
+        store.data_mut().put(account(1, "kept"));
+        let bytes = store.data().bytes();
+        store.begin();
+        store.data_mut().put(account(2, "undone"));
+        store.rollback();
+        assert_eq!(store.data().bytes(), bytes, "a rollback gives back the journal's entries with the rows");
+        let changes: Vec<_> = store.data().changes(&before).into_iter().map(|c| c.id.as_u128()).collect();
+        assert_eq!(changes, [1]);
+        assert!(bytes > size(&account(1, "kept")), "the journal's entry counts against the case");
     }
 
     #[test]
