@@ -21,7 +21,7 @@ impl Frame<'_> {
         record: Option<usize>,
     ) -> ExecutionContext {
         let outer = has_outer_context(&self.request.message);
-        let mut context = self.base_context(stage, user_id, in_transaction);
+        let mut context = self.base_context_with(stage, user_id, in_transaction, self.inputs_seen(step, record));
         // PIPE-1 [choice]: a step registered on SetStateDynamicEntity sees that name, as plug-ins written for
         // it test `MessageName` against the message they were registered on; a step merged into a bulk or single
         // request sees its own message too (PIPE-17).
@@ -73,6 +73,17 @@ impl Frame<'_> {
         user_id: Uuid,
         in_transaction: bool,
     ) -> ExecutionContext {
+        self.base_context_with(stage, user_id, in_transaction, self.request.parameters.clone())
+    }
+
+    /// [`Frame::base_context`] with the given input parameters.
+    fn base_context_with(
+        &self,
+        stage: i32,
+        user_id: Uuid,
+        in_transaction: bool,
+        input_parameters: xrm_model::Parameters,
+    ) -> ExecutionContext {
         let org = self.org();
         let outer = stage == 10 && has_outer_context(&self.request.message);
         ExecutionContext {
@@ -94,7 +105,7 @@ impl Frame<'_> {
             operation_created_on: self.created_on,
             is_in_transaction: in_transaction,
             owning_extension: EntityReference::new("sdkmessageprocessingstep", Uuid::nil()),
-            input_parameters: self.request.parameters.clone(),
+            input_parameters,
             output_parameters: Parameters::new(),
             pre_entity_images: Default::default(),
             post_entity_images: Default::default(),

@@ -94,6 +94,19 @@ impl<'p> Frame<'p> {
         }
     }
 
+    /// The request's input parameters a step starts from: all of them, except the `Targets` of a bulk request
+    /// for a step that sees one target (its `Target`, set by [`Frame::adapt`]): copying every target for each
+    /// of them made a bulk request's cost quadratic in its targets.
+    pub(super) fn inputs_seen(&self, step: &Step, record: Option<usize>) -> Parameters {
+        let all = &self.request.parameters;
+        match self.view(step, record) {
+            View::Single(_) => {
+                all.iter().filter(|(k, _)| *k != messages::TARGETS).map(|(k, v)| (k.clone(), v.clone())).collect()
+            }
+            View::Own | View::Bulk => all.clone(),
+        }
+    }
+
     /// Makes a context the view its step's message has of the request: the Target or Targets, the record's id
     /// and the outputs.
     pub(super) fn adapt(&self, context: &mut ExecutionContext, step: &Step, record: Option<usize>) {
@@ -119,22 +132,22 @@ impl<'p> Frame<'p> {
         }
     }
 
-    /// The request's parameters after a step changed its view of them (PIPE-6): a changed Target goes back in
-    /// its place among the targets, a changed single-record `Targets` back as the Target.
-    pub(super) fn inputs_from(&self, step: &Step, record: Option<usize>, mut inputs: Parameters) -> Parameters {
+    /// Takes the request's parameters back from a step's view of them (PIPE-6): a changed Target goes back in
+    /// its place among the targets (which stay where they are, not copied), a changed single-record `Targets`
+    /// back as the Target.
+    pub(super) fn absorb_inputs(&mut self, step: &Step, record: Option<usize>, mut inputs: Parameters) {
         match self.view(step, record) {
-            View::Own => inputs,
+            View::Own => {}
             View::Bulk => {
                 if let Some(ParameterValue::EntityCollection(mut c)) = inputs.remove(messages::TARGETS)
                     && !c.entities.is_empty()
                 {
                     inputs.insert(messages::TARGET.into(), ParameterValue::Entity(c.entities.swap_remove(0)));
                 }
-                inputs
             }
             View::Single(i) => {
                 let target = inputs.remove(messages::TARGET);
-                let mut targets = self.request.parameter(messages::TARGETS).cloned();
+                let mut targets = self.request.parameters.remove(messages::TARGETS);
                 if let (Some(ParameterValue::Entity(target)), Some(ParameterValue::EntityCollection(c))) =
                     (target, targets.as_mut())
                     && let Some(slot) = c.entities.get_mut(i)
@@ -144,9 +157,9 @@ impl<'p> Frame<'p> {
                 if let Some(targets) = targets {
                     inputs.insert(messages::TARGETS.into(), targets);
                 }
-                inputs
             }
         }
+        self.request.parameters = inputs;
     }
 
     /// Before any step runs: finds the records named by key (KEY-1), so every step sees their ids, checks a

@@ -276,7 +276,7 @@ impl<'p> Frame<'p> {
     fn absorb(&mut self, context: ExecutionContext, step: &Step, stage: i32, record: Option<usize>) {
         // Stage 30 implements a custom message: like PostOperation, what it changes is the response.
         if stage < 30 {
-            self.request.parameters = self.inputs_from(step, record, context.input_parameters);
+            self.absorb_inputs(step, record, context.input_parameters);
         } else if step.message == self.request.message {
             // [choice] The response is the request's own: a merged step's outputs are its view of it.
             self.output = context.output_parameters;
