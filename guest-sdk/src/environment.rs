@@ -5,7 +5,7 @@ use xrm_model::{
     QueryExpression, Value, codes,
 };
 
-use crate::{OrganizationService, PluginContext};
+use crate::{GetAttributeValue, OrganizationService, PluginContext};
 
 /// `IEnvironmentVariableService`: reads environment variables (`environmentvariabledefinition` and
 /// `environmentvariablevalue` records) by their schema name.
@@ -35,10 +35,9 @@ impl EnvironmentVariableService {
                 format!("environmentvariabledefinition With schemaname = {schema_name} Does Not Exist"),
             ));
         };
-        let text = |column: &str| match definition.get(column) {
-            Some(Value::Text(t)) => Some(t.clone()),
-            _ => None,
-        };
+        // The typed getter reads through the AliasedValue a linked column comes back as (QRY-10); a column of
+        // another type reads as absent, as before.
+        let text = |column: &str| definition.get_string(column).ok().flatten().map(str::to_owned);
         let has_value = matches!(definition.get("value.environmentvariablevalueid"), Some(v) if !v.is_null());
         let value = if has_value { text("value.value") } else { text("defaultvalue") };
         Ok(value.unwrap_or_default())

@@ -10,7 +10,10 @@ use crate::PluginError;
 /// `GetAttributeValue<OptionSetValue>`, and so on.
 ///
 /// Each returns `Ok(None)` when the record does not carry the column or carries it empty (null), as the
-/// platform's returns `null`; and a [`PluginError`] naming the column, the type asked for and the type found when
+/// platform's returns `null`. Each looks through an `AliasedValue` (QRY-10: what RetrieveMultiple returns for a
+/// link-entity's column, under `alias.column`) to the value it carries, so `get_string("c.fullname")` reads a
+/// linked contact's name where the platform needs `GetAttributeValue<AliasedValue>("c.fullname").Value`;
+/// [`get_aliased`](GetAttributeValue::get_aliased) gives the table and column it came from too. and a [`PluginError`] naming the column, the type asked for and the type found when
 /// the column holds another type (where the platform would throw an `InvalidCastException`), so that `?` ends the
 /// plug-in with a message that says what to fix.
 ///
@@ -60,6 +63,22 @@ pub trait GetAttributeValue {
     /// A party list (`to`, `requiredattendees`, …): its `activityparty` records, as
     /// `GetAttributeValue<EntityCollection>` gives them.
     fn get_entities(&self, column: &str) -> Result<Option<&[Entity]>, PluginError>;
+    /// A column a query returned as an `AliasedValue` (a link-entity's column under `alias.column`, or a
+    /// FetchXML column alias): `GetAttributeValue<AliasedValue>`, as the table it was read from
+    /// (`EntityLogicalName`), its column (`AttributeLogicalName`) and its value (`Value`, never null: an empty
+    /// one is `Ok(None)`). A column that is not an aliased value is an error naming the getter to use.
+    ///
+    /// ```
+    /// use xrm_sandbox_guest::{Entity, GetAttributeValue, PluginError, Value, model::AliasedValue};
+    ///
+    /// let mut row = Entity::new("account");
+    /// row.set("c.fullname", AliasedValue::new("contact", "fullname", Value::Text("Carl".into())));
+    /// let (table, column, value) = row.get_aliased("c.fullname")?.unwrap();
+    /// assert_eq!((table, column, value), ("contact", "fullname", &Value::Text("Carl".into())));
+    /// assert_eq!(row.get_string("c.fullname")?, Some("Carl")); // the typed getters look through it
+    /// # Ok::<(), PluginError>(())
+    /// ```
+    fn get_aliased(&self, column: &str) -> Result<Option<(&str, &str, &Value)>, PluginError>;
 }
 
 /// The getter that reads a value of `value`'s type.
@@ -79,17 +98,19 @@ fn getter_for(value: &Value) -> &'static str {
         Value::Choices(_) => "get_options",
         Value::Lookup(_) => "get_lookup",
         Value::EntityCollection(_) => "get_entities",
+        Value::Aliased(a) => getter_for(&a.value),
     }
 }
 
-/// Reads `column` of `entity` with `pick`, which accepts the values of type `expected`.
+/// Reads `column` of `entity` with `pick`, which accepts the values of type `expected`, looking through an
+/// aliased value.
 fn typed<'a, T>(
     entity: &'a Entity,
     column: &str,
     expected: &str,
     pick: impl FnOnce(&'a Value) -> Option<T>,
 ) -> Result<Option<T>, PluginError> {
-    match entity.get(column) {
+    match entity.get(column).map(Value::unaliased) {
         None | Some(Value::Null) => Ok(None),
         Some(value) => match pick(value) {
             Some(v) => Ok(Some(v)),
@@ -160,6 +181,22 @@ impl GetAttributeValue for Entity {
     fn get_lookup(&self, column: &str) -> Result<Option<&EntityReference>, PluginError> {
         typed(self, column, "Lookup", |v| if let Value::Lookup(r) = v { Some(r) } else { None })
     }
+
+    fn get_aliased(&self, column: &str) -> Result<Option<(&str, &str, &Value)>, PluginError> {
+        match self.get(column) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Aliased(a)) if a.value.is_null() => Ok(None),
+            Some(Value::Aliased(a)) => {
+                Ok(Some((&a.entity_logical_name, &a.attribute_logical_name, a.value.unaliased())))
+            }
+            Some(value) => Err(PluginError::invalid(format!(
+                "column `{column}` of `{}` is of type {}, not AliasedValue: read it with `{}`",
+                self.logical_name,
+                value.type_name(),
+                getter_for(value)
+            ))),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -223,5 +260,26 @@ mod tests {
         assert!(err.contains("`name`") && err.contains("of type String, not Lookup") && err.contains("`get_string`"));
         let err = e.get_money("new_rate").unwrap_err().to_string();
         assert!(err.contains("of type Decimal, not Money") && err.contains("`get_decimal`"), "{err}");
+    }
+
+    #[test]
+    fn qry_10_getters_look_through_an_aliased_value_and_get_aliased_names_its_source() {
+        use xrm_model::AliasedValue;
+        let mut row = Entity::new("contact");
+        row.set("a.name", AliasedValue::new("account", "name", "Contoso".into()))
+            .set("a.revenue", AliasedValue::new("account", "revenue", Value::Money("5.00".into())))
+            .set("a.fax", AliasedValue::new("account", "fax", Value::Null))
+            .set("fullname", "Carl");
+        assert_eq!(row.get_string("a.name").unwrap(), Some("Contoso"));
+        assert_eq!(row.get_money("a.revenue").unwrap(), Some("5.00"));
+        assert_eq!(row.get_string("a.fax").unwrap(), None);
+        assert_eq!(row.get_aliased("a.fax").unwrap(), None);
+        assert_eq!(row.get_aliased("a.missing").unwrap(), None);
+        let (table, column, value) = row.get_aliased("a.revenue").unwrap().unwrap();
+        assert_eq!((table, column, value), ("account", "revenue", &Value::Money("5.00".into())));
+        let err = row.get_int("a.name").unwrap_err().to_string();
+        assert!(err.contains("of type String, not Integer") && err.contains("`get_string`"), "{err}");
+        let err = row.get_aliased("fullname").unwrap_err().to_string();
+        assert!(err.contains("of type String, not AliasedValue") && err.contains("`get_string`"), "{err}");
     }
 }

@@ -221,6 +221,7 @@ pub mod size {
             Value::Choices(c) => 4 * c.len(),
             Value::Lookup(r) => reference(r),
             Value::EntityCollection(parties) => parties.iter().map(entity).sum(),
+            Value::Aliased(a) => a.entity_logical_name.len() + a.attribute_logical_name.len() + value(&a.value),
             _ => 0,
         }
     }

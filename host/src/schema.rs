@@ -166,6 +166,21 @@ form!(
             tagged("@guid", g.subschema_for::<GuidForm>(), "A unique identifier."),
             tagged("@option", int32(), "A choice (option set value)."),
             tagged("@options", json!({ "type": "array", "items": int32() }), "Choices (multi-select option set)."),
+            tagged(
+                "@aliased",
+                json!({
+                    "type": "object",
+                    "properties": {
+                        "entity": { "type": "string", "description": "The table the value was read from." },
+                        "attribute": { "type": "string", "description": "The column the value was read from." },
+                        "value": { "description": "The value itself (any value but an aliased one)." },
+                    },
+                    "required": ["entity", "attribute", "value"],
+                    "additionalProperties": false,
+                }),
+                "An AliasedValue (QRY-10): what a query returns for a link-entity's column or under a FetchXML \
+                    column alias; in expectations only, a write refuses it.",
+            ),
             g.subschema_for::<ReferenceForm>(),
             {
                 "type": "array",

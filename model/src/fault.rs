@@ -69,4 +69,6 @@ pub mod codes {
     pub const ACCESS_TEAM_ROLE: u32 = 0x8004_8331;
     /// EntityKeyNotDefined: key attributes that are not one of the table's alternate keys.
     pub const KEY_NOT_DEFINED: u32 = 0x8006_0890;
+    /// AggregateQueryRecordLimit exceeded: an aggregate query read more rows than the limit (QRY-6).
+    pub const AGGREGATE_QUERY_RECORD_LIMIT: u32 = 0x8004_E023;
 }

@@ -25,4 +25,4 @@ pub use request::{
     PrincipalAccess, Request, Response, access_rights, messages,
 };
 pub use uuid::Uuid;
-pub use value::{Entity, EntityReference, KeyAttributes, Value};
+pub use value::{AliasedValue, Entity, EntityReference, KeyAttributes, Value};

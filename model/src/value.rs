@@ -54,6 +54,33 @@ pub enum Value {
     /// A party list (`to`, `from`, `requiredattendees`, …): the activity's `activityparty` records, as the
     /// platform's `EntityCollection` value (ACT-1).
     EntityCollection(Vec<Entity>),
+    /// `AliasedValue`: a column a query read from a linked table (or under a FetchXML column alias), with the
+    /// table and column it came from (QRY-10). Only queries return it; a write refuses it.
+    Aliased(AliasedValue),
+}
+
+/// `AliasedValue`: the value of a column a query returns under an alias (`alias.column` for a link-entity's
+/// column, or the FetchXML `alias` of an `<attribute>`), with the table and column it was read from (QRY-10).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasedValue {
+    /// `EntityLogicalName`: the table the value was read from.
+    pub entity_logical_name: String,
+    /// `AttributeLogicalName`: the column the value was read from.
+    pub attribute_logical_name: String,
+    /// `Value`: the column's value, never itself an aliased value.
+    pub value: Box<Value>,
+}
+
+impl AliasedValue {
+    /// An aliased value of `table`'s `column`; an aliased `value` is unwrapped first, so that aliased values
+    /// never nest (as the platform's do not).
+    pub fn new(table: impl Into<String>, column: impl Into<String>, value: Value) -> Self {
+        AliasedValue {
+            entity_logical_name: table.into(),
+            attribute_logical_name: column.into(),
+            value: Box::new(value.unaliased_owned()),
+        }
+    }
 }
 
 impl Value {
@@ -74,17 +101,36 @@ impl Value {
             Value::Choices(_) => "MultiSelectPicklist",
             Value::Lookup(_) => "Lookup",
             Value::EntityCollection(_) => "EntityCollection",
+            Value::Aliased(_) => "AliasedValue",
         }
     }
 
+    /// Whether the value is null; an aliased value is null when the value it carries is.
     pub fn is_null(&self) -> bool {
-        matches!(self, Value::Null)
+        matches!(self.unaliased(), Value::Null)
+    }
+
+    /// The value itself, looking through an [`AliasedValue`] to the value it carries.
+    pub fn unaliased(&self) -> &Value {
+        match self {
+            Value::Aliased(a) => a.value.unaliased(),
+            v => v,
+        }
+    }
+
+    /// The value itself, by value, looking through an [`AliasedValue`].
+    pub fn unaliased_owned(self) -> Value {
+        match self {
+            Value::Aliased(a) => a.value.unaliased_owned(),
+            v => v,
+        }
     }
 }
 
 /// Renders a value the way the probe's placeholders and trace text show it: GUIDs lower-case hyphenated,
 /// booleans `true`/`false`, numbers in plain decimal, a lookup as its id, a choice as its number, money and
-/// decimal as their decimal text, a party list as its parties' ids (or addresses) comma-separated.
+/// decimal as their decimal text, a party list as its parties' ids (or addresses) comma-separated, an aliased
+/// value as the value it carries.
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -114,6 +160,7 @@ impl fmt::Display for Value {
                     .collect();
                 f.write_str(&parts.join(","))
             }
+            Value::Aliased(a) => a.value.fmt(f),
         }
     }
 }
@@ -156,6 +203,11 @@ impl From<Uuid> for Value {
 impl From<EntityReference> for Value {
     fn from(r: EntityReference) -> Self {
         Value::Lookup(r)
+    }
+}
+impl From<AliasedValue> for Value {
+    fn from(a: AliasedValue) -> Self {
+        Value::Aliased(a)
     }
 }
 impl From<DateTime<Utc>> for Value {

@@ -12,10 +12,12 @@ pub(crate) fn keys(keys: &KeyAttributes) -> Vec<wit::KeyAttribute> {
 }
 
 /// A key's value; a lookup keeps only the record it points to, and a value no key column holds (choices) is
-/// empty.
+/// empty; an aliased value gives the value it carries.
 fn key_value(v: &Value) -> wit::KeyValue {
-    match to_wit::value(v) {
-        wit::Value::Null | wit::Value::Choices(_) | wit::Value::Entities(_) => wit::KeyValue::Null,
+    match to_wit::value(v.unaliased()) {
+        wit::Value::Null | wit::Value::Choices(_) | wit::Value::Entities(_) | wit::Value::Aliased(_) => {
+            wit::KeyValue::Null
+        }
         wit::Value::Text(s) => wit::KeyValue::Text(s),
         wit::Value::Integer(n) => wit::KeyValue::Integer(n),
         wit::Value::Bigint(n) => wit::KeyValue::Bigint(n),

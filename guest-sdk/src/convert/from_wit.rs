@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use xrm_model::{
-    ColumnSet, ConditionExpression, ConditionOperator, Entity, EntityCollection, EntityReference, Fault,
+    AliasedValue, ColumnSet, ConditionExpression, ConditionOperator, Entity, EntityCollection, EntityReference, Fault,
     FilterExpression, JoinOperator, LinkEntity, LogicalOperator, OrderExpression, PagingInfo, ParameterValue,
     Parameters, PrincipalAccess, Query, QueryByAttribute, QueryExpression, Response, Uuid, Value,
 };
@@ -42,19 +42,45 @@ pub(crate) fn value(v: wit::Value) -> Value {
         wit::Value::Choice(n) => Value::Choice(n),
         wit::Value::Choices(ns) => Value::Choices(ns),
         wit::Value::Lookup(r) => Value::Lookup(reference(r)),
-        wit::Value::Entities(parties) => Value::EntityCollection(
-            parties
-                .into_iter()
-                .map(|e| Entity {
-                    logical_name: e.logical_name,
-                    id: e.id.map(uuid),
-                    attributes: super::batch::from_keys(e.attributes),
-                    key_attributes: xrm_model::KeyAttributes::new(),
-                    formatted_values: BTreeMap::new(),
-                })
-                .collect(),
-        ),
+        wit::Value::Entities(parties) => parties_value(parties),
+        wit::Value::Aliased(a) => {
+            Value::Aliased(AliasedValue::new(a.entity_logical_name, a.attribute_logical_name, plain_value(a.value)))
+        }
     }
+}
+
+fn plain_value(v: wit::PlainValue) -> Value {
+    match v {
+        wit::PlainValue::Null => Value::Null,
+        wit::PlainValue::Text(s) => Value::Text(s),
+        wit::PlainValue::Integer(n) => Value::Integer(n),
+        wit::PlainValue::Bigint(n) => Value::BigInt(n),
+        wit::PlainValue::Double(n) => Value::Double(n),
+        wit::PlainValue::Boolean(b) => Value::Boolean(b),
+        wit::PlainValue::Decimal(s) => Value::Decimal(s),
+        wit::PlainValue::Money(s) => Value::Money(s),
+        wit::PlainValue::Datetime(t) => Value::DateTime(datetime(t)),
+        wit::PlainValue::Guid(g) => Value::Guid(uuid(g)),
+        wit::PlainValue::Choice(n) => Value::Choice(n),
+        wit::PlainValue::Choices(ns) => Value::Choices(ns),
+        wit::PlainValue::Lookup(r) => Value::Lookup(reference(r)),
+        wit::PlainValue::Entities(parties) => parties_value(parties),
+    }
+}
+
+fn parties_value(parties: Vec<wit::NestedEntity>) -> Value {
+    Value::EntityCollection(
+        parties
+            .into_iter()
+            .map(|e| Entity {
+                logical_name: e.logical_name,
+                id: e.id.map(uuid),
+                attributes: super::batch::from_keys(e.attributes),
+                key_attributes: xrm_model::KeyAttributes::new(),
+                formatted_values: BTreeMap::new(),
+            })
+            .collect(),
+    )
 }
 
 /// A column listed twice keeps its last value, as a `Dictionary` assignment would.

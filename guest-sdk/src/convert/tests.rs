@@ -413,3 +413,20 @@ fn party_lists_round_trip_with_their_parties_columns() {
     let list = Value::EntityCollection(vec![party, Entity::new("activityparty")]);
     assert_eq!(from_wit::value(to_wit::value(&list)), list);
 }
+
+#[test]
+fn qry_10_aliased_values_round_trip_with_their_table_column_and_value() {
+    let mut party = Entity::with_id("activityparty", Uuid::from_u128(7));
+    party.set("partyid", EntityReference::new("contact", Uuid::from_u128(8)));
+    let inner = [
+        Value::Text("Carl".into()),
+        Value::Money("12.50".into()),
+        Value::Null,
+        Value::Lookup(EntityReference::new("account", Uuid::from_u128(3))),
+        Value::EntityCollection(vec![party]),
+    ];
+    for value in inner {
+        let aliased = Value::Aliased(xrm_model::AliasedValue::new("contact", "fullname", value));
+        assert_eq!(from_wit::value(to_wit::value(&aliased)), aliased);
+    }
+}

@@ -31,20 +31,47 @@ pub(crate) fn reference(r: &EntityReference) -> wit::EntityReference {
 
 pub(crate) fn value(v: &Value) -> wit::Value {
     match v {
-        Value::Null => wit::Value::Null,
-        Value::Text(s) => wit::Value::Text(s.clone()),
-        Value::Integer(n) => wit::Value::Integer(*n),
-        Value::BigInt(n) => wit::Value::Bigint(*n),
-        Value::Double(n) => wit::Value::Double(*n),
-        Value::Boolean(b) => wit::Value::Boolean(*b),
-        Value::Decimal(s) => wit::Value::Decimal(s.clone()),
-        Value::Money(s) => wit::Value::Money(s.clone()),
-        Value::DateTime(t) => wit::Value::Datetime(datetime(t)),
-        Value::Guid(id) => wit::Value::Guid(guid(*id)),
-        Value::Choice(n) => wit::Value::Choice(*n),
-        Value::Choices(ns) => wit::Value::Choices(ns.clone()),
-        Value::Lookup(r) => wit::Value::Lookup(reference(r)),
-        Value::EntityCollection(parties) => wit::Value::Entities(
+        Value::Aliased(a) => wit::Value::Aliased(wit::AliasedValue {
+            entity_logical_name: a.entity_logical_name.clone(),
+            attribute_logical_name: a.attribute_logical_name.clone(),
+            value: plain_value(a.value.unaliased()),
+        }),
+        v => match plain_value(v) {
+            wit::PlainValue::Null => wit::Value::Null,
+            wit::PlainValue::Text(s) => wit::Value::Text(s),
+            wit::PlainValue::Integer(n) => wit::Value::Integer(n),
+            wit::PlainValue::Bigint(n) => wit::Value::Bigint(n),
+            wit::PlainValue::Double(n) => wit::Value::Double(n),
+            wit::PlainValue::Boolean(b) => wit::Value::Boolean(b),
+            wit::PlainValue::Decimal(s) => wit::Value::Decimal(s),
+            wit::PlainValue::Money(s) => wit::Value::Money(s),
+            wit::PlainValue::Datetime(t) => wit::Value::Datetime(t),
+            wit::PlainValue::Guid(g) => wit::Value::Guid(g),
+            wit::PlainValue::Choice(n) => wit::Value::Choice(n),
+            wit::PlainValue::Choices(ns) => wit::Value::Choices(ns),
+            wit::PlainValue::Lookup(r) => wit::Value::Lookup(r),
+            wit::PlainValue::Entities(parties) => wit::Value::Entities(parties),
+        },
+    }
+}
+
+/// A value as the inside of an aliased value; an aliased value gives the value it carries.
+fn plain_value(v: &Value) -> wit::PlainValue {
+    match v {
+        Value::Null => wit::PlainValue::Null,
+        Value::Text(s) => wit::PlainValue::Text(s.clone()),
+        Value::Integer(n) => wit::PlainValue::Integer(*n),
+        Value::BigInt(n) => wit::PlainValue::Bigint(*n),
+        Value::Double(n) => wit::PlainValue::Double(*n),
+        Value::Boolean(b) => wit::PlainValue::Boolean(*b),
+        Value::Decimal(s) => wit::PlainValue::Decimal(s.clone()),
+        Value::Money(s) => wit::PlainValue::Money(s.clone()),
+        Value::DateTime(t) => wit::PlainValue::Datetime(datetime(t)),
+        Value::Guid(id) => wit::PlainValue::Guid(guid(*id)),
+        Value::Choice(n) => wit::PlainValue::Choice(*n),
+        Value::Choices(ns) => wit::PlainValue::Choices(ns.clone()),
+        Value::Lookup(r) => wit::PlainValue::Lookup(reference(r)),
+        Value::EntityCollection(parties) => wit::PlainValue::Entities(
             parties
                 .iter()
                 .map(|e| wit::NestedEntity {
@@ -54,6 +81,7 @@ pub(crate) fn value(v: &Value) -> wit::Value {
                 })
                 .collect(),
         ),
+        Value::Aliased(a) => plain_value(&a.value),
     }
 }
 

@@ -139,6 +139,11 @@ struct SettingsFile {
     #[serde(default = "default_max_async_jobs")]
     #[schemars(range(min = 1))]
     max_async_jobs: u64,
+    /// The most rows a FetchXML aggregate query may read (QRY-6); past it, the query fails with 0x8004E023
+    /// `AggregateQueryRecordLimit exceeded` (default 50,000, the platform's).
+    #[serde(default = "default_aggregate_limit")]
+    #[schemars(range(min = 1))]
+    aggregate_query_record_limit: u64,
 }
 
 fn default_depth() -> i32 {
@@ -155,6 +160,9 @@ fn default_memory() -> f64 {
 }
 fn default_case_memory() -> f64 {
     (crate::budget::DEFAULT_CASE_MEMORY >> 20) as f64
+}
+fn default_aggregate_limit() -> u64 {
+    super::DEFAULT_AGGREGATE_QUERY_RECORD_LIMIT as u64
 }
 fn default_max_async_jobs() -> u64 {
     super::DEFAULT_MAX_ASYNC_JOBS as u64
@@ -173,6 +181,7 @@ impl Default for SettingsFile {
             time_zone: None,
             case_memory_mb: default_case_memory(),
             max_async_jobs: default_max_async_jobs(),
+            aggregate_query_record_limit: default_aggregate_limit(),
         }
     }
 }
@@ -466,6 +475,13 @@ impl<'f> Builder<'f> {
         if s.case_memory_mb.is_nan() || s.case_memory_mb <= 0.0 {
             return Err(FileError::new(path, "settings.caseMemoryMb", "caseMemoryMb must be positive"));
         }
+        if s.aggregate_query_record_limit == 0 {
+            return Err(FileError::new(
+                path,
+                "settings.aggregateQueryRecordLimit",
+                "aggregateQueryRecordLimit must be at least 1",
+            ));
+        }
         if s.max_async_jobs == 0 {
             return Err(FileError::new(path, "settings.maxAsyncJobs", "maxAsyncJobs must be at least 1"));
         }
@@ -482,6 +498,7 @@ impl<'f> Builder<'f> {
             // INVARIANT: positive; `as` saturates.
             case_memory_bytes: (s.case_memory_mb * 1024.0 * 1024.0) as usize,
             max_async_jobs: usize::try_from(s.max_async_jobs).unwrap_or(usize::MAX),
+            aggregate_query_record_limit: usize::try_from(s.aggregate_query_record_limit).unwrap_or(usize::MAX),
             environment_id: s.environment_id.as_str().into(),
             tenant_id: s.tenant_id,
             now: match &s.now {

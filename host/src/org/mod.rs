@@ -56,7 +56,12 @@ pub struct Settings {
     pub case_memory_bytes: usize,
     /// The most asynchronous jobs one `runasync` runs (BOX-5).
     pub max_async_jobs: usize,
+    /// The most rows a FetchXML aggregate query reads (QRY-6).
+    pub aggregate_query_record_limit: usize,
 }
+
+/// The most rows a FetchXML aggregate query reads unless the organization says otherwise: the platform's.
+pub const DEFAULT_AGGREGATE_QUERY_RECORD_LIMIT: usize = 50_000;
 
 /// The most asynchronous jobs one `runasync` runs unless the organization says otherwise (BOX-5).
 pub const DEFAULT_MAX_ASYNC_JOBS: usize = 10_000;
@@ -74,6 +79,7 @@ impl Default for Settings {
             time_zone: chrono::Offset::fix(&chrono::Utc),
             case_memory_bytes: crate::budget::DEFAULT_CASE_MEMORY,
             max_async_jobs: DEFAULT_MAX_ASYNC_JOBS,
+            aggregate_query_record_limit: DEFAULT_AGGREGATE_QUERY_RECORD_LIMIT,
         }
     }
 }

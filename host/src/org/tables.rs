@@ -282,7 +282,8 @@ impl Table {
 
     /// Checks every column of `entity` against the table, as a write would (`0x80041103` for an unknown
     /// column), and returns it with values widened to their columns' types, without the formatted values a
-    /// caller sent (QRY-7: a write ignores them).
+    /// caller sent (QRY-7: a write ignores them). An `AliasedValue` is refused (`0x80040203`, QRY-10): the
+    /// platform rejects it as a column's value.
     pub fn check(&self, mut entity: Entity) -> Result<Entity, Fault> {
         entity.formatted_values.clear();
         for (column, value) in std::mem::take(&mut entity.attributes) {
@@ -292,6 +293,16 @@ impl Table {
                     format!("'{}' entity doesn't contain attribute with Name = '{column}'", self.logical_name),
                 ));
             };
+            // QRY-10: an AliasedValue is what a query returns, never a column's value.
+            if let Value::Aliased(a) = &value {
+                return Err(Fault::new(
+                    codes::INVALID_ARGUMENT,
+                    format!(
+                        "Incorrect type of attribute value for '{column}' of '{}': an AliasedValue (of '{}.{}') can't be written, write the value it holds",
+                        self.logical_name, a.entity_logical_name, a.attribute_logical_name
+                    ),
+                ));
+            }
             let type_name = value.type_name();
             let value = ty.accept(value).ok_or_else(|| {
                 Fault::new(
@@ -495,5 +506,19 @@ mod tests {
         e.set("name", "Contoso");
         e.formatted_values.insert("name".into(), "Fabrikam".into());
         assert!(account.check(e).unwrap().formatted_values.is_empty());
+    }
+
+    #[test]
+    fn qry_10_a_write_refuses_an_aliased_value() {
+        let account = standard().into_iter().find(|t| t.logical_name == "account").unwrap();
+        let mut e = Entity::new("account");
+        e.set("name", xrm_model::AliasedValue::new("contact", "fullname", "Carl".into()));
+        let fault = account.check(e).unwrap_err();
+        assert_eq!(fault.code, codes::INVALID_ARGUMENT);
+        assert!(
+            fault.message.contains("an AliasedValue (of 'contact.fullname') can't be written"),
+            "{}",
+            fault.message
+        );
     }
 }

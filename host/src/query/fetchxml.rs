@@ -13,6 +13,7 @@ use xrm_model::{
     LogicalOperator, OrderExpression, PagingInfo, QueryExpression, Value, codes,
 };
 
+use super::aggregate::{Aggregate, Column as AggregateColumn, DateGrouping, Function, Kind};
 use super::default_alias;
 use crate::deadline::Meter;
 
@@ -31,10 +32,38 @@ pub fn entity_name(fetch: &str) -> Option<String> {
     }
 }
 
-/// Reads a FetchXML query into the model.
+/// Reads a FetchXML query into the model; what a QueryExpression cannot say (column aliases) is left out: see
+/// [`parse_fetch`].
 pub fn parse(fetch: &str) -> Result<QueryExpression, Fault> {
+    parse_fetch(fetch).map(|f| f.query)
+}
+
+/// A FetchXML query: its QueryExpression and what FetchXML says beyond it.
+#[derive(Debug, Default)]
+pub struct Fetch {
+    pub query: QueryExpression,
+    /// The `<attribute>`s with an `alias` of their own, in document order (QRY-10): not in the query's column
+    /// sets, returned as `AliasedValue`s under their alias.
+    pub aliased: Vec<AliasedColumn>,
+    /// An aggregate query's columns and orders (QRY-6): `aggregate="true"` on `<fetch>`.
+    pub aggregate: Option<Aggregate>,
+}
+
+/// An `<attribute name=… alias=…>`: the table it belongs to (the alias of its link-entity; `None` for the
+/// root), its column and its alias.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasedColumn {
+    pub entity: Option<String>,
+    pub column: String,
+    pub alias: String,
+}
+
+/// Reads a FetchXML query with its column aliases.
+pub fn parse_fetch(fetch: &str) -> Result<Fetch, Fault> {
     let root = read_tree(fetch)?;
-    Builder { links: 0, meter: Meter::new() }.fetch(&root)
+    let mut builder = Builder { links: 0, meter: Meter::new(), aliased: Vec::new(), aggregate: None };
+    let query = builder.fetch(&root)?;
+    Ok(Fetch { query, aliased: builder.aliased, aggregate: builder.aggregate })
 }
 
 /// An element of the document: its name, where it starts, its attributes (unescaped), its children and its
@@ -166,14 +195,14 @@ const LINK_ENTITY: Spec = Spec {
     children: ENTITY.children,
 };
 const ATTRIBUTE: Spec = Spec {
-    read: &["name"],
+    read: &["name", "alias", "aggregate", "groupby", "dategrouping", "distinct"],
     ignored: &["build", "added"],
-    unsupported: &["alias", "aggregate", "groupby", "dategrouping", "distinct", "usertimezone", "rowaggregate"],
+    unsupported: &["usertimezone", "rowaggregate"],
     children: &[],
 };
 const ALL_ATTRIBUTES: Spec = Spec { read: &[], ignored: &[], unsupported: &[], children: &[] };
 const ORDER: Spec =
-    Spec { read: &["attribute", "descending", "entityname"], ignored: &[], unsupported: &["alias"], children: &[] };
+    Spec { read: &["attribute", "descending", "entityname", "alias"], ignored: &[], unsupported: &[], children: &[] };
 const FILTER: Spec = Spec {
     read: &["type"],
     ignored: &[
@@ -280,6 +309,9 @@ impl Element {
 struct Builder {
     links: usize,
     meter: Meter,
+    aliased: Vec<AliasedColumn>,
+    /// Set when `<fetch aggregate="true">`: the columns and orders are gathered here.
+    aggregate: Option<Aggregate>,
 }
 
 impl Builder {
@@ -289,7 +321,7 @@ impl Builder {
         }
         el.check(&FETCH)?;
         if el.flag("aggregate")? {
-            return Err(el.not_supported("an aggregate query (aggregate=\"true\")"));
+            self.aggregate = Some(Aggregate::default());
         }
         let mut entities = el.children_named("entity");
         let (Some(entity), None) = (entities.next(), entities.next()) else {
@@ -318,6 +350,11 @@ impl Builder {
             q.page_info = Some(PagingInfo { return_total_record_count: true, ..PagingInfo::default() });
         }
         self.entity(entity, &mut q)?;
+        if let Some(aggregate) = &self.aggregate
+            && aggregate.columns.is_empty()
+        {
+            return Err(fault(format!("the aggregate query {} has no <attribute> with an aggregate", el.place())));
+        }
         Ok(q)
     }
 
@@ -325,13 +362,13 @@ impl Builder {
     /// orders inside link-entities come after the entity's own, in document order.
     fn entity(&mut self, el: &Element, q: &mut QueryExpression) -> Result<(), Fault> {
         el.check(&ENTITY)?;
-        q.column_set = columns(el, ColumnSet::AllColumns)?;
+        q.column_set = self.columns(el, None, ColumnSet::AllColumns)?;
         let mut filters = Vec::new();
         let mut link_orders = Vec::new();
         for child in &el.children {
             match child.name.as_str() {
                 "filter" => filters.push(self.filter(child, &mut q.link_entities, &mut link_orders, true)?),
-                "order" => q.orders.push(order(child, None)?),
+                "order" => self.order(child, None, &mut q.orders)?,
                 "link-entity" => q.link_entities.push(self.link(child, &mut link_orders, false)?),
                 _ => {}
             }
@@ -376,7 +413,7 @@ impl Builder {
             link_to_attribute_name: el.required("from")?.to_owned(),
             join_operator,
             entity_alias: Some(alias.clone()),
-            columns: columns(el, ColumnSet::Columns(Vec::new()))?,
+            columns: self.columns(el, Some(&alias), ColumnSet::Columns(Vec::new()))?,
             link_criteria: FilterExpression::default(),
             link_entities: Vec::new(),
         };
@@ -384,7 +421,7 @@ impl Builder {
         for child in &el.children {
             match child.name.as_str() {
                 "filter" => filters.push(self.filter(child, &mut link.link_entities, orders, true)?),
-                "order" => orders.push(order(child, Some(&alias))?),
+                "order" => self.order(child, Some(&alias), orders)?,
                 "link-entity" => link.link_entities.push(self.link(child, orders, false)?),
                 _ => {}
             }
@@ -423,30 +460,143 @@ impl Builder {
         }
         Ok(f)
     }
+
+    /// An `<order>`: by a column, into `orders`; in an aggregate query by an alias, into the aggregate's orders.
+    fn order(
+        &mut self,
+        el: &Element,
+        link_alias: Option<&str>,
+        orders: &mut Vec<OrderExpression>,
+    ) -> Result<(), Fault> {
+        el.check(&ORDER)?;
+        let descending = el.flag("descending")?;
+        match (&mut self.aggregate, el.attr("alias")) {
+            (Some(aggregate), Some(alias)) if el.attr("attribute").is_none() => {
+                aggregate.orders.push((alias.to_owned(), descending));
+                return Ok(());
+            }
+            (Some(_), _) => {
+                return Err(fault(format!(
+                    "{} in an aggregate query orders by an 'alias' (and no 'attribute')",
+                    el.place()
+                )));
+            }
+            (None, Some(_)) => return Err(el.not_supported("the attribute 'alias' outside an aggregate query")),
+            (None, None) => {}
+        }
+        let entity_name = match (el.attr("entityname"), link_alias) {
+            (Some(_), Some(_)) => return Err(fault(format!("'entityname' on {} inside a <link-entity>", el.place()))),
+            (name, alias) => name.or(alias).map(str::to_owned),
+        };
+        orders.push(OrderExpression { attribute_name: el.required("attribute")?.to_owned(), descending, entity_name });
+        Ok(())
+    }
+
+    /// The `<attribute>` and `<all-attributes>` children as a column set; `none` when there are none. An
+    /// `<attribute>` with an `alias` goes to [`Builder::aliased`] instead, under the table's alias (`entity`).
+    fn columns(&mut self, el: &Element, entity: Option<&str>, none: ColumnSet) -> Result<ColumnSet, Fault> {
+        let mut names = Vec::new();
+        let (mut all, mut any) = (false, false);
+        for child in &el.children {
+            match child.name.as_str() {
+                "all-attributes" if self.aggregate.is_some() => {
+                    return Err(fault(format!("{} in an aggregate query", child.place())));
+                }
+                "all-attributes" => {
+                    child.check(&ALL_ATTRIBUTES)?;
+                    all = true;
+                }
+                "attribute" if self.aggregate.is_some() => {
+                    child.check(&ATTRIBUTE)?;
+                    let column = aggregate_column(child, entity)?;
+                    self.aggregate.iter_mut().for_each(|a| a.columns.push(column.clone()));
+                }
+                "attribute" => {
+                    child.check(&ATTRIBUTE)?;
+                    any = true;
+                    if let Some(name) =
+                        ["aggregate", "groupby", "dategrouping", "distinct"].iter().find(|n| child.attr(n).is_some())
+                    {
+                        return Err(fault(format!(
+                            "'{name}' on {} belongs in an aggregate query (<fetch aggregate=\"true\">)",
+                            child.place()
+                        )));
+                    }
+                    let column = child.required("name")?.to_owned();
+                    match child.attr("alias") {
+                        Some(alias) if alias.trim().is_empty() => {
+                            return Err(fault(format!("'alias' on {} must not be empty", child.place())));
+                        }
+                        Some(alias) => {
+                            let entity = entity.map(str::to_owned);
+                            self.aliased.push(AliasedColumn { entity, column, alias: alias.to_owned() });
+                        }
+                        None => names.push(column),
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(match (all, any) {
+            (true, _) => ColumnSet::AllColumns,
+            (false, false) => none,
+            (false, true) => ColumnSet::Columns(names),
+        })
+    }
 }
 
-/// The `<attribute>` and `<all-attributes>` children as a column set; `none` when there are none.
-fn columns(el: &Element, none: ColumnSet) -> Result<ColumnSet, Fault> {
-    let mut names = Vec::new();
-    let mut all = false;
-    for child in &el.children {
-        match child.name.as_str() {
-            "all-attributes" => {
-                child.check(&ALL_ATTRIBUTES)?;
-                all = true;
+/// An `<attribute>` of an aggregate query: its `alias`, and an `aggregate` or a `groupby` (QRY-6).
+fn aggregate_column(el: &Element, entity: Option<&str>) -> Result<AggregateColumn, Fault> {
+    let column = el.required("name")?.to_owned();
+    let alias = el.attr("alias").filter(|a| !a.trim().is_empty());
+    let alias = alias.ok_or_else(|| fault(format!("{} in an aggregate query needs an 'alias'", el.place())))?;
+    let distinct = el.flag("distinct")?;
+    let kind = match (el.attr("aggregate"), el.flag("groupby")?) {
+        (Some(_), true) => return Err(fault(format!("{} has both 'aggregate' and 'groupby'", el.place()))),
+        (Some(name), false) => {
+            let found = Function::ALL.iter().find(|(_, n)| *n == name).map(|(f, _)| *f);
+            let function = found.ok_or_else(|| {
+                fault(format!(
+                    "unknown aggregate '{name}' on {} (expected count, countcolumn, sum, avg, min or max)",
+                    el.place()
+                ))
+            })?;
+            if distinct && function != Function::CountColumn {
+                return Err(fault(format!("'distinct' on {} applies to the aggregate countcolumn", el.place())));
             }
-            "attribute" => {
-                child.check(&ATTRIBUTE)?;
-                names.push(child.required("name")?.to_owned());
-            }
-            _ => {}
+            Kind::Aggregate { function, distinct }
         }
+        (None, true) => {
+            let grouping = match el.attr("dategrouping") {
+                None => None,
+                Some(name) if name.starts_with("fiscal-") => {
+                    return Err(el.not_supported(&format!("the dategrouping '{name}'")));
+                }
+                Some(name) => {
+                    Some(DateGrouping::ALL.iter().find(|(_, n)| *n == name).map(|(g, _)| *g).ok_or_else(|| {
+                        fault(format!(
+                            "unknown dategrouping '{name}' on {} (expected day, week, month, quarter or year)",
+                            el.place()
+                        ))
+                    })?)
+                }
+            };
+            Kind::GroupBy(grouping)
+        }
+        (None, false) => {
+            return Err(fault(format!(
+                "{} in an aggregate query needs an 'aggregate' or groupby=\"true\"",
+                el.place()
+            )));
+        }
+    };
+    if distinct && !matches!(kind, Kind::Aggregate { .. }) {
+        return Err(fault(format!("'distinct' on {} applies to the aggregate countcolumn", el.place())));
     }
-    Ok(match (all, names.is_empty()) {
-        (true, _) => ColumnSet::AllColumns,
-        (false, true) => none,
-        (false, false) => ColumnSet::Columns(names),
-    })
+    if el.attr("dategrouping").is_some() && !matches!(kind, Kind::GroupBy(_)) {
+        return Err(fault(format!("'dategrouping' on {} needs groupby=\"true\"", el.place())));
+    }
+    Ok(AggregateColumn { entity: entity.map(str::to_owned), column, alias: alias.to_owned(), kind })
 }
 
 /// Several `<filter>` elements side by side all apply.
@@ -455,19 +605,6 @@ fn all_of(mut filters: Vec<FilterExpression>) -> FilterExpression {
         1 => filters.remove(0),
         _ => FilterExpression { filter_operator: LogicalOperator::And, conditions: Vec::new(), filters },
     }
-}
-
-fn order(el: &Element, link_alias: Option<&str>) -> Result<OrderExpression, Fault> {
-    el.check(&ORDER)?;
-    let entity_name = match (el.attr("entityname"), link_alias) {
-        (Some(_), Some(_)) => return Err(fault(format!("'entityname' on {} inside a <link-entity>", el.place()))),
-        (name, alias) => name.or(alias).map(str::to_owned),
-    };
-    Ok(OrderExpression {
-        attribute_name: el.required("attribute")?.to_owned(),
-        descending: el.flag("descending")?,
-        entity_name,
-    })
 }
 
 fn condition(el: &Element) -> Result<ConditionExpression, Fault> {
@@ -498,111 +635,4 @@ fn condition(el: &Element) -> Result<ConditionExpression, Fault> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_fetchxml_into_the_query_model() {
-        let q = parse(
-            "<?xml version='1.0'?><!-- a view --><fetch top='3' distinct='true' xmlns:x='urn:x'><entity name='contact'>
-               <attribute name='fullname'/><order attribute='fullname' descending='true'/>
-               <filter type='or'>
-                 <condition attribute='lastname' operator='in'><value>A &amp; B</value><value>&#67;<![CDATA[<d>]]></value></condition>
-                 <condition attribute='jobtitle' operator='null' uiname='hint'/>
-               </filter>
-               <link-entity name='account' from='accountid' to='parentcustomerid' link-type='outer'>
-                 <attribute name='name'/><order attribute='name'/>
-                 <link-entity name='systemuser' from='systemuserid' to='ownerid' alias='u'/>
-               </link-entity>
-             </entity></fetch>",
-        )
-        .unwrap();
-        assert_eq!((q.entity_name.as_str(), q.top_count, q.distinct), ("contact", Some(3), true));
-        assert_eq!(q.column_set, ColumnSet::Columns(vec!["fullname".into()]));
-        assert_eq!(q.criteria.filter_operator, LogicalOperator::Or);
-        assert_eq!(q.criteria.conditions[0].values, [Value::from("A & B"), Value::from("C<d>")]);
-        assert_eq!(q.criteria.conditions[1].operator, ConditionOperator::Null);
-        let link = &q.link_entities[0];
-        assert_eq!(
-            (link.link_from_attribute_name.as_str(), link.link_to_attribute_name.as_str()),
-            ("parentcustomerid", "accountid")
-        );
-        assert_eq!((link.entity_alias.as_deref(), link.join_operator), (Some("account1"), JoinOperator::LeftOuter));
-        assert_eq!(link.link_entities[0].entity_alias.as_deref(), Some("u"));
-        assert_eq!(link.link_entities[0].columns, ColumnSet::Columns(Vec::new()));
-        // The link-entity's order comes after the entity's, naming the link-entity's (default) alias.
-        let orders: Vec<_> =
-            q.orders.iter().map(|o| (o.attribute_name.as_str(), o.descending, o.entity_name.as_deref())).collect();
-        assert_eq!(orders, [("fullname", true, None), ("name", false, Some("account1"))]);
-    }
-
-    #[test]
-    fn paging_attributes_become_paging_info() {
-        let q = parse("<fetch count='10' page='2' paging-cookie='c'><entity name='account'/></fetch>").unwrap();
-        assert_eq!(
-            q.page_info,
-            Some(PagingInfo { page_number: 2, count: 10, paging_cookie: Some("c".into()), ..PagingInfo::default() })
-        );
-        assert_eq!(q.column_set, ColumnSet::AllColumns);
-    }
-
-    #[test]
-    fn entity_name_reads_only_as_far_as_the_entity() {
-        assert_eq!(entity_name("<fetch><entity name='account'><broken"), Some("account".into()));
-        assert_eq!(entity_name("<fetch/>"), None);
-        assert_eq!(entity_name("not xml <"), None);
-    }
-
-    #[test]
-    fn faults_say_what_is_wrong_and_where() {
-        let entity = |inner: &str| format!("<fetch><entity name='account'>{inner}</entity></fetch>");
-        for (fetch, wanted) in [
-            (String::new(), "there is no <fetch> element"),
-            ("<fetch><entity name='account'>".into(), "<entity> at byte 7 is never closed"),
-            ("<fetch/><fetch/>".into(), "a second top-level element <fetch> at byte 8"),
-            ("<entity name='account'/>".into(), "must be a <fetch> element"),
-            ("<fetch><entity name='a'/><entity name='b'/></fetch>".into(), "exactly one <entity>"),
-            ("<fetch top='x'><entity name='a'/></fetch>".into(), "'top' on <fetch> at byte 0 must be a whole number"),
-            ("<fetch top='1' count='2'><entity name='a'/></fetch>".into(), "'top' can't be used with 'count'"),
-            (entity("text"), "unexpected text inside <entity> at byte 7"),
-            (entity("<attribute name='a' name='b'/>"), "a bad attribute in <attribute> at byte 30"),
-            (entity("<filter type='xor'/>"), "unknown filter type 'xor'"),
-            (
-                entity("<filter><condition attribute='a' operator='equals'/></filter>"),
-                "unknown condition operator 'equals'",
-            ),
-            (
-                entity(
-                    "<filter><condition attribute='a' operator='in' value='1'><value>2</value></condition></filter>",
-                ),
-                "both",
-            ),
-            (
-                entity("<filter><condition attribute='a' operator='eq'><value>&nope;</value></condition></filter>"),
-                "unknown entity reference at byte 84",
-            ),
-            (
-                entity("<filter><link-entity name='contact' from='a' to='b'/></filter>"),
-                "link-type 'inner' on <link-entity> at byte 38 inside a <filter>: use any, not any, all or not all",
-            ),
-            (
-                entity("<link-entity name='contact' from='a' to='b' link-type='sideways'/>"),
-                "unknown link-type 'sideways'",
-            ),
-            (entity("<link-entity name='contact' from='a'/>"), "<link-entity> at byte 30 needs the attribute 'to'"),
-            (
-                entity("<order attribute='a' alias='x'/>"),
-                "the attribute 'alias' (in <order> at byte 30) is not supported yet",
-            ),
-            (
-                "<fetch top='2' returntotalrecordcount='true'><entity name='a'/></fetch>".into(),
-                "A query can't have both a top count and a total record count",
-            ),
-            ("<filter>".repeat(100_000), "nest deeper than 64 levels at byte 512"),
-        ] {
-            let fault = parse(&fetch).unwrap_err();
-            assert_eq!(fault.code, codes::INVALID_ARGUMENT, "{fetch}");
-            assert!(fault.message.contains(wanted), "{fetch}: {}", fault.message);
-        }
-    }
-}
+mod tests;

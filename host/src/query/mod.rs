@@ -9,6 +9,7 @@
 //! The engine knows nothing of security: the pipeline passes which rows the caller may read as a predicate
 //! ([`Caller::readable`]).
 
+mod aggregate;
 mod dates;
 mod exec;
 pub mod fetchxml;
@@ -117,19 +118,35 @@ pub fn retrieve_multiple(
     caller: &Caller,
 ) -> Result<EntityCollection, Fault> {
     let parsed;
+    let mut aliased: &[fetchxml::AliasedColumn] = &[];
+    let mut aggregated = None;
     let q = match query {
         Query::Expression(q) => q,
         Query::FetchXml(text) => {
-            parsed = fetchxml::parse(text)?;
-            &parsed
+            parsed = fetchxml::parse_fetch(text)?;
+            aliased = &parsed.aliased;
+            aggregated = parsed.aggregate.as_ref();
+            &parsed.query
         }
         // QRY-8: an `eq` (or `null`) condition per column.
         Query::ByAttribute(b) => {
-            parsed = b.to_expression()?;
-            &parsed
+            parsed = fetchxml::Fetch { query: b.to_expression()?, ..fetchxml::Fetch::default() };
+            &parsed.query
         }
     };
-    let plan = Plan::new(org, store, q, caller)?;
+    let plan = Plan::new(org, store, q, aliased, caller)?;
+    if let Some(spec) = aggregated {
+        let limit = org.settings.aggregate_query_record_limit;
+        let (entities, more_records) = aggregate::run(&plan, store, caller, q, spec, limit)?;
+        return Ok(EntityCollection {
+            entity_name: q.entity_name.clone(),
+            entities,
+            more_records,
+            paging_cookie: None,
+            total_record_count: -1,
+            total_record_count_limit_exceeded: false,
+        });
+    }
     let window = Window::of(&plan, q)?;
     let counting = q.page_info.as_ref().is_some_and(|p| p.return_total_record_count);
     let mut collector = Collector::new(&plan, &window, counting.then_some(TOTAL_COUNT_LIMIT));

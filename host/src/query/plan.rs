@@ -11,6 +11,7 @@ use xrm_model::{
 };
 
 use super::dates;
+use super::fetchxml::AliasedColumn;
 use super::filter::{Condition, Filter, Test};
 use super::like::Pattern;
 use super::values::{parse_value, type_name};
@@ -25,6 +26,8 @@ pub(super) struct Node<'a> {
     pub(super) table: &'a Table,
     pub(super) parent: usize,
     pub(super) columns: &'a ColumnSet,
+    /// The columns FetchXML gave an alias of their own (`<attribute name=… alias=…>`): column and alias.
+    pub(super) aliased: Vec<(&'a str, &'a str)>,
     /// How the table joins its parent; `None` for the root.
     pub(super) join: Option<Join<'a>>,
     /// The parts of the top filter that read this table and none after it: checked as soon as it is joined.
@@ -93,6 +96,7 @@ impl<'a> Plan<'a> {
         org: &'a Organization,
         store: &Store,
         q: &'a QueryExpression,
+        aliased: &'a [AliasedColumn],
         caller: &Caller,
     ) -> Result<Self, Fault> {
         let table = org.require_table(&q.entity_name)?;
@@ -103,6 +107,7 @@ impl<'a> Plan<'a> {
             table,
             parent: 0,
             columns: &q.column_set,
+            aliased: Vec::new(),
             join: None,
             checks: Filter::default(),
         };
@@ -111,6 +116,7 @@ impl<'a> Plan<'a> {
         let mut meter = Meter::new();
         let mut binding = Binding { store, caller, meter: &mut meter };
         plan.add_links(org, 0, &q.link_entities, &mut binding)?;
+        plan.add_aliased(aliased)?;
         let criteria = plan.bind_filter(&q.criteria, None, &mut binding)?;
         plan.place(criteria);
         plan.orders = q.orders.iter().map(|o| plan.bind_order(o)).collect::<Result<_, _>>()?;
@@ -137,7 +143,9 @@ impl<'a> Plan<'a> {
             check_column(table, &link.link_to_attribute_name)?;
             check_columns(table, &link.columns)?;
             let columns = &link.columns;
-            self.nodes.push(Node { alias, table, parent, columns, join: None, checks: Filter::default() });
+            let node =
+                Node { alias, table, parent, columns, aliased: Vec::new(), join: None, checks: Filter::default() };
+            self.nodes.push(node);
             let criteria = self.bind_filter(&link.link_criteria, Some(index), binding)?;
             let kind = JoinKind::of(link.join_operator);
             if kind.tests_only() && !link.link_entities.is_empty() {
@@ -150,6 +158,21 @@ impl<'a> Plan<'a> {
             self.nodes[index].join =
                 Some(Join { from: &link.link_from_attribute_name, to: &link.link_to_attribute_name, kind, criteria });
             self.add_links(org, index, &link.link_entities, binding)?;
+        }
+        Ok(())
+    }
+
+    /// Binds the columns FetchXML gave an alias of their own (QRY-10) to their tables; an alias names one
+    /// column of the query.
+    fn add_aliased(&mut self, aliased: &'a [AliasedColumn]) -> Result<(), Fault> {
+        let mut seen = HashSet::new();
+        for a in aliased {
+            let node = self.node_of(a.entity.as_deref(), None)?;
+            check_column(self.nodes[node].table, &a.column)?;
+            if !seen.insert(a.alias.as_str()) {
+                return Err(invalid(format!("The column alias '{}' is used more than once in the query", a.alias)));
+            }
+            self.nodes[node].aliased.push((&a.column, &a.alias));
         }
         Ok(())
     }
@@ -173,7 +196,7 @@ impl<'a> Plan<'a> {
 
     /// The table a condition or order names: in a link-entity's criteria, that link-entity; elsewhere the
     /// root, or the table whose alias (or the root's logical name) `entity_name` gives.
-    fn node_of(&self, entity_name: Option<&str>, link: Option<usize>) -> Result<usize, Fault> {
+    pub(super) fn node_of(&self, entity_name: Option<&str>, link: Option<usize>) -> Result<usize, Fault> {
         match (entity_name, link) {
             (None, None) => Ok(0),
             (None, Some(i)) => Ok(i),

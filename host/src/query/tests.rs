@@ -360,3 +360,52 @@ fn an_equality_on_an_indexed_lookup_reads_only_the_matching_rows() {
     let found = run(&org, &org.data, &q, &counting).unwrap();
     assert_eq!((column(&found, "a.name"), read.get()), (vec!["B".into()], 2));
 }
+
+#[test]
+fn qry_10_a_link_entitys_columns_come_back_as_aliased_values_under_alias_dot_column() {
+    let org = org();
+    let mut q = sorted("contact", "fullname");
+    q.column_set = ColumnSet::Columns(vec!["fullname".into()]);
+    q.link_entities = vec![link("parentcustomerid", "account", "accountid", "a", true)];
+    let found = run(&org, &org.data, &q, &|_| true).unwrap();
+    let ann = &found.entities[0];
+    assert_eq!(ann.get("fullname"), Some(&Value::Text("Ann".into())), "the root's own columns stay plain");
+    let want = xrm_model::AliasedValue::new("account", "name", Value::Text("A".into()));
+    assert_eq!(ann.get("a.name"), Some(&Value::Aliased(want)));
+    // Cy has no account: the outer join leaves the column out, as the platform does.
+    assert_eq!(column(&found, "a.name"), ["A", "B", "-"]);
+}
+
+#[test]
+fn qry_10_a_fetchxml_column_alias_returns_an_aliased_value_under_the_alias() {
+    let org = org();
+    let caller = Caller { user: Uuid::nil(), business_unit: Uuid::nil(), readable: &|_| true, calendar: calendar() };
+    let fetch = |xml: &str| retrieve_multiple(&org, &org.data, &Query::FetchXml(xml.into()), &caller);
+    let found = fetch(
+        "<fetch><entity name='contact'><attribute name='fullname'/><attribute name='fullname' alias='who'/>
+           <order attribute='fullname'/>
+           <link-entity name='account' from='accountid' to='parentcustomerid' alias='a'>
+             <attribute name='name' alias='company'/><attribute name='accountid'/>
+           </link-entity></entity></fetch>",
+    )
+    .unwrap();
+    let ann = &found.entities[0];
+    let aliased =
+        |table: &str, column: &str, v: Value| Some(Value::Aliased(xrm_model::AliasedValue::new(table, column, v)));
+    assert_eq!(ann.get("who").cloned(), aliased("contact", "fullname", Value::Text("Ann".into())));
+    assert_eq!(ann.get("company").cloned(), aliased("account", "name", Value::Text("A".into())));
+    assert_eq!(ann.get("a.accountid").cloned(), aliased("account", "accountid", Value::Guid(id(1))));
+    assert_eq!(
+        (ann.get("fullname").is_some(), ann.get("a.name")),
+        (true, None),
+        "an aliased column only under its alias"
+    );
+    let twice = "<fetch><entity name='contact'><attribute name='fullname' alias='x'/>
+                   <link-entity name='account' from='accountid' to='parentcustomerid'><attribute name='name' alias='x'/></link-entity>
+                 </entity></fetch>";
+    let fault = fetch(twice).unwrap_err();
+    assert_eq!(fault.code, codes::INVALID_ARGUMENT);
+    assert!(fault.message.contains("'x' is used more than once"), "{fault}");
+    let unknown = "<fetch><entity name='contact'><attribute name='nothing' alias='x'/></entity></fetch>";
+    assert_eq!(fetch(unknown).unwrap_err().code, codes::UNKNOWN_ATTRIBUTE);
+}

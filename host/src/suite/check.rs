@@ -263,8 +263,16 @@ fn traces(t: &TraceAssert, session: &Session, aliases: &Aliases) -> Vec<String> 
 }
 
 /// Whether an actual JSON value (as the model writes values) matches an expected one: objects by subset,
-/// ids by id whichever form they take, numbers by value, text after alias substitution.
+/// ids by id whichever form they take, numbers by value, text after alias substitution. An aliased value
+/// (QRY-10) matches `{"@aliased": …}` with its table, column and value, and a plain expected value by the value
+/// it holds.
 pub fn matches(want: &Json, got: &Json, aliases: &Aliases) -> bool {
+    if let Some(inner) = got.get("@aliased").and_then(|a| a.get("value"))
+        && want.get("@aliased").is_none()
+        && !want.is_null()
+    {
+        return matches(want, inner, aliases);
+    }
     match (want, got) {
         (Json::Null, got) => got.is_null(),
         (Json::Object(w), _) if is_typed(w) => {
@@ -307,8 +315,14 @@ fn id_of(v: &Value) -> Option<Uuid> {
     }
 }
 
-/// Values equal as the platform compares them: lookups by id, numbers by value.
+/// Values equal as the platform compares them: lookups by id, numbers by value; aliased values by their table,
+/// column and value.
 fn same_value(a: &Value, b: &Value) -> bool {
+    if let (Value::Aliased(x), Value::Aliased(y)) = (a, b) {
+        return x.entity_logical_name == y.entity_logical_name
+            && x.attribute_logical_name == y.attribute_logical_name
+            && same_value(&x.value, &y.value);
+    }
     if let (Some(x), Some(y)) = (id_of(a), id_of(b)) {
         return x == y;
     }

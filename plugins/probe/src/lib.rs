@@ -7,6 +7,7 @@
 
 mod ops;
 mod placeholders;
+mod rows;
 
 use xrm_sandbox_guest::{Plugin, PluginContext, PluginError, StepConfiguration};
 

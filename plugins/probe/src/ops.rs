@@ -8,6 +8,7 @@ use xrm_sandbox_guest::{
 };
 
 use crate::placeholders::{NONE, Saved, Scope, parameter_text};
+use crate::rows;
 
 /// Each op's name and the other keys it accepts.
 const OPS: &[(&str, &[&str])] = &[
@@ -16,7 +17,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("update", &["as"]),
     ("delete", &["as"]),
     ("retrieve", &["columns", "as", "trace", "formatted"]),
-    ("retrievemultiple", &["as", "trace", "save", "formatted"]),
+    ("retrievemultiple", &["as", "trace", "save", "formatted", "aliased"]),
     ("execute", &["as", "trace"]),
     ("settarget", &[]),
     ("settargets", &[]),
@@ -252,7 +253,12 @@ impl<'c, 'a> Runner<'c, 'a> {
         }
         if step.flag("formatted")? {
             for (i, row) in rows.entities.iter().enumerate() {
-                trace!("formatted row {i}: {}", formatted(row));
+                trace!("formatted row {i}: {}", rows::formatted(row));
+            }
+        }
+        if step.flag("aliased")? {
+            for (i, row) in rows.entities.iter().enumerate() {
+                trace!("aliased row {i}: {}", rows::aliased(row)?);
             }
         }
         if let Some(name) = step.body.get("save") {
@@ -402,7 +408,7 @@ impl Step<'_> {
             trace!("retrieved {} {id}: {}", target.logical_name, describe(&entity, &columns));
         }
         if self.flag("formatted")? {
-            trace!("formatted {}: {}", target.logical_name, formatted(&entity));
+            trace!("formatted {}: {}", target.logical_name, rows::formatted(&entity));
         }
         Ok(())
     }
@@ -523,13 +529,6 @@ fn describe(entity: &Entity, columns: &ColumnSet) -> String {
             .collect(),
         ColumnSet::AllColumns => entity.attributes.iter().map(|(c, v)| format!("{c}={v}")).collect(),
     };
-    pairs.join(", ")
-}
-
-/// The record's formatted values (QRY-7), `column=text` in column order, read through `formatted_value`.
-fn formatted(entity: &Entity) -> String {
-    let pairs: Vec<String> =
-        entity.formatted_values.keys().map(|c| format!("{c}={}", entity.formatted_value(c).unwrap_or(NONE))).collect();
     pairs.join(", ")
 }
 
@@ -660,7 +659,7 @@ mod tests {
         assert_eq!(describe(&e, &ColumnSet::Columns(vec!["name".into(), "fax".into()])), "name=X, fax=<none>");
         assert_eq!(describe(&e, &ColumnSet::AllColumns), "name=X, revenue=1.50");
         e.formatted_values.insert("revenue".into(), "$1.50".into());
-        assert_eq!(formatted(&e), "revenue=$1.50");
+        assert_eq!(rows::formatted(&e), "revenue=$1.50");
         assert_eq!(allocate(4096), 4096);
         assert_eq!(allocate((16 << 20) + 1), (16 << 20) + 1);
         assert_eq!(recurse(10), 0);

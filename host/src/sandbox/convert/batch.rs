@@ -11,10 +11,10 @@ pub fn keys(keys: &m::KeyAttributes) -> Vec<w::KeyAttribute> {
 }
 
 /// A key's value (or a party's column); a lookup keeps only the record it points to ([`w::KeyLookup`]), and a
-/// value no key column holds (choices, party lists) is empty.
+/// value no key column holds (choices, party lists) is empty; an aliased value gives the value it carries.
 fn key_value(v: &m::Value) -> w::KeyValue {
-    match value(v) {
-        w::Value::Null | w::Value::Choices(_) | w::Value::Entities(_) => w::KeyValue::Null,
+    match value(v.unaliased()) {
+        w::Value::Null | w::Value::Choices(_) | w::Value::Entities(_) | w::Value::Aliased(_) => w::KeyValue::Null,
         w::Value::Text(s) => w::KeyValue::Text(s),
         w::Value::Integer(n) => w::KeyValue::Integer(n),
         w::Value::Bigint(n) => w::KeyValue::Bigint(n),

@@ -47,20 +47,47 @@ pub fn from_reference(r: w::EntityReference) -> m::EntityReference {
 
 pub fn value(v: &m::Value) -> w::Value {
     match v {
-        m::Value::Null => w::Value::Null,
-        m::Value::Text(s) => w::Value::Text(s.clone()),
-        m::Value::Integer(n) => w::Value::Integer(*n),
-        m::Value::BigInt(n) => w::Value::Bigint(*n),
-        m::Value::Double(n) => w::Value::Double(*n),
-        m::Value::Boolean(b) => w::Value::Boolean(*b),
-        m::Value::Decimal(s) => w::Value::Decimal(s.clone()),
-        m::Value::Money(s) => w::Value::Money(s.clone()),
-        m::Value::DateTime(t) => w::Value::Datetime(datetime(*t)),
-        m::Value::Guid(g) => w::Value::Guid(guid(*g)),
-        m::Value::Choice(n) => w::Value::Choice(*n),
-        m::Value::Choices(ns) => w::Value::Choices(ns.clone()),
-        m::Value::Lookup(r) => w::Value::Lookup(reference(r)),
-        m::Value::EntityCollection(parties) => w::Value::Entities(
+        m::Value::Aliased(a) => w::Value::Aliased(w::AliasedValue {
+            entity_logical_name: a.entity_logical_name.clone(),
+            attribute_logical_name: a.attribute_logical_name.clone(),
+            value: plain_value(a.value.unaliased()),
+        }),
+        v => match plain_value(v) {
+            w::PlainValue::Null => w::Value::Null,
+            w::PlainValue::Text(s) => w::Value::Text(s),
+            w::PlainValue::Integer(n) => w::Value::Integer(n),
+            w::PlainValue::Bigint(n) => w::Value::Bigint(n),
+            w::PlainValue::Double(n) => w::Value::Double(n),
+            w::PlainValue::Boolean(b) => w::Value::Boolean(b),
+            w::PlainValue::Decimal(s) => w::Value::Decimal(s),
+            w::PlainValue::Money(s) => w::Value::Money(s),
+            w::PlainValue::Datetime(t) => w::Value::Datetime(t),
+            w::PlainValue::Guid(g) => w::Value::Guid(g),
+            w::PlainValue::Choice(n) => w::Value::Choice(n),
+            w::PlainValue::Choices(ns) => w::Value::Choices(ns),
+            w::PlainValue::Lookup(r) => w::Value::Lookup(r),
+            w::PlainValue::Entities(parties) => w::Value::Entities(parties),
+        },
+    }
+}
+
+/// A value as the inside of an aliased value (QRY-10); an aliased value gives the value it carries.
+fn plain_value(v: &m::Value) -> w::PlainValue {
+    match v {
+        m::Value::Null => w::PlainValue::Null,
+        m::Value::Text(s) => w::PlainValue::Text(s.clone()),
+        m::Value::Integer(n) => w::PlainValue::Integer(*n),
+        m::Value::BigInt(n) => w::PlainValue::Bigint(*n),
+        m::Value::Double(n) => w::PlainValue::Double(*n),
+        m::Value::Boolean(b) => w::PlainValue::Boolean(*b),
+        m::Value::Decimal(s) => w::PlainValue::Decimal(s.clone()),
+        m::Value::Money(s) => w::PlainValue::Money(s.clone()),
+        m::Value::DateTime(t) => w::PlainValue::Datetime(datetime(*t)),
+        m::Value::Guid(g) => w::PlainValue::Guid(guid(*g)),
+        m::Value::Choice(n) => w::PlainValue::Choice(*n),
+        m::Value::Choices(ns) => w::PlainValue::Choices(ns.clone()),
+        m::Value::Lookup(r) => w::PlainValue::Lookup(reference(r)),
+        m::Value::EntityCollection(parties) => w::PlainValue::Entities(
             parties
                 .iter()
                 .map(|e| w::NestedEntity {
@@ -70,6 +97,7 @@ pub fn value(v: &m::Value) -> w::Value {
                 })
                 .collect(),
         ),
+        m::Value::Aliased(a) => plain_value(&a.value),
     }
 }
 
@@ -88,19 +116,47 @@ pub fn from_value(v: w::Value) -> m::Value {
         w::Value::Choice(n) => m::Value::Choice(n),
         w::Value::Choices(ns) => m::Value::Choices(ns),
         w::Value::Lookup(r) => m::Value::Lookup(from_reference(r)),
-        w::Value::Entities(parties) => m::Value::EntityCollection(
-            parties
-                .into_iter()
-                .map(|e| m::Entity {
-                    logical_name: e.logical_name,
-                    id: e.id.map(uuid),
-                    attributes: batch::from_keys(e.attributes),
-                    key_attributes: m::KeyAttributes::new(),
-                    formatted_values: std::collections::BTreeMap::new(),
-                })
-                .collect(),
-        ),
+        w::Value::Entities(parties) => from_parties(parties),
+        w::Value::Aliased(a) => m::Value::Aliased(m::AliasedValue::new(
+            a.entity_logical_name,
+            a.attribute_logical_name,
+            from_plain_value(a.value),
+        )),
     }
+}
+
+fn from_plain_value(v: w::PlainValue) -> m::Value {
+    match v {
+        w::PlainValue::Null => m::Value::Null,
+        w::PlainValue::Text(s) => m::Value::Text(s),
+        w::PlainValue::Integer(n) => m::Value::Integer(n),
+        w::PlainValue::Bigint(n) => m::Value::BigInt(n),
+        w::PlainValue::Double(n) => m::Value::Double(n),
+        w::PlainValue::Boolean(b) => m::Value::Boolean(b),
+        w::PlainValue::Decimal(s) => m::Value::Decimal(s),
+        w::PlainValue::Money(s) => m::Value::Money(s),
+        w::PlainValue::Datetime(t) => m::Value::DateTime(from_datetime(t)),
+        w::PlainValue::Guid(g) => m::Value::Guid(uuid(g)),
+        w::PlainValue::Choice(n) => m::Value::Choice(n),
+        w::PlainValue::Choices(ns) => m::Value::Choices(ns),
+        w::PlainValue::Lookup(r) => m::Value::Lookup(from_reference(r)),
+        w::PlainValue::Entities(parties) => from_parties(parties),
+    }
+}
+
+fn from_parties(parties: Vec<w::NestedEntity>) -> m::Value {
+    m::Value::EntityCollection(
+        parties
+            .into_iter()
+            .map(|e| m::Entity {
+                logical_name: e.logical_name,
+                id: e.id.map(uuid),
+                attributes: batch::from_keys(e.attributes),
+                key_attributes: m::KeyAttributes::new(),
+                formatted_values: std::collections::BTreeMap::new(),
+            })
+            .collect(),
+    )
 }
 
 pub fn entity(e: &m::Entity) -> w::Entity {
