@@ -20,7 +20,8 @@
 //!     same accounts sent as 1,000 Creates through the same steps;
 //! 14. what SEC-10's invalidation costs: the check of (6) right after a change to the case's security tables,
 //!     the user's privileges resolved again from the case's store first (the slow path a change forces once
-//!     per user and version), beside the version compare every check pays (the fast path).
+//!     per user and version), beside the version compare every check pays (the fast path);
+//! 15. a FetchXML `count` grouped by owner over 100,000 accounts, every row read and checked (QRY-6).
 //!
 //! It ends with the ratios 2/1 and 3/4, and the cost of one stubbed request (10 − 2).
 
@@ -401,6 +402,35 @@ fn owned_account(root: &Path, n: u128, contact: u128) -> Entity {
     account
 }
 
+/// (15): an aggregate reads every row the query would return, security checked, and folds it into its group.
+fn aggregate_count_by_owner(root: &Path) {
+    use xrm_sandbox::org::Organization;
+    use xrm_sandbox::pipeline::Registrations;
+    let mut org = Organization::load(&root.join("tests/conformance/org.json")).expect("org");
+    org.settings.aggregate_query_record_limit = 200_000;
+    for n in 0..100_000u128 {
+        org.data.put(owned_account(root, n, n));
+    }
+    let alice = org.alias("alice").expect("alice");
+    let pipeline =
+        Arc::new(Pipeline::new(Arc::new(org), Registrations::default(), Default::default()).expect("pipeline"));
+    let fetch = r#"<fetch aggregate="true"><entity name="account">
+        <attribute name="accountid" alias="accounts" aggregate="count"/>
+        <attribute name="ownerid" alias="owner" groupby="true"/></entity></fetch>"#;
+    let request = Request::retrieve_multiple(xrm_model::Query::FetchXml(fetch.into()));
+    on_case_thread(|| {
+        let mut session = Session::new(pipeline);
+        measure_n("15. FetchXML count grouped by owner, 100,000 accounts", 20, || {
+            let response = session.execute(alice, request.clone(), None).expect("aggregate runs");
+            let Some(xrm_model::ParameterValue::EntityCollection(found)) = response.results.get("EntityCollection")
+            else {
+                panic!("no collection")
+            };
+            assert_eq!(found.entities.len(), 1, "one owner, one group");
+        });
+    });
+}
+
 /// (11): both through an index (the primary key, the lookup's), so flat from 1,000 to 1,000,000 rows.
 fn indexed_lookups(root: &Path) {
     for size in [1_000u128, 1_000_000] {
@@ -673,6 +703,9 @@ fn main() {
     }
     if wanted(13) {
         create_multiple_1000(&root);
+    }
+    if wanted(15) {
+        aggregate_count_by_owner(&root);
     }
     println!("ratio 2/1 (probe execution / bare wasmtime): p50 {:.1}x", probe.0 / bare.0);
     println!(

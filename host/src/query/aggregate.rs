@@ -18,7 +18,7 @@ use super::filter::{cell, compare};
 use super::plan::Plan;
 use super::{Caller, invalid, unknown_column};
 use crate::org::ColumnType;
-use crate::store::Store;
+use crate::store::{IndexKey, Store};
 
 /// An aggregate function of FetchXML's `aggregate` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +157,7 @@ pub(super) fn run(
     let zone = caller.calendar.zone;
     let fresh: Vec<Acc> = bound.iter().filter_map(|b| start(b.spec.kind)).collect();
     let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut index: HashMap<Vec<Option<IndexKey>>, usize> = HashMap::new();
     let mut rows = 0usize;
     exec::run(plan, store, caller, None, &mut |row| {
         rows += 1;
@@ -171,7 +171,9 @@ pub(super) fn run(
                 Kind::Aggregate { .. } => None,
             })
             .collect();
-        let signature = key.iter().map(|v| value_to_json(v).to_string()).collect::<Vec<_>>().join("\u{1f}");
+        // Values that compare equal group together, as an index files them: a lookup by its id, text without
+        // regard to case (the platform's collation), whole numbers whatever their type.
+        let signature: Vec<Option<IndexKey>> = key.iter().map(IndexKey::of).collect();
         let at = *index.entry(signature).or_insert_with(|| {
             groups.push(Group { key: key.clone(), accs: fresh.clone() });
             groups.len() - 1

@@ -178,3 +178,23 @@ fn qry_6_a_function_that_does_not_fit_its_column_is_refused() {
             .unwrap_err();
     assert!(fault.message.contains("a dategrouping does not apply"), "{fault}");
 }
+
+#[test]
+fn qry_6_values_that_compare_equal_group_together_text_without_regard_to_case() {
+    let mut org = org(100);
+    let mut shouted = Entity::with_id("account", id(6));
+    shouted.set("name", "F").set("address1_city", "PARIS");
+    shouted.set("ownerid", Value::Lookup(xrm_model::EntityReference::new("systemuser", id(102))));
+    org.data.put(shouted);
+    let found = fetch(
+        &org,
+        &|_| true,
+        &aggregate(
+            "<attribute name='address1_city' alias='city' groupby='true'/>
+             <attribute name='accountid' alias='n' aggregate='count'/>",
+        ),
+    )
+    .unwrap();
+    // The first row's spelling names the group; the empty city groups the other four rows.
+    assert_eq!(rows(&found), ["n=4", "city=Paris n=2"]);
+}
