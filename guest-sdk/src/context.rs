@@ -421,7 +421,7 @@ impl<'a> PluginContext<'a> {
     /// # }
     /// ```
     pub fn input_parameters(&self) -> Parameters {
-        from_wit::parameters(self.raw().input_parameters())
+        from_wit::parameters(self.raw().parameters(wit::ParameterCollection::InputParameters))
     }
 
     /// One input parameter.
@@ -446,7 +446,7 @@ impl<'a> PluginContext<'a> {
     /// ```
     pub fn set_input_parameter(&self, name: &str, value: impl Into<ParameterValue>) -> Result<(), Fault> {
         let value = to_wit::parameter_value(&value.into())?;
-        self.raw().set_input_parameter(name, &value).map_err(from_wit::fault)
+        self.raw().set_parameter(wit::ParameterCollection::InputParameters, name, &value).map_err(from_wit::fault)
     }
 
     /// The `Target` input parameter as an entity (Create, Update); `None` when absent or a reference.
@@ -509,7 +509,7 @@ impl<'a> PluginContext<'a> {
     /// # let _ = outputs; }
     /// ```
     pub fn output_parameters(&self) -> Parameters {
-        from_wit::parameters(self.raw().output_parameters())
+        from_wit::parameters(self.raw().parameters(wit::ParameterCollection::OutputParameters))
     }
 
     /// One output parameter, such as `id` after a Create.
@@ -534,7 +534,7 @@ impl<'a> PluginContext<'a> {
     /// ```
     pub fn set_output_parameter(&self, name: &str, value: impl Into<ParameterValue>) -> Result<(), Fault> {
         let value = to_wit::parameter_value(&value.into())?;
-        self.raw().set_output_parameter(name, &value).map_err(from_wit::fault)
+        self.raw().set_parameter(wit::ParameterCollection::OutputParameters, name, &value).map_err(from_wit::fault)
     }
 
     /// `PreEntityImages`, by alias.
@@ -596,7 +596,7 @@ impl<'a> PluginContext<'a> {
     /// # let _ = names; }
     /// ```
     pub fn shared_variables(&self) -> Parameters {
-        from_wit::parameters(self.raw().shared_variables())
+        from_wit::parameters(self.raw().parameters(wit::ParameterCollection::SharedVariables))
     }
 
     /// One shared variable, such as the request's `tag`.
@@ -621,7 +621,7 @@ impl<'a> PluginContext<'a> {
     /// ```
     pub fn set_shared_variable(&self, name: &str, value: impl Into<ParameterValue>) -> Result<(), Fault> {
         let value = to_wit::parameter_value(&value.into())?;
-        self.raw().set_shared_variable(name, &value).map_err(from_wit::fault)
+        self.raw().set_parameter(wit::ParameterCollection::SharedVariables, name, &value).map_err(from_wit::fault)
     }
 
     /// `ParentContext`: the context of the step whose call caused this pipeline, or, for Create, Update and

@@ -64,10 +64,10 @@ pub(crate) fn batch_value(p: &ParameterValue) -> Option<Result<wit::ParameterVal
         ParameterValue::Metadata(md) => Ok(wit::ParameterValue::Metadata(super::metadata::metadata(md))),
         ParameterValue::Guids(ids) => Ok(wit::ParameterValue::Guids(ids.iter().copied().map(to_wit::guid).collect())),
         ParameterValue::Requests(rs) => {
-            rs.iter().map(inner_request).collect::<Result<_, _>>().map(wit::ParameterValue::Requests)
+            batch(wit::BatchKind::Requests, rs.iter().map(|r| message(&r.message, &r.parameters)).collect())
         }
         ParameterValue::Responses(rs) => {
-            rs.iter().map(inner_response).collect::<Result<_, _>>().map(wit::ParameterValue::Responses)
+            batch(wit::BatchKind::Responses, rs.iter().map(|r| message(&r.message, &r.results)).collect())
         }
         ParameterValue::ExecuteMultipleSettings(s) => {
             Ok(wit::ParameterValue::ExecuteMultipleSettings(wit::ExecuteMultipleSettings {
@@ -75,9 +75,7 @@ pub(crate) fn batch_value(p: &ParameterValue) -> Option<Result<wit::ParameterVal
                 return_responses: s.return_responses,
             }))
         }
-        ParameterValue::ExecuteMultipleResponses(items) => {
-            items.iter().map(response_item).collect::<Result<_, _>>().map(wit::ParameterValue::ExecuteMultipleResponses)
-        }
+        ParameterValue::ExecuteMultipleResponses(items) => response_items(items),
         _ => return None,
     })
 }
@@ -87,18 +85,12 @@ pub(crate) fn from_batch_value(p: wit::ParameterValue) -> ParameterValue {
     match p {
         wit::ParameterValue::Metadata(md) => ParameterValue::Metadata(super::metadata::from_metadata(md)),
         wit::ParameterValue::Guids(ids) => ParameterValue::Guids(ids.into_iter().map(from_wit::uuid).collect()),
-        wit::ParameterValue::Requests(rs) => ParameterValue::Requests(rs.into_iter().map(from_inner_request).collect()),
-        wit::ParameterValue::Responses(rs) => {
-            ParameterValue::Responses(rs.into_iter().map(from_inner_response).collect())
-        }
+        wit::ParameterValue::Batch(b) => from_batch(b),
         wit::ParameterValue::ExecuteMultipleSettings(s) => {
             ParameterValue::ExecuteMultipleSettings(ExecuteMultipleSettings {
                 continue_on_error: s.continue_on_error,
                 return_responses: s.return_responses,
             })
-        }
-        wit::ParameterValue::ExecuteMultipleResponses(items) => {
-            ParameterValue::ExecuteMultipleResponses(items.into_iter().map(from_response_item).collect())
         }
         // The other kinds go through `from_wit::parameter_value`, which sends only these here.
         _ => ParameterValue::Value(Value::Null),
@@ -145,35 +137,53 @@ fn from_inner_parameters(ps: Vec<wit::InnerParameter>) -> Parameters {
     ps.into_iter().map(|p| (p.name, from_inner_value(p.value))).collect()
 }
 
-fn inner_request(r: &Request) -> Result<wit::InnerRequest, Fault> {
-    Ok(wit::InnerRequest { message_name: r.message.clone(), parameters: inner_parameters(&r.parameters)? })
+fn message(name: &str, parameters: &Parameters) -> Result<wit::InnerMessage, Fault> {
+    Ok(wit::InnerMessage { message_name: name.to_owned(), parameters: inner_parameters(parameters)? })
 }
 
-fn from_inner_request(r: wit::InnerRequest) -> Request {
-    Request { message: r.message_name, parameters: from_inner_parameters(r.parameters) }
+fn batch(kind: wit::BatchKind, messages: Result<Vec<wit::InnerMessage>, Fault>) -> Result<wit::ParameterValue, Fault> {
+    Ok(wit::ParameterValue::Batch(wit::Batch { kind, messages: messages?, items: Vec::new() }))
 }
 
-fn inner_response(r: &Response) -> Result<wit::InnerResponse, Fault> {
-    Ok(wit::InnerResponse { message_name: r.message.clone(), results: inner_parameters(&r.results)? })
+/// The items of an `ExecuteMultiple` response: each response goes to the batch's messages, named by its index.
+fn response_items(items: &[ExecuteMultipleResponseItem]) -> Result<wit::ParameterValue, Fault> {
+    let mut messages = Vec::new();
+    let mut wit_items = Vec::with_capacity(items.len());
+    for item in items {
+        let response = match &item.response {
+            Some(r) => {
+                messages.push(message(&r.message, &r.results)?);
+                Some(u32::try_from(messages.len() - 1).unwrap_or(u32::MAX))
+            }
+            None => None,
+        };
+        let fault = item.fault.as_ref().map(to_wit::fault);
+        wit_items.push(wit::ExecuteMultipleResponseItem { request_index: item.request_index, response, fault });
+    }
+    let kind = wit::BatchKind::ExecuteMultipleResponses;
+    Ok(wit::ParameterValue::Batch(wit::Batch { kind, messages, items: wit_items }))
 }
 
-fn from_inner_response(r: wit::InnerResponse) -> Response {
-    Response { message: r.message_name, results: from_inner_parameters(r.results) }
-}
-
-fn response_item(item: &ExecuteMultipleResponseItem) -> Result<wit::ExecuteMultipleResponseItem, Fault> {
-    Ok(wit::ExecuteMultipleResponseItem {
-        request_index: item.request_index,
-        response: item.response.as_ref().map(inner_response).transpose()?,
-        fault: item.fault.as_ref().map(to_wit::fault),
-    })
-}
-
-fn from_response_item(item: wit::ExecuteMultipleResponseItem) -> ExecuteMultipleResponseItem {
-    ExecuteMultipleResponseItem {
-        request_index: item.request_index,
-        response: item.response.map(from_inner_response),
-        fault: item.fault.map(from_wit::fault),
+fn from_batch(b: wit::Batch) -> ParameterValue {
+    let messages = b.messages.into_iter().map(|msg| (msg.message_name, from_inner_parameters(msg.parameters)));
+    match b.kind {
+        wit::BatchKind::Requests => {
+            ParameterValue::Requests(messages.map(|(message, parameters)| Request { message, parameters }).collect())
+        }
+        wit::BatchKind::Responses => {
+            ParameterValue::Responses(messages.map(|(message, results)| Response { message, results }).collect())
+        }
+        wit::BatchKind::ExecuteMultipleResponses => {
+            let mut responses: Vec<Option<Response>> =
+                messages.map(|(message, results)| Some(Response { message, results })).collect();
+            // The host names each response once; an index it did not send would read as no response.
+            let items = b.items.into_iter().map(|item| ExecuteMultipleResponseItem {
+                request_index: item.request_index,
+                response: item.response.and_then(|at| responses.get_mut(at as usize).and_then(Option::take)),
+                fault: item.fault.map(from_wit::fault),
+            });
+            ParameterValue::ExecuteMultipleResponses(items.collect())
+        }
     }
 }
 

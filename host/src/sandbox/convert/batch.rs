@@ -61,10 +61,10 @@ pub fn batch_value(p: &m::ParameterValue) -> Option<Result<w::ParameterValue, m:
         m::ParameterValue::Metadata(md) => Ok(w::ParameterValue::Metadata(super::metadata::metadata(md))),
         m::ParameterValue::Guids(ids) => Ok(w::ParameterValue::Guids(ids.iter().copied().map(guid).collect())),
         m::ParameterValue::Requests(rs) => {
-            rs.iter().map(inner_request).collect::<Result<_, _>>().map(w::ParameterValue::Requests)
+            batch(w::BatchKind::Requests, rs.iter().map(|r| message(&r.message, &r.parameters)).collect())
         }
         m::ParameterValue::Responses(rs) => {
-            rs.iter().map(inner_response).collect::<Result<_, _>>().map(w::ParameterValue::Responses)
+            batch(w::BatchKind::Responses, rs.iter().map(|r| message(&r.message, &r.results)).collect())
         }
         m::ParameterValue::ExecuteMultipleSettings(s) => {
             Ok(w::ParameterValue::ExecuteMultipleSettings(w::ExecuteMultipleSettings {
@@ -72,9 +72,7 @@ pub fn batch_value(p: &m::ParameterValue) -> Option<Result<w::ParameterValue, m:
                 return_responses: s.return_responses,
             }))
         }
-        m::ParameterValue::ExecuteMultipleResponses(items) => {
-            items.iter().map(response_item).collect::<Result<_, _>>().map(w::ParameterValue::ExecuteMultipleResponses)
-        }
+        m::ParameterValue::ExecuteMultipleResponses(items) => response_items(items),
         _ => return None,
     })
 }
@@ -84,23 +82,13 @@ pub fn from_batch_value(p: w::ParameterValue) -> Result<m::ParameterValue, m::Fa
     match p {
         w::ParameterValue::Metadata(md) => Ok(m::ParameterValue::Metadata(super::metadata::from_metadata(md))),
         w::ParameterValue::Guids(ids) => Ok(m::ParameterValue::Guids(ids.into_iter().map(uuid).collect())),
-        w::ParameterValue::Requests(rs) => {
-            rs.into_iter().map(from_inner_request).collect::<Result<_, _>>().map(m::ParameterValue::Requests)
-        }
-        w::ParameterValue::Responses(rs) => {
-            rs.into_iter().map(from_inner_response).collect::<Result<_, _>>().map(m::ParameterValue::Responses)
-        }
+        w::ParameterValue::Batch(b) => from_batch(b),
         w::ParameterValue::ExecuteMultipleSettings(s) => {
             Ok(m::ParameterValue::ExecuteMultipleSettings(m::ExecuteMultipleSettings {
                 continue_on_error: s.continue_on_error,
                 return_responses: s.return_responses,
             }))
         }
-        w::ParameterValue::ExecuteMultipleResponses(items) => items
-            .into_iter()
-            .map(from_response_item)
-            .collect::<Result<_, _>>()
-            .map(m::ParameterValue::ExecuteMultipleResponses),
         // The other kinds go through `from_parameter_value`, which sends only these here.
         _ => Err(m::Fault::new(m::codes::INVALID_ARGUMENT, "an unknown kind of parameter")),
     }
@@ -146,35 +134,65 @@ fn from_inner_parameters(ps: Vec<w::InnerParameter>) -> Result<m::Parameters, m:
     ps.into_iter().map(|p| Ok((p.name, from_inner_value(p.value)?))).collect()
 }
 
-fn inner_request(r: &m::Request) -> Result<w::InnerRequest, m::Fault> {
-    Ok(w::InnerRequest { message_name: r.message.clone(), parameters: inner_parameters(&r.parameters)? })
+fn message(name: &str, parameters: &m::Parameters) -> Result<w::InnerMessage, m::Fault> {
+    Ok(w::InnerMessage { message_name: name.to_owned(), parameters: inner_parameters(parameters)? })
 }
 
-fn from_inner_request(r: w::InnerRequest) -> Result<m::Request, m::Fault> {
-    Ok(m::Request { message: r.message_name, parameters: from_inner_parameters(r.parameters)? })
+fn batch(kind: w::BatchKind, messages: Result<Vec<w::InnerMessage>, m::Fault>) -> Result<w::ParameterValue, m::Fault> {
+    Ok(w::ParameterValue::Batch(w::Batch { kind, messages: messages?, items: Vec::new() }))
 }
 
-fn inner_response(r: &m::Response) -> Result<w::InnerResponse, m::Fault> {
-    Ok(w::InnerResponse { message_name: r.message.clone(), results: inner_parameters(&r.results)? })
+/// The items of an `ExecuteMultiple` response: each response goes to the batch's messages, named by its index.
+fn response_items(items: &[m::ExecuteMultipleResponseItem]) -> Result<w::ParameterValue, m::Fault> {
+    let mut messages = Vec::new();
+    let mut wit_items = Vec::with_capacity(items.len());
+    for item in items {
+        let response = match &item.response {
+            Some(r) => {
+                messages.push(message(&r.message, &r.results)?);
+                Some(u32::try_from(messages.len() - 1).unwrap_or(u32::MAX))
+            }
+            None => None,
+        };
+        let fault = item.fault.as_ref().map(super::fault);
+        wit_items.push(w::ExecuteMultipleResponseItem { request_index: item.request_index, response, fault });
+    }
+    let kind = w::BatchKind::ExecuteMultipleResponses;
+    Ok(w::ParameterValue::Batch(w::Batch { kind, messages, items: wit_items }))
 }
 
-fn from_inner_response(r: w::InnerResponse) -> Result<m::Response, m::Fault> {
-    Ok(m::Response { message: r.message_name, results: from_inner_parameters(r.results)? })
-}
-
-fn response_item(item: &m::ExecuteMultipleResponseItem) -> Result<w::ExecuteMultipleResponseItem, m::Fault> {
-    Ok(w::ExecuteMultipleResponseItem {
-        request_index: item.request_index,
-        response: item.response.as_ref().map(inner_response).transpose()?,
-        fault: item.fault.as_ref().map(super::fault),
-    })
-}
-
-fn from_response_item(item: w::ExecuteMultipleResponseItem) -> Result<m::ExecuteMultipleResponseItem, m::Fault> {
-    Ok(m::ExecuteMultipleResponseItem {
-        request_index: item.request_index,
-        response: item.response.map(from_inner_response).transpose()?,
-        fault: item.fault.map(super::from_fault),
+fn from_batch(b: w::Batch) -> Result<m::ParameterValue, m::Fault> {
+    let messages = b.messages.into_iter().map(|msg| Ok((msg.message_name, from_inner_parameters(msg.parameters)?)));
+    let messages = messages.collect::<Result<Vec<_>, m::Fault>>()?;
+    Ok(match b.kind {
+        w::BatchKind::Requests => m::ParameterValue::Requests(
+            messages.into_iter().map(|(message, parameters)| m::Request { message, parameters }).collect(),
+        ),
+        w::BatchKind::Responses => m::ParameterValue::Responses(
+            messages.into_iter().map(|(message, results)| m::Response { message, results }).collect(),
+        ),
+        w::BatchKind::ExecuteMultipleResponses => {
+            let mut responses: Vec<Option<m::Response>> =
+                messages.into_iter().map(|(message, results)| Some(m::Response { message, results })).collect();
+            let items = b.items.into_iter().map(|item| {
+                let response = match item.response {
+                    // Each response belongs to one item.
+                    Some(at) => Some(responses.get_mut(at as usize).and_then(Option::take).ok_or_else(|| {
+                        m::Fault::new(
+                            m::codes::INVALID_ARGUMENT,
+                            format!("an ExecuteMultiple response item names message {at}, which its batch does not hold (or another item took)"),
+                        )
+                    })?),
+                    None => None,
+                };
+                Ok(m::ExecuteMultipleResponseItem {
+                    request_index: item.request_index,
+                    response,
+                    fault: item.fault.map(super::from_fault),
+                })
+            });
+            m::ParameterValue::ExecuteMultipleResponses(items.collect::<Result<_, m::Fault>>()?)
+        }
     })
 }
 
@@ -183,4 +201,33 @@ fn nested() -> m::Fault {
         m::codes::INVALID_ARGUMENT,
         "a request or response inside a batch cannot itself hold requests or responses: batches do not nest",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items() -> m::ParameterValue {
+        let created = m::Response::new("Create").with("id", m::Value::Guid(m::Uuid::from_u128(7)));
+        let failed = m::Fault::new(m::codes::INVALID_ARGUMENT, "no");
+        m::ParameterValue::ExecuteMultipleResponses(vec![
+            m::ExecuteMultipleResponseItem { request_index: 0, response: None, fault: Some(failed) },
+            m::ExecuteMultipleResponseItem { request_index: 1, response: Some(created), fault: None },
+        ])
+    }
+
+    #[test]
+    fn execute_multiple_items_cross_with_their_responses_by_index() {
+        let Some(Ok(w::ParameterValue::Batch(b))) = batch_value(&items()) else { panic!("a batch") };
+        assert_eq!((b.messages.len(), b.items[0].response, b.items[1].response), (1, None, Some(0)));
+        assert_eq!(from_batch(b).unwrap(), items());
+    }
+
+    #[test]
+    fn an_item_naming_a_message_its_batch_does_not_hold_is_refused() {
+        let Some(Ok(w::ParameterValue::Batch(mut b))) = batch_value(&items()) else { panic!("a batch") };
+        b.items[0].response = Some(0);
+        let fault = from_batch(b).unwrap_err();
+        assert!(fault.message.contains("names message 0"), "{}", fault.message);
+    }
 }

@@ -7,7 +7,7 @@ use super::ContextHandle;
 use crate::budget::{self, size};
 use crate::context::ExecutionContext;
 use crate::sandbox::bindings::xrm::plugin::execution_context::{
-    ContextInfo, EntityImage, Host, HostContext, IdentityInfo,
+    ContextInfo, EntityImage, Host, HostContext, IdentityInfo, ParameterCollection,
 };
 use crate::sandbox::bindings::xrm::plugin::types as w;
 use crate::sandbox::{PluginHost, StoreData, convert};
@@ -24,7 +24,7 @@ impl<H: PluginHost> StoreData<H> {
     /// Sets parameter `name` of the running step's own context (an ancestor's is read-only), counting what it
     /// adds against the case's memory budget: past the budget the value is refused with the budget's fault
     /// (BOX-5).
-    fn set_parameter(
+    fn change_parameter(
         &mut self,
         handle: &Resource<ContextHandle>,
         pick: fn(&mut ExecutionContext) -> &mut Parameters,
@@ -90,25 +90,39 @@ impl<H: PluginHost> HostContext for StoreData<H> {
         })
     }
 
-    fn input_parameters(&mut self, this: Resource<ContextHandle>) -> wasmtime::Result<Vec<w::Parameter>> {
-        Ok(convert::parameters(&self.context_at(&this)?.input_parameters))
-    }
-
-    fn set_input_parameter(&mut self, this: Resource<ContextHandle>, name: String, value: w::ParameterValue) -> Change {
-        self.set_parameter(&this, |c| &mut c.input_parameters, name, value)
-    }
-
-    fn output_parameters(&mut self, this: Resource<ContextHandle>) -> wasmtime::Result<Vec<w::Parameter>> {
-        Ok(convert::parameters(&self.context_at(&this)?.output_parameters))
-    }
-
-    fn set_output_parameter(
+    fn parameters(
         &mut self,
         this: Resource<ContextHandle>,
+        collection: ParameterCollection,
+    ) -> wasmtime::Result<Vec<w::Parameter>> {
+        let c = self.context_at(&this)?;
+        Ok(convert::parameters(match collection {
+            ParameterCollection::InputParameters => &c.input_parameters,
+            ParameterCollection::OutputParameters => &c.output_parameters,
+            ParameterCollection::SharedVariables => &c.shared_variables,
+        }))
+    }
+
+    fn set_parameter(
+        &mut self,
+        this: Resource<ContextHandle>,
+        collection: ParameterCollection,
         name: String,
         value: w::ParameterValue,
     ) -> Change {
-        self.set_parameter(&this, |c| &mut c.output_parameters, name, value)
+        let pick: fn(&mut ExecutionContext) -> &mut Parameters = match collection {
+            ParameterCollection::InputParameters => |c| &mut c.input_parameters,
+            ParameterCollection::OutputParameters => |c| &mut c.output_parameters,
+            ParameterCollection::SharedVariables if name == TAG => {
+                let fault = Fault::new(
+                    codes::INVALID_ARGUMENT,
+                    "the shared variable `tag` is set by the request and cannot be changed",
+                );
+                return Ok(Err(convert::fault(&fault)));
+            }
+            ParameterCollection::SharedVariables => |c| &mut c.shared_variables,
+        };
+        self.change_parameter(&this, pick, name, value)
     }
 
     fn pre_entity_images(&mut self, this: Resource<ContextHandle>) -> wasmtime::Result<Vec<EntityImage>> {
@@ -117,21 +131,6 @@ impl<H: PluginHost> HostContext for StoreData<H> {
 
     fn post_entity_images(&mut self, this: Resource<ContextHandle>) -> wasmtime::Result<Vec<EntityImage>> {
         Ok(images(&self.context_at(&this)?.post_entity_images))
-    }
-
-    fn shared_variables(&mut self, this: Resource<ContextHandle>) -> wasmtime::Result<Vec<w::Parameter>> {
-        Ok(convert::parameters(&self.context_at(&this)?.shared_variables))
-    }
-
-    fn set_shared_variable(&mut self, this: Resource<ContextHandle>, name: String, value: w::ParameterValue) -> Change {
-        if name == TAG {
-            let fault = Fault::new(
-                codes::INVALID_ARGUMENT,
-                "the shared variable `tag` is set by the request and cannot be changed",
-            );
-            return Ok(Err(convert::fault(&fault)));
-        }
-        self.set_parameter(&this, |c| &mut c.shared_variables, name, value)
     }
 
     fn pre_entity_images_collection(
