@@ -15,6 +15,7 @@ use xrm_model::{AliasedValue, Entity, Fault, PagingInfo, QueryExpression, Value,
 
 use super::exec::{self, Flow};
 use super::filter::{cell, compare};
+use super::formatted::{self, Formatter};
 use super::plan::Plan;
 use super::{Caller, invalid, unknown_column};
 use crate::org::ColumnType;
@@ -152,34 +153,43 @@ pub(super) fn run(
     q: &QueryExpression,
     spec: &Aggregate,
     limit: usize,
+    formatter: &Formatter,
 ) -> Result<(Vec<Entity>, bool), Fault> {
     let bound = bind(plan, spec)?;
     let zone = caller.calendar.zone;
     let fresh: Vec<Acc> = bound.iter().filter_map(|b| start(b.spec.kind)).collect();
     let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<Vec<Option<IndexKey>>, usize> = HashMap::new();
+    let group_by: Vec<(&Bound, Option<DateGrouping>)> = bound
+        .iter()
+        .filter_map(|b| match b.spec.kind {
+            Kind::GroupBy(grouping) => Some((b, grouping)),
+            Kind::Aggregate { .. } => None,
+        })
+        .collect();
+    let aggregates: Vec<&Bound> = bound.iter().filter(|b| matches!(b.spec.kind, Kind::Aggregate { .. })).collect();
+    // The row's group, found by its values' index keys: values that compare equal group together, as an index
+    // files them (a lookup by its id, text without regard to case, whole numbers whatever their type). The
+    // keys are built in one buffer, and a group's values copied only when it is new.
+    let mut signature: Vec<Option<IndexKey>> = Vec::with_capacity(group_by.len());
     let mut rows = 0usize;
     exec::run(plan, store, caller, None, &mut |row| {
         rows += 1;
         if rows > limit {
             return Err(Fault::new(codes::AGGREGATE_QUERY_RECORD_LIMIT, LIMIT_EXCEEDED));
         }
-        let key: Vec<Value> = bound
-            .iter()
-            .filter_map(|b| match b.spec.kind {
-                Kind::GroupBy(grouping) => Some(group_value(cell(row, b.node, &b.spec.column), grouping, zone)),
-                Kind::Aggregate { .. } => None,
-            })
-            .collect();
-        // Values that compare equal group together, as an index files them: a lookup by its id, text without
-        // regard to case (the platform's collation), whole numbers whatever their type.
-        let signature: Vec<Option<IndexKey>> = key.iter().map(IndexKey::of).collect();
-        let at = *index.entry(signature).or_insert_with(|| {
-            groups.push(Group { key: key.clone(), accs: fresh.clone() });
-            groups.len() - 1
-        });
-        let aggregates = bound.iter().filter(|b| matches!(b.spec.kind, Kind::Aggregate { .. }));
-        for (acc, b) in groups[at].accs.iter_mut().zip(aggregates) {
+        signature.clear();
+        signature.extend(group_by.iter().map(|(b, g)| group_key(cell(row, b.node, &b.spec.column), *g, zone)));
+        let at = match index.get(signature.as_slice()) {
+            Some(&at) => at,
+            None => {
+                let key = group_by.iter().map(|(b, g)| group_value(cell(row, b.node, &b.spec.column), *g, zone));
+                groups.push(Group { key: key.collect(), accs: fresh.clone() });
+                index.insert(signature.clone(), groups.len() - 1);
+                groups.len() - 1
+            }
+        };
+        for (acc, b) in groups[at].accs.iter_mut().zip(&aggregates) {
             add(acc, cell(row, b.node, &b.spec.column));
         }
         Ok(Flow::Continue)
@@ -190,7 +200,7 @@ pub(super) fn run(
         groups.push(Group { key: Vec::new(), accs: fresh });
     }
     let mut records: Vec<(Vec<Value>, Entity)> =
-        groups.into_iter().map(|g| (g.key.clone(), record(plan, &bound, g))).collect();
+        groups.into_iter().map(|g| (g.key.clone(), record(plan, &bound, g, formatter))).collect();
     let value_of = |e: &Entity, alias: &str| e.get(alias).map_or(Value::Null, |v| v.unaliased().clone());
     records.sort_by(|(ka, a), (kb, b)| {
         for (alias, descending) in &spec.orders {
@@ -287,6 +297,15 @@ fn group_value(v: &Value, grouping: Option<DateGrouping>, zone: FixedOffset) -> 
     }
 }
 
+/// The index key of a group-by column's value ([`group_value`]) without copying it.
+fn group_key(v: &Value, grouping: Option<DateGrouping>, zone: FixedOffset) -> Option<IndexKey> {
+    match (grouping, v) {
+        (Some(g), Value::DateTime(t)) => Some(IndexKey::Number(i64::from(g.part(*t, zone)))),
+        (Some(_), _) => None,
+        (None, v) => IndexKey::of(v),
+    }
+}
+
 /// Adds a row's value to an aggregate; nulls count only for `count`, which counts rows.
 fn add(acc: &mut Acc, v: &Value) {
     match acc {
@@ -315,17 +334,39 @@ fn add(acc: &mut Acc, v: &Value) {
     }
 }
 
-/// The record of a group: each column's value as an `AliasedValue` under its alias.
-fn record(plan: &Plan, bound: &[Bound], group: Group) -> Entity {
+/// The record of a group: each column's value as an `AliasedValue` under its alias, with its formatted value
+/// (QRY-7) under the alias too: a count with thousands separators, a group's value and a sum, average, minimum
+/// or maximum as the column's own values are formatted (a lookup's name, money with the base currency's
+/// symbol); a date grouping's number has none.
+fn record(plan: &Plan, bound: &[Bound], group: Group, formatter: &Formatter) -> Entity {
     let mut out = Entity::new(plan.nodes[0].table.logical_name.clone());
     let mut keys = group.key.into_iter();
     let mut accs = group.accs.into_iter();
     for b in bound {
-        let value = match b.spec.kind {
-            Kind::GroupBy(_) => keys.next().unwrap_or(Value::Null),
-            Kind::Aggregate { function, .. } => finish(accs.next(), function, b.ty),
+        let (value, text) = match b.spec.kind {
+            Kind::GroupBy(grouping) => {
+                let value = keys.next().unwrap_or(Value::Null);
+                let text = grouping.is_none().then(|| formatted(plan, b, &value, formatter)).flatten();
+                (value, text)
+            }
+            Kind::Aggregate { function: function @ (Function::Count | Function::CountColumn), .. } => {
+                let value = finish(accs.next(), function, b.ty);
+                let text = match &value {
+                    Value::Integer(n) => Some(formatted::grouped(&n.to_string())),
+                    _ => None,
+                };
+                (value, text)
+            }
+            Kind::Aggregate { function, .. } => {
+                let value = finish(accs.next(), function, b.ty);
+                let text = formatted(plan, b, &value, formatter);
+                (value, text)
+            }
         };
         if !value.is_null() {
+            if let Some(text) = text {
+                out.formatted_values.insert(b.spec.alias.clone(), text);
+            }
             out.attributes.insert(
                 b.spec.alias.clone(),
                 Value::Aliased(AliasedValue::new(b.table, b.spec.column.as_str(), value)),
@@ -333,6 +374,12 @@ fn record(plan: &Plan, bound: &[Bound], group: Group) -> Entity {
         }
     }
     out
+}
+
+/// A value formatted as its column's values are, as if on a record with no currency of its own.
+fn formatted(plan: &Plan, b: &Bound, value: &Value, formatter: &Formatter) -> Option<String> {
+    let table = plan.nodes[b.node].table;
+    formatter.value(table, &Entity::new(table.logical_name.clone()), &b.spec.column, value)
 }
 
 fn finish(acc: Option<Acc>, function: Function, ty: &ColumnType) -> Value {

@@ -148,7 +148,7 @@ fn number(n: Decimal, places: u32) -> Option<String> {
 }
 
 /// Whole-number text with a comma every three digits: `-1,000`.
-fn grouped(text: &str) -> String {
+pub(super) fn grouped(text: &str) -> String {
     let (sign, digits) = text.strip_prefix('-').map_or(("", text), |d| ("-", d));
     let mut out = String::with_capacity(text.len() + digits.len() / 3);
     out.push_str(sign);

@@ -137,7 +137,8 @@ pub fn retrieve_multiple(
     let plan = Plan::new(org, store, q, aliased, caller)?;
     if let Some(spec) = aggregated {
         let limit = org.settings.aggregate_query_record_limit;
-        let (entities, more_records) = aggregate::run(&plan, store, caller, q, spec, limit)?;
+        let (entities, more_records) =
+            aggregate::run(&plan, store, caller, q, spec, limit, &Formatter::new(org, store))?;
         return Ok(EntityCollection {
             entity_name: q.entity_name.clone(),
             entities,
