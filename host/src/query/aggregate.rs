@@ -99,6 +99,9 @@ pub struct Column {
     pub column: String,
     pub alias: String,
     pub kind: Kind,
+    /// FetchXML's `usertimezone` (default true): a date grouping reads the date in the user's time zone, or
+    /// in UTC when false.
+    pub user_time_zone: bool,
 }
 
 /// An aggregate query's columns and its orders (by alias, descending or not).
@@ -160,10 +163,11 @@ pub(super) fn run(
     let fresh: Vec<Acc> = bound.iter().filter_map(|b| start(b.spec.kind)).collect();
     let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<Vec<Option<IndexKey>>, usize> = HashMap::new();
-    let group_by: Vec<(&Bound, Option<DateGrouping>)> = bound
+    let utc = FixedOffset::east_opt(0).unwrap_or(zone);
+    let group_by: Vec<(&Bound, Option<DateGrouping>, FixedOffset)> = bound
         .iter()
         .filter_map(|b| match b.spec.kind {
-            Kind::GroupBy(grouping) => Some((b, grouping)),
+            Kind::GroupBy(grouping) => Some((b, grouping, if b.spec.user_time_zone { zone } else { utc })),
             Kind::Aggregate { .. } => None,
         })
         .collect();
@@ -179,11 +183,11 @@ pub(super) fn run(
             return Err(Fault::new(codes::AGGREGATE_QUERY_RECORD_LIMIT, LIMIT_EXCEEDED));
         }
         signature.clear();
-        signature.extend(group_by.iter().map(|(b, g)| group_key(cell(row, b.node, &b.spec.column), *g, zone)));
+        signature.extend(group_by.iter().map(|(b, g, z)| group_key(cell(row, b.node, &b.spec.column), *g, *z)));
         let at = match index.get(signature.as_slice()) {
             Some(&at) => at,
             None => {
-                let key = group_by.iter().map(|(b, g)| group_value(cell(row, b.node, &b.spec.column), *g, zone));
+                let key = group_by.iter().map(|(b, g, z)| group_value(cell(row, b.node, &b.spec.column), *g, *z));
                 groups.push(Group { key: key.collect(), accs: fresh.clone() });
                 index.insert(signature.clone(), groups.len() - 1);
                 groups.len() - 1

@@ -195,9 +195,9 @@ const LINK_ENTITY: Spec = Spec {
     children: ENTITY.children,
 };
 const ATTRIBUTE: Spec = Spec {
-    read: &["name", "alias", "aggregate", "groupby", "dategrouping", "distinct"],
+    read: &["name", "alias", "aggregate", "groupby", "dategrouping", "distinct", "usertimezone"],
     ignored: &["build", "added"],
-    unsupported: &["usertimezone", "rowaggregate"],
+    unsupported: &["rowaggregate"],
     children: &[],
 };
 const ALL_ATTRIBUTES: Spec = Spec { read: &[], ignored: &[], unsupported: &[], children: &[] };
@@ -596,7 +596,9 @@ fn aggregate_column(el: &Element, entity: Option<&str>) -> Result<AggregateColum
     if el.attr("dategrouping").is_some() && !matches!(kind, Kind::GroupBy(_)) {
         return Err(fault(format!("'dategrouping' on {} needs groupby=\"true\"", el.place())));
     }
-    Ok(AggregateColumn { entity: entity.map(str::to_owned), column, alias: alias.to_owned(), kind })
+    // `usertimezone` defaults to true: dates group in the user's time zone unless it says false.
+    let user_time_zone = el.attr("usertimezone").is_none() || el.flag("usertimezone")?;
+    Ok(AggregateColumn { entity: entity.map(str::to_owned), column, alias: alias.to_owned(), kind, user_time_zone })
 }
 
 /// Several `<filter>` elements side by side all apply.
