@@ -3,7 +3,7 @@
 //!   cargo bench -p xrm-sandbox --bench hot_paths
 //!
 //! 1. bare wasmtime: a fresh store, instantiation and call of an empty export (the limit);
-//! 2. a fresh probe instance executing one trace op;
+//! 2. a fresh probe instance executing one trace op; beside it, the probe as conformance suites build it (2b);
 //! 3. a Create through three synchronous probe steps, each making one service call;
 //! 4. the same three steps as plain Rust functions called in the host with the same context (no sandbox);
 //! 5. a suite of 1,000 generated cases end to end; cold compile against cached load of a plug-in;
@@ -23,13 +23,19 @@
 //!     per user and version), beside the version compare every check pays (the fast path);
 //! 15. a FetchXML `count` grouped by owner over 100,000 accounts, every row read and checked (QRY-6).
 //!
-//! It ends with the ratios 2/1 and 3/4, and the cost of one stubbed request (10 − 2).
+//! It ends with the ratios 2/1 and 3/4, and the cost of one stubbed request (10 − 2b).
+//!
+//! (2), (3) and (8) run the probe built without its `http` feature: the same guest as before BOX-6, so that
+//! their figures compare builds of the host. With the feature the probe imports 78 more functions (`wasi:http`),
+//! and a component pays at instantiation for every function it imports; (2b) measures that.
 
 // Test code: a broken expectation is a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use wasmtime::Store;
@@ -165,19 +171,46 @@ fn context() -> ExecutionContext {
     ExecutionContext::new("Create", "account", Uuid::from_u128(1))
 }
 
-fn probe_one_trace(root: &Path) -> (f64, f64) {
-    let path = xrm_sandbox::build::plugin_crate(&root.join("plugins/probe")).expect("probe builds");
+/// The probe built without its `http` feature, in a target folder of its own (built once per run).
+fn fixed_probe(root: &Path) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let target = root.join("target/bench-probe");
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "--release", "--target", "wasm32-wasip2", "--no-default-features", "--manifest-path"])
+                .arg(root.join("plugins/probe/Cargo.toml"))
+                .arg("--target-dir")
+                .arg(&target)
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "the probe builds without its `http` feature");
+            target.join("wasm32-wasip2/release/probe.wasm")
+        })
+        .clone()
+}
+
+/// A suite of `benches/`, its probe replaced by [`fixed_probe`].
+fn bench_suite(root: &Path, name: &str) -> Suite {
+    let path = root.join("benches").join(name);
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("suite")).unwrap();
+    json["plugins"]["probe"] = serde_json::json!(fixed_probe(root));
+    Suite::from_json(&path, json).expect("bench suite loads")
+}
+
+fn probe_one_trace(path: &Path, name: &str) -> (f64, f64) {
     let sandbox = Sandbox::<NoCalls>::new().expect("sandbox");
-    let probe = sandbox.load("probe", &path).expect("probe loads");
+    let probe = sandbox.load("probe", path).expect("probe loads");
     let config = Some(r#"{"ops": [{"trace": "UserId={UserId} Depth={Depth}"}]}"#.to_owned());
-    measure("2. fresh probe instance + execute with one trace op", || {
+    measure(name, || {
         let out = sandbox.execute(&probe, context(), (config.clone(), None), Limits::default(), NoCalls);
         assert!(out.result.is_ok());
     })
 }
 
 fn create_through_three_steps(root: &Path) -> (f64, f64) {
-    let suite = Suite::load(&root.join("benches/create3.json")).expect("bench suite loads");
+    let suite = bench_suite(root, "create3.json");
     create_three_times(&suite.pipeline, "3. Create through 3 sync probe steps, 1 service call each")
 }
 
@@ -337,7 +370,7 @@ fn retrieve_multiple_10k_here(pipeline: std::sync::Arc<Pipeline>, alice: xrm_mod
 }
 
 fn create_with_async(root: &Path) {
-    let suite = Suite::load(&root.join("benches/create3async.json")).expect("bench suite loads");
+    let suite = bench_suite(root, "create3async.json");
     let alice = suite.pipeline.org().alias("alice").expect("alice");
     let mut account = Entity::new("account");
     account.set("name", "Contoso");
@@ -675,7 +708,17 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let none = (f64::NAN, f64::NAN);
     let bare = if wanted(1) { bare_wasmtime() } else { none };
-    let probe = if wanted(2) { probe_one_trace(&root) } else { none };
+    let probe = match wanted(2) {
+        true => probe_one_trace(&fixed_probe(&root), "2. fresh probe instance + execute with one trace op"),
+        false => none,
+    };
+    let probe_http = match wanted(2) || wanted(10) {
+        true => {
+            let path = xrm_sandbox::build::plugin_crate(&root.join("plugins/probe")).expect("probe builds");
+            probe_one_trace(&path, "2b. the same, probe with `http` (wasi:http imports)")
+        }
+        false => none,
+    };
     let sandboxed = if wanted(3) { create_through_three_steps(&root) } else { none };
     let native = if wanted(4) { native_three_steps(&root) } else { none };
     if wanted(5) {
@@ -709,9 +752,9 @@ fn main() {
     }
     println!("ratio 2/1 (probe execution / bare wasmtime): p50 {:.1}x", probe.0 / bare.0);
     println!(
-        "one stubbed HTTP request (10 - 2):             p50 {:.1} µs   p99 {:.1} µs",
-        http.0 - probe.0,
-        http.1 - probe.1
+        "one stubbed HTTP request (10 - 2b):            p50 {:.1} µs   p99 {:.1} µs",
+        http.0 - probe_http.0,
+        http.1 - probe_http.1
     );
     println!(
         "ratio 3/4 (sandboxed steps / native steps):  p50 {:.2}x   p99 {:.2}x",

@@ -3,8 +3,7 @@
 use serde_json::{Map, Value as Json};
 use xrm_sandbox_guest::json::{self, JsonError, Path, Reader};
 use xrm_sandbox_guest::{
-    ColumnSet, Entity, OrganizationService, ParameterValue, PluginContext, PluginError, Request, Uuid, http, messages,
-    trace,
+    ColumnSet, Entity, OrganizationService, ParameterValue, PluginContext, PluginError, Request, Uuid, messages, trace,
 };
 
 use crate::placeholders::{NONE, Saved, Scope, parameter_text};
@@ -278,6 +277,7 @@ impl<'c, 'a> Runner<'c, 'a> {
 
     /// Sends an HTTP request (BOX-6); `trace` traces `http <status>: <body>`, `save` keeps the status for
     /// `{saved.name}`. A failed request fails the op with the client's error (catch it to trace it).
+    #[cfg(feature = "http")]
     fn http(&mut self, step: &Step) -> Result<(), PluginError> {
         let request = step.http_request()?;
         let response = request.send()?;
@@ -289,6 +289,12 @@ impl<'c, 'a> Runner<'c, 'a> {
             self.saved.insert(name.to_owned(), response.status.to_string());
         }
         Ok(())
+    }
+
+    /// Without the `http` feature the probe imports no `wasi:http` function (the benchmarks build it so).
+    #[cfg(not(feature = "http"))]
+    fn http(&mut self, step: &Step) -> Result<(), PluginError> {
+        Err(step.error("this probe is built without its `http` feature"))
     }
 
     fn when(&mut self, step: &Step) -> Result<(), PluginError> {
@@ -474,7 +480,8 @@ impl Step<'_> {
     }
 
     /// `{"method": "POST", "url": "…", "headers": {"name": "value"}, "body": text or JSON, "timeoutMs": n}`.
-    fn http_request(&self) -> Result<http::Request, PluginError> {
+    #[cfg(feature = "http")]
+    fn http_request(&self) -> Result<xrm_sandbox_guest::http::Request, PluginError> {
         let spec = self.object()?;
         let known = ["method", "url", "headers", "body", "timeoutMs"];
         if let Some(key) = spec.keys().find(|k| !known.contains(&k.as_str())) {
@@ -482,7 +489,7 @@ impl Step<'_> {
         }
         let text = |key: &str| spec.get(key).and_then(Json::as_str);
         let url = text("url").ok_or_else(|| self.error("`url` must be text"))?;
-        let mut request = http::Request::new(text("method").unwrap_or("GET"), url);
+        let mut request = xrm_sandbox_guest::http::Request::new(text("method").unwrap_or("GET"), url);
         for (name, value) in spec.get("headers").and_then(Json::as_object).into_iter().flatten() {
             let value = value.as_str().ok_or_else(|| self.error(format!("header `{name}` must be text")))?;
             request = request.header(name, value);
