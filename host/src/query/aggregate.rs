@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, Offset, Utc};
 use rust_decimal::Decimal;
 use xrm_model::json::value_to_json;
 use xrm_model::{AliasedValue, Entity, Fault, PagingInfo, QueryExpression, Value, codes};
@@ -163,7 +163,7 @@ pub(super) fn run(
     let fresh: Vec<Acc> = bound.iter().filter_map(|b| start(b.spec.kind)).collect();
     let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<Vec<Option<IndexKey>>, usize> = HashMap::new();
-    let utc = FixedOffset::east_opt(0).unwrap_or(zone);
+    let utc = Utc.fix();
     let group_by: Vec<(&Bound, Option<DateGrouping>, FixedOffset)> = bound
         .iter()
         .filter_map(|b| match b.spec.kind {
@@ -198,8 +198,7 @@ pub(super) fn run(
         }
         Ok(Flow::Continue)
     })?;
-    let has_group_by = bound.iter().any(|b| matches!(b.spec.kind, Kind::GroupBy(_)));
-    if groups.is_empty() && !has_group_by {
+    if groups.is_empty() && group_by.is_empty() {
         // Without group-by columns, an aggregate has one row even over no rows (a count of 0).
         groups.push(Group { key: Vec::new(), accs: fresh });
     }
