@@ -195,7 +195,11 @@ impl Exchange<'_> {
         outgoing.set_scheme(Some(&self.url.scheme)).map_err(|()| invalid("the scheme is not valid"))?;
         outgoing.set_authority(Some(self.url.authority)).map_err(|()| invalid("the host is not valid"))?;
         outgoing.set_path_with_query(Some(self.url.path_with_query)).map_err(|()| invalid("the path is not valid"))?;
-        let body = outgoing.body().map_err(|()| invalid("the body cannot be written"))?;
+        // A request without a body never opens one: the host has no stream to read for it.
+        let body = match self.request.body.is_empty() {
+            true => None,
+            false => Some(outgoing.body().map_err(|()| invalid("the body cannot be written"))?),
+        };
         let options = self.request.timeout.map(|t| {
             let nanos = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
             let options = RequestOptions::new();
@@ -205,7 +209,9 @@ impl Exchange<'_> {
         });
         // Sent first, then the body written: the standard order, which never waits on a full buffer.
         let future = outgoing_handler::handle(outgoing, options).map_err(failure)?;
-        write_body(body, &self.request.body)?;
+        if let Some(body) = body {
+            write_body(body, &self.request.body)?;
+        }
         let response = loop {
             match future.get() {
                 Some(Ok(Ok(response))) => break response,
