@@ -43,6 +43,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == xrm_sandbox::sandbox::COMPILE_COMMAND) {
+        return match xrm_sandbox::sandbox::compile_stdin_to_stdout() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(commands::exit::FAILED)
+            }
+        };
+    }
+    // Plug-ins are compiled in child processes of this binary, which give the compiler's memory back (BOX-5).
+    if let Ok(exe) = std::env::current_exe() {
+        xrm_sandbox::sandbox::compile_in_child_processes(exe);
+    }
     let command = Cli::parse().command;
     // Plug-in crates are built on demand: a person at a terminal sees cargo's progress, a CI log a line each.
     let on_terminal = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();

@@ -27,6 +27,7 @@ use wasmtime_wasi::WasiCtx;
 use xrm_model::{Fault, Request, Response, Uuid};
 
 use crate::context::ExecutionContext;
+pub use cache::{COMPILE_COMMAND, compile_in_child_processes, compile_stdin_to_stdout};
 pub use engine::shared as engine;
 pub use fault::{FailureKind, PluginFailure};
 pub use host::http::{HttpExchange, HttpOutcome, HttpReply, HttpRequest, HttpTransport};
