@@ -20,3 +20,4 @@ pub mod store;
 pub mod suite;
 pub mod testing;
 pub mod threads;
+pub mod webapi;

@@ -40,6 +40,8 @@ enum Command {
     Import(commands::import::ImportArgs),
     /// Run one request against an organization and registrations, and show what happened.
     Run(commands::run::RunArgs),
+    /// Serve an organization as a local Dataverse Web API, for client libraries and their tests.
+    Serve(commands::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Init(args) => commands::init::run(args),
         Command::Import(args) => commands::import::run(args),
         Command::Run(args) => commands::run::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     });
     ExitCode::from(code.unwrap_or_else(|e| {
         eprintln!("error: {e}");

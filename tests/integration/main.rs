@@ -22,6 +22,7 @@ mod runner;
 mod sandbox;
 mod schema;
 mod security_model;
+mod serve;
 mod soak;
 mod transactions;
 mod validation;

@@ -5,6 +5,7 @@ pub mod import;
 pub mod init;
 pub mod run;
 pub mod schema;
+pub mod serve;
 pub mod test;
 
 /// Exit codes, fixed by the runner's contract (the README's "Exit codes").

@@ -55,7 +55,7 @@ pub fn run(args: RunArgs) -> u8 {
 
 fn explore(args: &RunArgs) -> Result<u8, String> {
     let (request, source) = read_request(&args.request)?;
-    let pipeline = pipeline(args)?;
+    let pipeline = pipeline(args.org.as_deref(), args.registrations.as_deref())?;
     // Checked as a suite's request is when it loads: every problem, with its path and the form to write.
     if let Err(problems) = suite::check_request(&pipeline, &request) {
         let lines: Vec<String> = problems
@@ -97,13 +97,13 @@ fn explore(args: &RunArgs) -> Result<u8, String> {
 
 /// The organization and registrations: `-r` names a registrations file, or a suite whose plug-ins, steps and
 /// (without `--org`) organization are taken, its paths relative to it.
-fn pipeline(args: &RunArgs) -> Result<suite::Pipeline, String> {
-    let org = args.org.as_ref().map(|o| Json::String(absolute(o)));
-    let suite = match &args.registrations {
+pub(super) fn pipeline(org: Option<&Path>, registrations: Option<&Path>) -> Result<suite::Pipeline, String> {
+    let org = org.map(|o| Json::String(absolute(o)));
+    let suite = match registrations {
         Some(file) => read_suite(file)?,
         None => None,
     };
-    let pipeline = match (suite, &args.registrations) {
+    let pipeline = match (suite, registrations) {
         (Some(mut suite), Some(file)) => {
             let org = org.or_else(|| suite.remove("org")).ok_or_else(|| {
                 format!("{}: the suite names no organization (`org`); give one with --org", file.display())

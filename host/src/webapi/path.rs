@@ -1,0 +1,187 @@
+//! The OData URL: the resource a path names under `/api/data/v{version}/`, and the query string's options
+//! (form-encoded: `%24select`, `+` for a space).
+
+use xrm_model::Uuid;
+
+use super::errors::ApiError;
+
+/// What a path under `/api/data/v{version}/` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    /// `WhoAmI` or `WhoAmI()`.
+    WhoAmI,
+    /// `accounts`: the records of an entity set.
+    Collection(String),
+    /// `accounts/$count`.
+    Count(String),
+    /// `accounts(00000000-…)`: one record by id.
+    Record(String, Uuid),
+}
+
+/// A path split into its Web API version (`v9.2`) and the resource it names, or `None` when it is not under
+/// `/api/data/v…/`.
+pub fn split_api_path(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("/api/data/")?;
+    let (version, rest) = rest.split_once('/').unwrap_or((rest, ""));
+    version.starts_with('v').then_some((version, rest))
+}
+
+/// Reads the resource part of a path (after `/api/data/v9.2/`, still percent-encoded). Entity sets are not
+/// checked here: the caller knows the organization's.
+pub fn parse_resource(rest: &str) -> Result<Resource, ApiError> {
+    let decoded = percent_decode(rest, false)?;
+    let segments: Vec<&str> = decoded.split('/').collect();
+    let first = segments[0];
+    if first.is_empty() {
+        return Err(ApiError::not_supported("The service document (a GET of the service root)"));
+    }
+    if first.starts_with('$') {
+        return Err(ApiError::not_supported(format!("The path segment '{first}'")));
+    }
+    let (name, key) = match first.split_once('(') {
+        None => (first, None),
+        Some((name, rest)) => {
+            let key = rest.strip_suffix(')').ok_or_else(|| {
+                ApiError::bad_request(format!("Bad Request - Error in path: the segment '{first}' has no closing ')'"))
+            })?;
+            (name, Some(key))
+        }
+    };
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+        return Err(ApiError::bad_request(format!("Bad Request - Error in path: '{first}' is not a segment name")));
+    }
+    if name == "WhoAmI" {
+        return match (key, &segments[1..]) {
+            (None | Some(""), []) => Ok(Resource::WhoAmI),
+            _ => Err(ApiError::bad_request("WhoAmI takes no parameters and has no segments after it")),
+        };
+    }
+    let resource = match key {
+        None => Resource::Collection(name.to_owned()),
+        Some(key) => Resource::Record(name.to_owned(), record_id(name, key)?),
+    };
+    match (&resource, &segments[1..]) {
+        (_, []) => Ok(resource),
+        (Resource::Collection(set), ["$count"]) => Ok(Resource::Count(set.clone())),
+        (_, [next, ..]) => Err(ApiError::not_supported(format!("The path segment '{next}' (after '{first}')"))),
+    }
+}
+
+/// The id in `accounts(…)`: a GUID, with or without braces. Alternate keys (`name='x'`) are not served yet.
+fn record_id(set: &str, key: &str) -> Result<Uuid, ApiError> {
+    if key.contains('=') {
+        return Err(ApiError::not_supported(format!("An alternate key ('{set}({key})')")));
+    }
+    let bare = key.trim_start_matches('{').trim_end_matches('}');
+    Uuid::try_parse(bare).map_err(|_| {
+        ApiError::bad_request(format!("Bad Request - Error in path: '{key}' in '{set}({key})' is not a GUID"))
+    })
+}
+
+/// `%XX` decoded (and `+` as a space when `plus_is_space`, as in a query string); malformed escapes or bytes
+/// that are not UTF-8 are refused.
+pub fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, ApiError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                let byte = hex.and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or_else(|| {
+                    ApiError::bad_request(format!("Bad Request - a malformed percent escape in '{text}'"))
+                })?;
+                out.push(byte);
+                i += 3;
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| ApiError::bad_request(format!("Bad Request - '{text}' is not UTF-8")))
+}
+
+/// The query string's options as decoded name and value pairs, in order.
+pub fn query_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((percent_decode(name, true)?, percent_decode(value, true)?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "6f1a2b3c-0000-4000-8000-000000000001";
+
+    fn id() -> Uuid {
+        Uuid::parse_str(ID).unwrap()
+    }
+
+    #[test]
+    fn api_paths_split_into_version_and_resource() {
+        assert_eq!(split_api_path("/api/data/v9.2/accounts"), Some(("v9.2", "accounts")));
+        assert_eq!(split_api_path("/api/data/v9.0/"), Some(("v9.0", "")));
+        assert_eq!(split_api_path("/api/data/v9.1"), Some(("v9.1", "")));
+        assert_eq!(split_api_path("/api/data/accounts"), None);
+        assert_eq!(split_api_path("/accounts"), None);
+    }
+
+    #[test]
+    fn resources_are_read_from_the_path() {
+        assert_eq!(parse_resource("WhoAmI"), Ok(Resource::WhoAmI));
+        assert_eq!(parse_resource("WhoAmI()"), Ok(Resource::WhoAmI));
+        assert_eq!(parse_resource("accounts"), Ok(Resource::Collection("accounts".into())));
+        assert_eq!(parse_resource("accounts/$count"), Ok(Resource::Count("accounts".into())));
+        assert_eq!(parse_resource(&format!("accounts({ID})")), Ok(Resource::Record("accounts".into(), id())));
+        assert_eq!(parse_resource(&format!("accounts(%7B{ID}%7D)")), Ok(Resource::Record("accounts".into(), id())));
+        assert_eq!(parse_resource("new_things"), Ok(Resource::Collection("new_things".into())));
+    }
+
+    #[test]
+    fn malformed_paths_are_400_and_unsupported_ones_501_naming_them() {
+        let status = |p: &str| parse_resource(p).unwrap_err();
+        let e = status("accounts(nope)");
+        assert_eq!(e.status, hyper::StatusCode::BAD_REQUEST);
+        assert!(e.message.contains("'nope'"), "{}", e.message);
+        assert_eq!(status(&format!("accounts({ID}")).status, hyper::StatusCode::BAD_REQUEST);
+        assert_eq!(status("acc ounts").status, hyper::StatusCode::BAD_REQUEST);
+        for (path, named) in [
+            ("$batch", "'$batch'"),
+            ("$metadata", "'$metadata'"),
+            ("", "service document"),
+            ("accounts(name='x')", "alternate key"),
+            (&format!("accounts({ID})/primarycontactid/$ref"), "'primarycontactid'"),
+            (&format!("accounts({ID})/Microsoft.Dynamics.CRM.new_Escalate"), "'Microsoft.Dynamics.CRM.new_Escalate'"),
+        ] {
+            let e = status(path);
+            assert_eq!(e.status, hyper::StatusCode::NOT_IMPLEMENTED, "{path}");
+            assert!(e.message.contains(named), "{path}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn query_strings_are_form_decoded() {
+        let pairs = query_pairs("%24select=name,revenue&$filter=name+eq+'a%26b'&&$top=2").unwrap();
+        assert_eq!(
+            pairs,
+            [
+                ("$select".to_owned(), "name,revenue".to_owned()),
+                ("$filter".to_owned(), "name eq 'a&b'".to_owned()),
+                ("$top".to_owned(), "2".to_owned()),
+            ]
+        );
+        assert!(query_pairs("$top=%zz").is_err());
+    }
+}

@@ -1,0 +1,576 @@
+//! `xrm-sandbox serve`: the server started in this process on a free port and driven over real HTTP/1.1 (a
+//! plain client over `TcpStream`), as a Web API client drives it: tokens, CRUD, queries, errors, and plug-ins
+//! running as the right users, impersonation headers included (IMP-6..9).
+
+// Test code: a broken expectation is a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Value as Json, json};
+use xrm_sandbox::webapi::Server;
+
+const ALICE: &str = "a11ce000-0000-4000-8000-000000000001";
+const SVC: &str = "5e7c0000-0000-4000-8000-000000000002";
+const EVE: &str = "e7e00000-0000-4000-8000-000000000003";
+const ALICE_OID: &str = "0b1ec700-0000-4000-8000-0000000000a1";
+const SVC_APP: &str = "a9900000-0000-4000-8000-0000000000a2";
+
+fn org() -> Json {
+    let all =
+        |names: &[&str]| -> Json { Json::Object(names.iter().map(|n| ((*n).to_owned(), json!("Global"))).collect()) };
+    json!({
+        "name": "serve",
+        "businessunits": [ { "@alias": "root", "name": "Contoso" } ],
+        "roles": [
+            { "@alias": "sales", "name": "Salesperson", "privileges": all(&[
+                "prvCreateAccount", "prvReadAccount", "prvWriteAccount", "prvDeleteAccount", "prvAppendAccount",
+                "prvAppendToAccount", "prvCreateContact", "prvReadContact", "prvWriteContact", "prvAppendContact",
+                "prvAppendToContact", "prvCreateNote", "prvReadNote", "prvReadUser"]) },
+            { "@alias": "delegate", "name": "Delegate", "privileges": all(&["prvActOnBehalfOfAnotherUser"]) },
+            { "@alias": "reader", "name": "Reader", "privileges": all(&["prvReadAccount"]) }
+        ],
+        "customapis": [ { "uniquename": "new_Recalculate", "boundentity": null, "request": {}, "response": {} } ],
+        "users": [
+            { "@alias": "alice", "systemuserid": ALICE, "fullname": "Alice Adams", "businessunit": "@root",
+              "roles": ["@sales"], "azureactivedirectoryobjectid": ALICE_OID },
+            { "@alias": "svc", "systemuserid": SVC, "fullname": "Integration service", "businessunit": "@root",
+              "roles": ["@sales", "@delegate"], "applicationid": SVC_APP },
+            { "@alias": "eve", "systemuserid": EVE, "fullname": "Eve Reader", "businessunit": "@root",
+              "roles": ["@reader"] }
+        ]
+    })
+}
+
+/// A PreOperation step that writes who it runs as into the account's description (and refuses an account
+/// named "refuse"), and a PostOperation step registered to run as @svc that writes a note as its user.
+fn steps() -> Json {
+    json!([
+        { "name": "who runs", "plugin": "probe", "message": "Create", "primaryentity": "account", "stage": 20,
+          "configuration": { "ops": [
+            { "when": { "Target.name": "refuse" }, "ops": [ { "throw": "Accounts named refuse are refused" } ] },
+            { "settarget": { "description": "UserId={UserId} InitiatingUserId={InitiatingUserId} Agent={InitiatingUserAgent}" } }
+          ] } },
+        { "name": "audit note", "plugin": "probe", "message": "Create", "primaryentity": "account", "stage": 40,
+          "impersonatinguserid": "@svc",
+          "configuration": { "ops": [
+            { "create": { "@logicalname": "annotation", "subject": "note on {Target.name} by {UserId} for {InitiatingUserId}" }, "as": "user" }
+          ] } }
+    ])
+}
+
+fn start() -> Server {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let plugins = json!({ "probe": { "crate": root.join("plugins/probe").display().to_string() } });
+    let pipeline =
+        xrm_sandbox::suite::load_pipeline(&root.join("tests/serve.json"), org(), Some(plugins), Some(steps()))
+            .unwrap_or_else(|e| panic!("{e}"));
+    Server::start(Arc::new(pipeline), "127.0.0.1:0".parse().unwrap()).unwrap()
+}
+
+/// An HTTP response as received.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Json {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+
+    /// The platform's error shape, with a JSON content type: (code, message).
+    fn error(&self) -> (String, String) {
+        assert!(self.header("content-type").is_some_and(|c| c.starts_with("application/json")), "{self:?}");
+        let json = self.json();
+        let code = json["error"]["code"].as_str().unwrap_or_else(|| panic!("no error code: {self:?}")).to_owned();
+        (code, json["error"]["message"].as_str().unwrap().to_owned())
+    }
+}
+
+/// One request over a fresh HTTP/1.1 connection (`Connection: close`): the whole response.
+fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() || matches!(method, "POST" | "PATCH") {
+        request.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no header end: {text}"));
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers =
+        lines.map(|l| l.split_once(':').unwrap()).map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned())).collect();
+    Reply { status, headers, body: body.to_owned() }
+}
+
+/// A client of the server as one user.
+struct Client<'s> {
+    server: &'s Server,
+    token: String,
+    extra: Vec<(&'static str, String)>,
+}
+
+impl<'s> Client<'s> {
+    fn new(server: &'s Server, token: &str) -> Self {
+        Client { server, token: token.to_owned(), extra: Vec::new() }
+    }
+
+    fn with(mut self, name: &'static str, value: &str) -> Self {
+        self.extra.push((name, value.to_owned()));
+        self
+    }
+
+    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Json>) -> Reply {
+        let auth = format!("Bearer {}", self.token);
+        let mut all: Vec<(&str, &str)> = vec![("Authorization", &auth), ("Accept", "application/json")];
+        all.extend(self.extra.iter().map(|(n, v)| (*n, v.as_str())));
+        all.extend_from_slice(headers);
+        let body = body.map(Json::to_string);
+        send(self.server.addr(), method, &format!("/api/data/v9.2/{path}"), &all, body.as_deref())
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        self.request("GET", path, &[], None)
+    }
+
+    fn post(&self, path: &str, body: &Json) -> Reply {
+        self.request("POST", path, &[], Some(body))
+    }
+
+    /// Creates a record and gives its id, from `OData-EntityId`.
+    fn create(&self, set: &str, body: &Json) -> String {
+        let reply = self.post(set, body);
+        assert_eq!(reply.status, 204, "{reply:?}");
+        let url = reply.header("OData-EntityId").unwrap_or_else(|| panic!("no OData-EntityId: {reply:?}"));
+        let prefix = format!("{}{set}(", self.server.base_url());
+        assert!(url.starts_with(&prefix), "{url} starts with {prefix}");
+        url[prefix.len()..url.len() - 1].to_owned()
+    }
+}
+
+fn alice(server: &Server) -> Client<'_> {
+    Client::new(server, "user-alice")
+}
+
+fn svc(server: &Server) -> Client<'_> {
+    Client::new(server, "user-svc")
+}
+
+/// An unsigned JWT with these claims.
+fn jwt(claims: &Json) -> String {
+    fn b64(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+    format!("{}.{}.", b64(br#"{"alg":"none","typ":"JWT"}"#), b64(claims.to_string().as_bytes()))
+}
+
+#[test]
+fn serve_whoami_answers_for_the_tokens_user_with_or_without_parentheses() {
+    let server = start();
+    for path in ["WhoAmI", "WhoAmI()"] {
+        let reply = alice(&server).get(path);
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert!(reply.header("content-type").unwrap().starts_with("application/json"), "{reply:?}");
+        let json = reply.json();
+        assert_eq!(json["UserId"], ALICE);
+        assert!(json["BusinessUnitId"].as_str().is_some_and(|b| b.len() == 36), "{json}");
+        assert!(json["OrganizationId"].as_str().is_some_and(|b| b.len() == 36), "{json}");
+        assert!(json["@odata.context"].as_str().unwrap().ends_with("$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse"));
+    }
+    assert_eq!(svc(&server).get("WhoAmI").json()["UserId"], SVC);
+    let tokens: Vec<(&str, &str)> = server.tokens().iter().map(|t| (t.label.as_str(), t.token.as_str())).collect();
+    assert_eq!(
+        tokens,
+        [
+            ("@alice (Alice Adams)", "user-alice"),
+            ("@eve (Eve Reader)", "user-eve"),
+            ("@svc (Integration service)", "user-svc")
+        ]
+    );
+}
+
+#[test]
+fn serve_no_token_or_an_unknown_one_is_401_in_the_platforms_error_shape() {
+    let server = start();
+    let reply = send(server.addr(), "GET", "/api/data/v9.2/WhoAmI", &[], None);
+    assert_eq!(reply.status, 401, "{reply:?}");
+    assert_eq!(reply.header("WWW-Authenticate"), Some("Bearer"));
+    let (code, message) = reply.error();
+    assert_eq!(code, "0x80040220");
+    assert!(message.contains("Authorization"), "{message}");
+
+    let reply = Client::new(&server, "user-mallory").get("WhoAmI");
+    assert_eq!(reply.status, 401, "{reply:?}");
+    reply.error();
+
+    let stranger = "5a5a5a5a-0000-4000-8000-000000000000";
+    let reply = Client::new(&server, &jwt(&json!({ "oid": stranger }))).get("WhoAmI");
+    assert_eq!(reply.status, 401, "{reply:?}");
+    assert!(reply.error().1.contains(stranger), "the message names the oid: {reply:?}");
+}
+
+#[test]
+fn serve_an_unsigned_jwt_names_its_user_by_oid_or_by_appid() {
+    let server = start();
+    let by_oid = Client::new(&server, &jwt(&json!({ "oid": ALICE_OID, "aud": "https://contoso.crm.dynamics.com" })));
+    assert_eq!(by_oid.get("WhoAmI").json()["UserId"], ALICE);
+    let by_app = Client::new(&server, &jwt(&json!({ "appid": SVC_APP })));
+    assert_eq!(by_app.get("WhoAmI").json()["UserId"], SVC);
+    let by_azp = Client::new(&server, &jwt(&json!({ "azp": SVC_APP })));
+    assert_eq!(by_azp.get("WhoAmI").json()["UserId"], SVC);
+}
+
+#[test]
+fn serve_create_retrieve_update_delete_run_the_plugins_as_the_caller_and_their_registered_user() {
+    let server = start();
+    let alice = alice(&server).with("User-Agent", "contoso-app/1.0");
+    let id = alice.create("accounts", &json!({ "name": "Contoso", "revenue": 1250.5, "industrycode": 3 }));
+
+    let reply = alice.get(&format!("accounts({id})?$select=name,description,revenue,industrycode,_ownerid_value"));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let record = reply.json();
+    assert_eq!(record["name"], "Contoso");
+    assert_eq!(record["revenue"], json!(1250.5));
+    assert_eq!(record["industrycode"], 3);
+    assert_eq!(record["_ownerid_value"], ALICE);
+    assert_eq!(record["accountid"], id.as_str());
+    assert!(record["@odata.context"].as_str().unwrap().ends_with("$metadata#accounts/$entity"), "{record}");
+    // IMP-1: the PreOperation step ran as the caller; IMP-11: with the client's user agent.
+    assert_eq!(record["description"], format!("UserId={ALICE} InitiatingUserId={ALICE} Agent=contoso-app/1.0"));
+    // IMP-2: the PostOperation step registered to run as @svc wrote its note as @svc, for @alice.
+    let notes = alice.get("annotations?$select=subject,_createdby_value").json();
+    assert_eq!(notes["value"].as_array().unwrap().len(), 1, "{notes}");
+    assert_eq!(notes["value"][0]["subject"], format!("note on Contoso by {SVC} for {ALICE}"));
+    assert_eq!(notes["value"][0]["_createdby_value"], SVC);
+
+    let reply = alice.request(
+        "PATCH",
+        &format!("accounts({id})"),
+        &[("If-Match", "*")],
+        Some(&json!({ "name": "Contoso Ltd" })),
+    );
+    assert_eq!(reply.status, 204, "{reply:?}");
+    assert_eq!(reply.header("OData-EntityId").unwrap(), format!("{}accounts({id})", server.base_url()));
+    assert_eq!(alice.get(&format!("accounts({id})?$select=name")).json()["name"], "Contoso Ltd");
+
+    let reply = alice.request("DELETE", &format!("accounts({id})"), &[], None);
+    assert_eq!(reply.status, 204, "{reply:?}");
+    let reply = alice.get(&format!("accounts({id})"));
+    assert_eq!(reply.status, 404, "{reply:?}");
+    assert_eq!(reply.error().0, "0x80040217");
+    let reply = alice.request("PATCH", &format!("accounts({id})"), &[("If-Match", "*")], Some(&json!({ "name": "x" })));
+    assert_eq!(reply.status, 404, "If-Match: * needs the record: {reply:?}");
+    reply.error();
+}
+
+#[test]
+fn serve_return_representation_answers_201_with_the_record_and_lookups_bind_by_url() {
+    let server = start();
+    let alice = alice(&server);
+    let account = alice.create("accounts", &json!({ "name": "Fabrikam" }));
+    let body = json!({
+        "firstname": "Carl", "lastname": "Cole", "birthdate": "1990-04-01",
+        "parentcustomerid_account@odata.bind": format!("/accounts({account})"),
+        "ownerid@odata.bind": format!("systemusers({ALICE})"),
+        "@odata.type": "Microsoft.Dynamics.CRM.contact"
+    });
+    let reply = alice.request(
+        "POST",
+        "contacts?$select=fullname,lastname,birthdate,_parentcustomerid_value",
+        &[("Prefer", "return=representation,odata.include-annotations=\"*\"")],
+        Some(&body),
+    );
+    assert_eq!(reply.status, 201, "{reply:?}");
+    assert_eq!(reply.header("Preference-Applied"), Some("return=representation"));
+    let record = reply.json();
+    let id = record["contactid"].as_str().unwrap();
+    assert_eq!(reply.header("OData-EntityId").unwrap(), format!("{}contacts({id})", server.base_url()));
+    assert_eq!(record["lastname"], "Cole");
+    assert_eq!(record["birthdate"], "1990-04-01T00:00:00Z");
+    assert_eq!(record["_parentcustomerid_value"], account.as_str());
+    assert_eq!(record["_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"], "account");
+    assert_eq!(record["_parentcustomerid_value@OData.Community.Display.V1.FormattedValue"], "Fabrikam");
+
+    // A lookup bound to a table it cannot point to, or written as its value property, is a 400 naming it.
+    let wrong = json!({ "lastname": "x", "parentcustomerid_account@odata.bind": format!("/systemusers({ALICE})") });
+    let reply = alice.post("contacts", &wrong);
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert!(reply.error().1.contains("parentcustomerid_account@odata.bind"), "{reply:?}");
+    let reply = alice.post("contacts", &json!({ "lastname": "x", "_parentcustomerid_value": account }));
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert!(reply.error().1.contains("parentcustomerid@odata.bind"), "{reply:?}");
+}
+
+#[test]
+fn serve_patch_upserts_without_if_match_and_if_none_match_refuses_an_existing_record_with_412() {
+    let server = start();
+    let alice = alice(&server);
+    let id = "1d000000-0000-4000-8000-000000000099";
+    let reply = alice.request("PATCH", &format!("accounts({id})"), &[], Some(&json!({ "name": "Upserted" })));
+    assert_eq!(reply.status, 204, "upsert creates: {reply:?}");
+    let record = alice.get(&format!("accounts({id})?$select=name,description")).json();
+    assert_eq!(record["name"], "Upserted");
+    assert!(record["description"].as_str().unwrap().starts_with("UserId="), "the Create steps ran: {record}");
+    let reply = alice.request("PATCH", &format!("accounts({id})"), &[], Some(&json!({ "name": "Upserted again" })));
+    assert_eq!(reply.status, 204, "upsert updates: {reply:?}");
+    assert_eq!(alice.get(&format!("accounts({id})?$select=name")).json()["name"], "Upserted again");
+
+    let reply =
+        alice.request("PATCH", &format!("accounts({id})"), &[("If-None-Match", "*")], Some(&json!({ "name": "x" })));
+    assert_eq!(reply.status, 412, "{reply:?}");
+    reply.error();
+    let other = "1d000000-0000-4000-8000-000000000098";
+    let reply = alice.request(
+        "PATCH",
+        &format!("accounts({other})"),
+        &[("If-None-Match", "*"), ("Prefer", "return=representation")],
+        Some(&json!({ "name": "Created by PATCH" })),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["name"], "Created by PATCH");
+}
+
+#[test]
+fn serve_a_plugins_exception_is_400_with_its_message_and_the_request_is_rolled_back() {
+    let server = start();
+    let alice = alice(&server);
+    let reply = alice.post("accounts", &json!({ "name": "refuse" }));
+    assert_eq!(reply.status, 400, "{reply:?}");
+    let (code, message) = reply.error();
+    assert_eq!(code, "0x80040265");
+    assert!(message.contains("Accounts named refuse are refused"), "{message}");
+    let rows = alice.get("accounts?$filter=name eq 'refuse'".replace(' ', "%20").as_str()).json();
+    assert_eq!(rows["value"], json!([]), "nothing was written");
+    // The session goes on after the failure.
+    alice.create("accounts", &json!({ "name": "accepted" }));
+}
+
+#[test]
+fn serve_sec_a_missing_privilege_is_403() {
+    let server = start();
+    let reply = Client::new(&server, "user-eve").post("accounts", &json!({ "name": "not mine to create" }));
+    assert_eq!(reply.status, 403, "{reply:?}");
+    let (code, message) = reply.error();
+    assert_eq!(code, "0x80040220");
+    assert!(message.contains("prvCreateAccount"), "{message}");
+}
+
+#[test]
+fn serve_imp_6_imp_7_imp_8_mscrmcallerid_runs_the_request_as_the_user_named_with_on_behalf_stamps() {
+    let server = start();
+    let svc = svc(&server).with("MSCRMCallerID", ALICE);
+    let id = svc.create("accounts", &json!({ "name": "for alice" }));
+    let record = svc
+        .get(&format!("accounts({id})?$select=description,_createdby_value,_createdonbehalfby_value,_ownerid_value"))
+        .json();
+    assert_eq!(record["_createdby_value"], ALICE);
+    assert_eq!(record["_ownerid_value"], ALICE);
+    assert_eq!(record["_createdonbehalfby_value"], SVC);
+    assert_eq!(record["description"], format!("UserId={ALICE} InitiatingUserId={ALICE} Agent="));
+    assert_eq!(svc.get("WhoAmI").json()["UserId"], ALICE, "WhoAmI answers for the impersonated user");
+}
+
+#[test]
+fn serve_imp_6_callerobjectid_names_the_user_by_entra_object_id() {
+    let server = start();
+    let client = svc(&server).with("CallerObjectId", ALICE_OID);
+    let id = client.create("accounts", &json!({ "name": "by object id" }));
+    let record = client.get(&format!("accounts({id})?$select=_createdby_value,_createdonbehalfby_value")).json();
+    assert_eq!(
+        (record["_createdby_value"].as_str(), record["_createdonbehalfby_value"].as_str()),
+        (Some(ALICE), Some(SVC))
+    );
+    let unknown = svc(&server).with("CallerObjectId", "99999999-0000-4000-8000-000000000000").get("WhoAmI");
+    assert_eq!(unknown.status, 404, "{unknown:?}");
+    assert!(unknown.error().1.contains("azureactivedirectoryobjectid"), "{unknown:?}");
+    let malformed = svc(&server).with("CallerObjectId", "alice").get("WhoAmI");
+    assert_eq!(malformed.status, 400, "{malformed:?}");
+}
+
+#[test]
+fn serve_imp_6_impersonating_without_delegate_is_403() {
+    let server = start();
+    let reply = alice(&server).with("MSCRMCallerID", SVC).post("accounts", &json!({ "name": "x" }));
+    assert_eq!(reply.status, 403, "{reply:?}");
+    let (code, message) = reply.error();
+    assert_eq!(code, "0x80040220");
+    assert!(message.contains("prvActOnBehalfOfAnotherUser"), "{message}");
+}
+
+#[test]
+fn serve_imp_9_a_header_naming_the_caller_is_no_impersonation_and_system_cannot_be_impersonated() {
+    let server = start();
+    let svc_client = svc(&server).with("MSCRMCallerID", SVC);
+    let id = svc_client.create("accounts", &json!({ "name": "self" }));
+    let record = svc_client.get(&format!("accounts({id})?$select=_createdby_value,_createdonbehalfby_value")).json();
+    assert_eq!(record["_createdby_value"], SVC);
+    assert!(record.get("_createdonbehalfby_value").is_none(), "no on-behalf stamp: {record}");
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let org = xrm_sandbox::suite::load_pipeline(&root.join("tests/serve.json"), org(), None, None).unwrap();
+    let system = org.org().system_user.to_string();
+    let reply = svc(&server).with("MSCRMCallerID", &system).get("WhoAmI");
+    assert_eq!(reply.status, 403, "{reply:?}");
+    assert!(reply.error().1.contains("SYSTEM"), "{reply:?}");
+}
+
+#[test]
+fn serve_queries_filter_select_orderby_top_count_and_follow_next_links() {
+    let server = start();
+    let alice = alice(&server);
+    for (name, employees) in [("Alpha", 10), ("Bravo", 20), ("Charlie's", 30), ("Delta", 40), ("Echo", 50)] {
+        alice.create("accounts", &json!({ "name": name, "numberofemployees": employees }));
+    }
+    let names = |reply: &Reply| -> Vec<String> {
+        assert_eq!(reply.status, 200, "{reply:?}");
+        reply.json()["value"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().to_owned()).collect()
+    };
+    // Form-encoded as clients send it: `%24`, `+` for spaces, `''` inside a string.
+    let reply = alice.get("accounts?%24select=name&%24filter=numberofemployees+ge+20+and+(startswith(name,'B')+or+name+eq+'Charlie''s')&%24orderby=name+desc");
+    assert_eq!(names(&reply), ["Charlie's", "Bravo"]);
+    assert_eq!(reply.json()["value"][0].get("numberofemployees"), None, "only the selected columns");
+    let reply = alice.get("accounts?$select=name&$filter=not%20contains(name,'a')&$orderby=name");
+    assert_eq!(names(&reply), ["Echo"]);
+    let reply = alice.get("accounts?$select=name&$orderby=numberofemployees%20desc&$top=2&$count=true");
+    assert_eq!(names(&reply), ["Echo", "Delta"]);
+    assert_eq!(reply.json()["@odata.count"], 5);
+    let count = alice.get("accounts/$count");
+    assert_eq!((count.status, count.body.as_str()), (200, "5"), "{count:?}");
+    let count = alice.get("accounts/$count?$filter=numberofemployees%20lt%2030");
+    assert_eq!(count.body, "2");
+
+    // Pages of two, following @odata.nextLink verbatim.
+    let mut seen = Vec::new();
+    let mut path = "accounts?$select=name&$orderby=name&$count=true".to_owned();
+    let mut pages = 0;
+    loop {
+        let reply = alice.request("GET", &path, &[("Prefer", "odata.maxpagesize=2")], None);
+        assert_eq!(reply.header("Preference-Applied"), Some("odata.maxpagesize=2"));
+        seen.extend(names(&reply));
+        assert_eq!(reply.json()["@odata.count"], 5);
+        pages += 1;
+        match reply.json()["@odata.nextLink"].as_str() {
+            Some(next) => path = next.strip_prefix(&server.base_url()).unwrap().to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, ["Alpha", "Bravo", "Charlie's", "Delta", "Echo"]);
+}
+
+#[test]
+fn serve_errors_name_what_is_unknown_unsupported_or_malformed() {
+    let server = start();
+    let alice = alice(&server);
+    let check = |reply: Reply, status: u16, says: &str| {
+        assert_eq!(reply.status, status, "{reply:?}");
+        let (_, message) = reply.error();
+        assert!(message.contains(says), "expected {says:?} in {message:?}");
+    };
+    check(alice.get("widgets"), 404, "'widgets'");
+    check(alice.get("$batch"), 501, "'$batch'");
+    check(alice.get("accounts?$expand=primarycontactid"), 501, "'$expand'");
+    check(alice.get("accounts?fetchXml=%3Cfetch%2F%3E"), 501, "'fetchXml'");
+    check(alice.get("accounts(name='x')"), 501, "alternate key");
+    check(alice.post("new_Recalculate", &json!({})), 501, "'new_Recalculate'");
+    check(alice.get("accounts?$filter=name%20eq%20'x"), 400, "not closed");
+    check(alice.get("accounts?$filter=nosuchcolumn%20eq%201"), 400, "nosuchcolumn");
+    check(alice.get("accounts?$top=lots"), 400, "$top");
+    check(alice.get("accounts(42)"), 400, "'42'");
+    check(alice.request("POST", "accounts", &[], None), 400, "no body");
+    check(send_raw(&server, "POST", "accounts", "{not json"), 400, "not JSON");
+    check(alice.post("accounts", &json!({ "nosuchcolumn": 1 })), 400, "nosuchcolumn");
+    check(alice.post("accounts", &json!({ "numberofemployees": "many" })), 400, "numberofemployees");
+    check(alice.request("PUT", "accounts", &[], None), 405, "PUT");
+    check(send(server.addr(), "GET", "/nothing/here", &[], None), 404, "/api/data/v9.2/");
+}
+
+/// A request with a body that is not JSON.
+fn send_raw(server: &Server, method: &str, path: &str, body: &str) -> Reply {
+    let headers = [("Authorization", "Bearer user-alice")];
+    send(server.addr(), method, &format!("/api/data/v9.2/{path}"), &headers, Some(body))
+}
+
+#[test]
+fn serve_writes_persist_across_requests_and_reset_restores_the_organization() {
+    let server = start();
+    let alice = alice(&server);
+    let id = alice.create("accounts", &json!({ "name": "kept" }));
+    assert_eq!(alice.get(&format!("accounts({id})?$select=name")).json()["name"], "kept");
+    let reply = send(server.addr(), "POST", "/_sandbox/reset", &[], None);
+    assert_eq!(reply.status, 204, "{reply:?}");
+    assert_eq!(alice.get(&format!("accounts({id})")).status, 404);
+    assert_eq!(alice.get("accounts/$count").body, "0");
+    assert_eq!(send(server.addr(), "GET", "/_sandbox/reset", &[], None).status, 405);
+}
+
+#[test]
+fn serve_the_command_prints_the_base_url_and_tokens_and_port_0_picks_a_free_port() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = std::env::temp_dir().join(format!("xrm-sandbox-serve-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("org.json"), org().to_string()).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_xrm-sandbox"))
+        .args(["serve", "--org", &dir.join("org.json").display().to_string(), "--port", "0"])
+        .current_dir(&root)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    while let Some(Ok(line)) = lines.next() {
+        let done = line.contains("/_sandbox/reset");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let text = printed.join("\n");
+    let url = text.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:") && w.ends_with("/api/data/v9.2/"));
+    let url = url.unwrap_or_else(|| panic!("no base URL in {text}"));
+    assert!(!url.contains(":0/"), "the real port is printed: {text}");
+    let alice = text.lines().find(|l| l.trim_start().starts_with("@alice (Alice Adams) "));
+    assert!(alice.is_some_and(|l| l.ends_with(" user-alice")), "{text}");
+    let addr: SocketAddr = url["http://".len()..url.len() - "/api/data/v9.2/".len()].parse().unwrap();
+    let reply = send(addr, "GET", "/api/data/v9.2/WhoAmI()", &[("Authorization", "Bearer user-eve")], None);
+    drop(child);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["UserId"], EVE);
+}
+
+/// A server process stopped when the test ends, passed or failed.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
