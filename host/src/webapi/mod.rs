@@ -40,7 +40,7 @@ use errors::ApiError;
 use json::{Annotations, entity_from_json, entity_to_json, table_of_set};
 use path::{Resource, parse_resource, query_pairs, split_api_path};
 
-use crate::org::Table;
+use crate::org::{Organization, Table};
 use crate::pipeline::{Impersonation, Pipeline, RequestOptions, Session};
 
 /// The largest request body read: far above any record, below what would hurt the machine.
@@ -302,27 +302,21 @@ async fn route(
     let options = QueryOptions::read(parts.uri.query().unwrap_or(""))?;
     let resource = parse_resource(rest)?;
     let method = &parts.method;
-    let set_of = |set: &str| -> Result<Table, ApiError> {
-        // An action's name where an entity set is expected: say so rather than "no such entity set".
-        if org.custom_apis.contains_key(set) || messages::is_built_in(set) {
-            return Err(ApiError::not_supported(format!("The action or function '{set}'")));
-        }
-        table_of_set(org, set).cloned()
-    };
+    let set_of = |set: &str| table_of(org, set);
     match (method.clone(), resource) {
         (Method::GET, Resource::WhoAmI) => who_am_i(shared, caller, &context).await,
         (Method::POST, Resource::Collection(set)) => {
-            create(shared, caller, &context, &set_of(&set)?, &options, body).await
+            create(shared, caller, &context, set_of(&set)?, &options, body).await
         }
         (Method::GET, Resource::Collection(set)) => {
-            query(shared, caller, &context, &set_of(&set)?, &options, parts.uri.query().unwrap_or("")).await
+            query(shared, caller, &context, set_of(&set)?, &options, parts.uri.query().unwrap_or("")).await
         }
-        (Method::GET, Resource::Count(set)) => count(shared, caller, &set_of(&set)?, &options).await,
+        (Method::GET, Resource::Count(set)) => count(shared, caller, set_of(&set)?, &options).await,
         (Method::GET, Resource::Record(set, id)) => {
-            retrieve(shared, caller, &context, &set_of(&set)?, id, &options).await
+            retrieve(shared, caller, &context, set_of(&set)?, id, &options).await
         }
         (Method::PATCH, Resource::Record(set, id)) => {
-            update(shared, caller, &context, &set_of(&set)?, id, &options, headers, body).await
+            update(shared, caller, &context, set_of(&set)?, id, &options, headers, body).await
         }
         (Method::DELETE, Resource::Record(set, id)) => {
             let table = set_of(&set)?;
@@ -332,6 +326,15 @@ async fn route(
         }
         (method, _) => Err(method_not_allowed(&method, rest)),
     }
+}
+
+/// The table of an entity set in the URL; an action's name where an entity set is expected is named as such
+/// rather than as an unknown entity set.
+fn table_of<'o>(org: &'o Organization, set: &str) -> Result<&'o Table, ApiError> {
+    if org.custom_apis.contains_key(set) || messages::is_built_in(set) {
+        return Err(ApiError::not_supported(format!("The action or function '{set}'")));
+    }
+    table_of_set(org, set)
 }
 
 fn method_not_allowed(method: &Method, path: &str) -> ApiError {
@@ -591,7 +594,7 @@ async fn create(
         ),
         None => respond(StatusCode::NO_CONTENT, None),
     };
-    Ok(with_header(with_header(response, "OData-EntityId", &url), "Location", &url))
+    Ok(with_header(response, "OData-EntityId", &url))
 }
 
 async fn retrieve(
