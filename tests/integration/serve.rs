@@ -464,6 +464,20 @@ fn serve_queries_filter_select_orderby_top_count_and_follow_next_links() {
     assert_eq!((count.status, count.body.as_str()), (200, "5"), "{count:?}");
     let count = alice.get("accounts/$count?$filter=numberofemployees%20lt%2030");
     assert_eq!(count.body, "2");
+    // Lookups by their value property, dates, null, and the annotations asked for.
+    let reply = alice.request(
+        "GET",
+        &format!("accounts?$select=name,_ownerid_value&$filter=_ownerid_value%20eq%20{ALICE}%20and%20createdon%20gt%202000-01-01T00:00:00Z%20and%20telephone1%20eq%20null&$top=1&$orderby=name"),
+        &[("Prefer", "odata.include-annotations=\"OData.Community.Display.V1.FormattedValue\"")],
+        None,
+    );
+    assert_eq!(names(&reply), ["Alpha"]);
+    let row = &reply.json()["value"][0];
+    assert_eq!(row["_ownerid_value"], ALICE);
+    assert_eq!(row["_ownerid_value@OData.Community.Display.V1.FormattedValue"], "Alice Adams");
+    assert_eq!(row.get("_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"), None, "not asked for");
+    let reply = alice.get(&format!("accounts?$select=name&$filter=_ownerid_value%20ne%20{ALICE}"));
+    assert_eq!(names(&reply), Vec::<String>::new());
 
     // Pages of two, following @odata.nextLink verbatim.
     let mut seen = Vec::new();
@@ -506,6 +520,14 @@ fn serve_errors_name_what_is_unknown_unsupported_or_malformed() {
     check(alice.request("POST", "accounts", &[], None), 400, "no body");
     check(send_raw(&server, "POST", "accounts", "{not json"), 400, "not JSON");
     check(alice.post("accounts", &json!({ "nosuchcolumn": 1 })), 400, "nosuchcolumn");
+    let reply = alice.request(
+        "POST",
+        "accounts?$select=nosuchcolumn",
+        &[("Prefer", "return=representation")],
+        Some(&json!({ "name": "y" })),
+    );
+    check(reply, 400, "nosuchcolumn");
+    assert_eq!(alice.get("accounts/$count").body, "0", "a $select that cannot be read back creates nothing");
     check(alice.post("accounts", &json!({ "numberofemployees": "many" })), 400, "numberofemployees");
     check(alice.request("PUT", "accounts", &[], None), 405, "PUT");
     check(send(server.addr(), "GET", "/nothing/here", &[], None), 404, "/api/data/v9.2/");

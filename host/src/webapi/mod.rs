@@ -302,7 +302,11 @@ async fn route(
     let options = QueryOptions::read(parts.uri.query().unwrap_or(""))?;
     let resource = parse_resource(rest)?;
     let method = &parts.method;
-    let set_of = |set: &str| table_of(org, set);
+    let set_of = |set: &str| {
+        let table = table_of(org, set)?;
+        check_select(table, &options)?;
+        Ok::<_, ApiError>(table)
+    };
     match (method.clone(), resource) {
         (Method::GET, Resource::WhoAmI) => who_am_i(shared, caller, &context).await,
         (Method::POST, Resource::Collection(set)) => {
@@ -335,6 +339,22 @@ fn table_of<'o>(org: &'o Organization, set: &str) -> Result<&'o Table, ApiError>
         return Err(ApiError::not_supported(format!("The action or function '{set}'")));
     }
     table_of_set(org, set)
+}
+
+/// Refuses `$select` columns the table does not have before anything runs: a Create with
+/// `return=representation` must not write a record and then fail to read it back.
+fn check_select(table: &Table, options: &QueryOptions) -> Result<(), ApiError> {
+    let unknown = options.select.iter().flatten().find(|c| !table.columns.contains_key(*c));
+    match unknown {
+        None => Ok(()),
+        Some(column) => Err(ApiError::from_fault(&xrm_model::Fault::new(
+            xrm_model::codes::UNKNOWN_ATTRIBUTE,
+            format!(
+                "Invalid $select: '{}' entity doesn't contain attribute with Name = '{column}'",
+                table.logical_name
+            ),
+        ))),
+    }
 }
 
 fn method_not_allowed(method: &Method, path: &str) -> ApiError {
