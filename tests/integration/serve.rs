@@ -33,6 +33,8 @@ fn org() -> Json {
             { "@alias": "delegate", "name": "Delegate", "privileges": all(&["prvActOnBehalfOfAnotherUser"]) },
             { "@alias": "reader", "name": "Reader", "privileges": all(&["prvReadAccount"]) }
         ],
+        "tables": [ { "logicalname": "account", "objecttypecode": 1,
+                      "keys": [ { "name": "account_number", "columns": ["accountnumber"] } ] } ],
         "customapis": [ { "uniquename": "new_Recalculate", "boundentity": null, "request": {}, "response": {} } ],
         "users": [
             { "@alias": "alice", "systemuserid": ALICE, "fullname": "Alice Adams", "businessunit": "@root",
@@ -328,6 +330,50 @@ fn serve_return_representation_answers_201_with_the_record_and_lookups_bind_by_u
 }
 
 #[test]
+fn serve_key_1_key_2_records_are_named_by_alternate_key_in_the_url_and_in_odata_bind() {
+    let server = start();
+    let alice = alice(&server);
+    let id = alice.create("accounts", &json!({ "name": "Keyed", "accountnumber": "A-1" }));
+    assert_eq!(alice.get("accounts(accountnumber='A-1')?$select=name").json()["name"], "Keyed");
+
+    // Update by key, changing the key itself: the record is found before it changes.
+    let reply = alice.request(
+        "PATCH",
+        "accounts(accountnumber='A-1')",
+        &[("If-Match", "*")],
+        Some(&json!({ "name": "Renamed", "accountnumber": "A-2" })),
+    );
+    assert_eq!(reply.status, 204, "{reply:?}");
+    assert_eq!(reply.header("OData-EntityId").unwrap(), format!("{}accounts({id})", server.base_url()));
+    assert_eq!(alice.get("accounts(accountnumber='A-2')?$select=name").json()["accountid"], id.as_str());
+    let gone = alice.get("accounts(accountnumber='A-1')");
+    assert_eq!(gone.status, 404, "{gone:?}");
+    assert_eq!(gone.error().0, "0x80040217");
+    let reply =
+        alice.request("PATCH", "accounts(accountnumber='A-1')", &[("If-Match", "*")], Some(&json!({ "name": "x" })));
+    assert_eq!(reply.status, 404, "{reply:?}");
+
+    // Upsert by a key no record has: a new record, with the key's values as its columns.
+    let reply = alice.request("PATCH", "accounts(accountnumber='NEW-1')", &[], Some(&json!({ "name": "By key" })));
+    assert_eq!(reply.status, 204, "{reply:?}");
+    let url = reply.header("OData-EntityId").unwrap().to_owned();
+    let created = url.rsplit_once('(').unwrap().1.trim_end_matches(')').to_owned();
+    assert_eq!(alice.get(&format!("accounts({created})?$select=accountnumber")).json()["accountnumber"], "NEW-1");
+
+    // KEY-2: a lookup bound by key stores the id of the record the key names.
+    let contact = alice.create(
+        "contacts",
+        &json!({ "lastname": "Cole", "parentcustomerid_account@odata.bind": "/accounts(accountnumber='NEW-1')" }),
+    );
+    let record = alice.get(&format!("contacts({contact})?$select=_parentcustomerid_value")).json();
+    assert_eq!(record["_parentcustomerid_value"], created.as_str());
+
+    let reply = alice.request("DELETE", "accounts(accountnumber='A-2')", &[], None);
+    assert_eq!(reply.status, 204, "{reply:?}");
+    assert_eq!(alice.get(&format!("accounts({id})")).status, 404);
+}
+
+#[test]
 fn serve_patch_upserts_without_if_match_and_if_none_match_refuses_an_existing_record_with_412() {
     let server = start();
     let alice = alice(&server);
@@ -511,7 +557,9 @@ fn serve_errors_name_what_is_unknown_unsupported_or_malformed() {
     check(alice.get("$batch"), 501, "'$batch'");
     check(alice.get("accounts?$expand=primarycontactid"), 501, "'$expand'");
     check(alice.get("accounts?fetchXml=%3Cfetch%2F%3E"), 501, "'fetchXml'");
-    check(alice.get("accounts(name='x')"), 501, "alternate key");
+    check(alice.get("accounts(name='x')"), 400, "not a defined key");
+    check(alice.get("accounts(nosuchcolumn='x')"), 400, "nosuchcolumn");
+    check(alice.get("accounts(numberofemployees='many')"), 400, "'many'");
     check(alice.post("new_Recalculate", &json!({})), 501, "'new_Recalculate'");
     check(alice.get("accounts?$filter=name%20eq%20'x"), 400, "not closed");
     check(alice.get("accounts?$filter=nosuchcolumn%20eq%201"), 400, "nosuchcolumn");

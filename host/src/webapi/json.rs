@@ -4,10 +4,10 @@
 
 use chrono::SecondsFormat;
 use serde_json::{Map, Number, Value as Json};
-use xrm_model::{Entity, EntityReference, Value};
+use xrm_model::{Entity, EntityReference, KeyAttributes, Value};
 
 use super::errors::ApiError;
-use super::path::{Resource, parse_resource, split_api_path};
+use super::path::{RecordKey, Resource, parse_resource, split_api_path};
 use crate::org::{ColumnType, Organization, Table};
 
 /// Which annotations a client asked for with `Prefer: odata.include-annotations`.
@@ -241,12 +241,35 @@ fn record_url(org: &Organization, url: &str) -> Result<EntityReference, ApiError
         None => url.trim_start_matches('/'),
     };
     match parse_resource(path)? {
-        Resource::Record(set, id) => {
-            let table = table_of_set(org, &set)?;
-            Ok(EntityReference::new(table.logical_name.clone(), id))
-        }
+        Resource::Record(set, key) => key_reference(table_of_set(org, &set)?, &key),
         _ => Err(ApiError::bad_payload(format!("'{url}' is not a record's URL, such as /accounts(<id>)"))),
     }
+}
+
+/// The record a URL's key names in `table`: by id, or by alternate key values read as their columns' types
+/// (KEY-1; the pipeline checks that they are one of the table's keys).
+pub fn key_reference(table: &Table, key: &RecordKey) -> Result<EntityReference, ApiError> {
+    let keys = match key {
+        RecordKey::Id(id) => return Ok(EntityReference::new(table.logical_name.clone(), *id)),
+        RecordKey::Keys(pairs) => pairs,
+    };
+    let mut attributes = KeyAttributes::new();
+    for (column, text) in keys {
+        let ty = table.columns.get(column).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Bad Request - Error in path: '{}' has no column '{column}' for an alternate key",
+                table.entity_set_name
+            ))
+        })?;
+        let value = crate::query::values::parse_value(ty, text).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Bad Request - Error in path: '{text}' is not a value of '{}.{column}' ({ty})",
+                table.logical_name
+            ))
+        })?;
+        attributes.insert(column.clone(), value);
+    }
+    Ok(EntityReference::with_keys(table.logical_name.clone(), attributes))
 }
 
 /// The table whose entity set name is `set`: 404 naming it when there is none.

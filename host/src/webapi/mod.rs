@@ -37,8 +37,8 @@ use xrm_model::{
 
 pub use auth::UserToken;
 use errors::ApiError;
-use json::{Annotations, entity_from_json, entity_to_json, table_of_set};
-use path::{Resource, parse_resource, query_pairs, split_api_path};
+use json::{Annotations, entity_from_json, entity_to_json, key_reference, table_of_set};
+use path::{RecordKey, Resource, parse_resource, query_pairs, split_api_path};
 
 use crate::org::{Organization, Table};
 use crate::pipeline::{Impersonation, Pipeline, RequestOptions, Session};
@@ -316,15 +316,14 @@ async fn route(
             query(shared, caller, &context, set_of(&set)?, &options, parts.uri.query().unwrap_or("")).await
         }
         (Method::GET, Resource::Count(set)) => count(shared, caller, set_of(&set)?, &options).await,
-        (Method::GET, Resource::Record(set, id)) => {
-            retrieve(shared, caller, &context, set_of(&set)?, id, &options).await
+        (Method::GET, Resource::Record(set, key)) => {
+            retrieve(shared, caller, &context, set_of(&set)?, &key, &options).await
         }
-        (Method::PATCH, Resource::Record(set, id)) => {
-            update(shared, caller, &context, set_of(&set)?, id, &options, headers, body).await
+        (Method::PATCH, Resource::Record(set, key)) => {
+            update(shared, caller, &context, set_of(&set)?, key, &options, headers, body).await
         }
-        (Method::DELETE, Resource::Record(set, id)) => {
-            let table = set_of(&set)?;
-            let target = EntityReference::new(table.logical_name.clone(), id);
+        (Method::DELETE, Resource::Record(set, key)) => {
+            let target = key_reference(set_of(&set)?, &key)?;
             shared.on_session(move |s| caller.send(s, Request::delete(target))).await??;
             Ok(respond(StatusCode::NO_CONTENT, None))
         }
@@ -622,32 +621,64 @@ async fn retrieve(
     caller: Caller,
     context: &Context,
     table: &Table,
-    id: Uuid,
+    key: &RecordKey,
     options: &QueryOptions,
 ) -> Result<hyper::Response<Full<Bytes>>, ApiError> {
-    let request = Request::retrieve(EntityReference::new(table.logical_name.clone(), id), options.columns());
+    let request = Request::retrieve(key_reference(table, key)?, options.columns());
     let record = retrieved(shared.on_session(move |s| caller.send(s, request)).await??)?;
     Ok(json_response(StatusCode::OK, record_body(context, table, &record)))
 }
 
+/// What a PATCH does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Patch {
+    /// `If-Match: *`: the record must exist.
+    Update,
+    /// `If-None-Match: *`: it must not.
+    Create,
+    Upsert,
+}
+
+/// The id of the record a Create or an Upsert wrote.
+fn written_id(response: &Response) -> Option<Uuid> {
+    match (response.results.get(messages::ID), response.results.get(messages::TARGET)) {
+        (Some(ParameterValue::Value(Value::Guid(id))), _) => Some(*id),
+        (_, Some(ParameterValue::Value(Value::Lookup(r)))) => Some(r.id),
+        _ => None,
+    }
+}
+
 /// PATCH: Update with `If-Match: *` (the record must exist), Create with `If-None-Match: *` (it must not),
-/// Upsert otherwise.
+/// Upsert otherwise; the record named by id or by alternate key (KEY-1).
 #[allow(clippy::too_many_arguments)]
 async fn update(
     shared: &Shared,
     caller: Caller,
     context: &Context,
     table: &Table,
-    id: Uuid,
+    key: RecordKey,
     options: &QueryOptions,
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<hyper::Response<Full<Bytes>>, ApiError> {
     let mut entity = body_entity(shared, table, &body)?;
-    if entity.id.is_some_and(|sent| sent != id) {
-        return Err(ApiError::bad_payload(format!("The body's {} is not the id in the URL ({id})", table.primary_id)));
+    let reference = key_reference(table, &key)?;
+    match key {
+        RecordKey::Id(id) if entity.id.is_some_and(|sent| sent != id) => {
+            return Err(ApiError::bad_payload(format!(
+                "The body's {} is not the id in the URL ({id})",
+                table.primary_id
+            )));
+        }
+        RecordKey::Id(id) => entity.id = Some(id),
+        RecordKey::Keys(_) if entity.id.is_some() => {
+            return Err(ApiError::bad_payload(format!(
+                "The body names the record by its {} while the URL names it by alternate key",
+                table.primary_id
+            )));
+        }
+        RecordKey::Keys(_) => entity.key_attributes = reference.key_attributes.clone(),
     }
-    entity.id = Some(id);
     let condition = |name: &str| -> Result<bool, ApiError> {
         match header_text(headers, name)? {
             None => Ok(false),
@@ -655,23 +686,45 @@ async fn update(
             Some(other) => Err(ApiError::not_supported(format!("{name}: {other} (an ETag; only * is served)"))),
         }
     };
-    let request = match (condition("If-Match")?, condition("If-None-Match")?) {
+    let patch = match (condition("If-Match")?, condition("If-None-Match")?) {
         (true, true) => return Err(ApiError::bad_request("If-Match: * and If-None-Match: * exclude each other")),
-        (true, false) => Request::update(entity),
-        (false, true) => Request::create(entity),
-        (false, false) => Request::upsert(entity),
+        (true, false) => Patch::Update,
+        (false, true) => Patch::Create,
+        (false, false) => Patch::Upsert,
     };
     let (logical, columns, representation) =
         (table.logical_name.clone(), options.columns(), context.prefer.representation);
-    let record = shared
+    let primary = table.primary_id.clone();
+    let (id, record) = shared
         .on_session(move |s| {
-            caller.send(s, request)?;
-            match representation {
-                true => {
-                    Ok(Some(retrieved(caller.send(s, Request::retrieve(EntityReference::new(logical, id), columns))?)?))
+            let id = match patch {
+                Patch::Update => {
+                    // By key, the record is found first: the update may change the key's own columns.
+                    let id = match reference.id.is_nil() {
+                        false => reference.id,
+                        true => {
+                            let only_id = ColumnSet::Columns(vec![primary]);
+                            let found = retrieved(caller.send(s, Request::retrieve(reference, only_id))?)?;
+                            found.id.ok_or_else(|| internal("Retrieve returned a record without its id"))?
+                        }
+                    };
+                    caller.send(s, Request::update(entity))?;
+                    id
                 }
-                false => Ok::<_, ApiError>(None),
-            }
+                Patch::Create | Patch::Upsert => {
+                    let request =
+                        if patch == Patch::Create { Request::create(entity) } else { Request::upsert(entity) };
+                    let response = caller.send(s, request)?;
+                    written_id(&response).ok_or_else(|| internal("the write returned no id"))?
+                }
+            };
+            let record = match representation {
+                true => {
+                    Some(retrieved(caller.send(s, Request::retrieve(EntityReference::new(logical, id), columns))?)?)
+                }
+                false => None,
+            };
+            Ok::<_, ApiError>((id, record))
         })
         .await??;
     let url = entity_id_url(context, table, id);

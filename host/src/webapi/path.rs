@@ -14,8 +14,17 @@ pub enum Resource {
     Collection(String),
     /// `accounts/$count`.
     Count(String),
-    /// `accounts(00000000-…)`: one record by id.
-    Record(String, Uuid),
+    /// `accounts(00000000-…)` or `accounts(accountnumber='A1')`: one record.
+    Record(String, RecordKey),
+}
+
+/// How a URL names a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordKey {
+    Id(Uuid),
+    /// The values of an alternate key's columns (KEY-1), as text (strings unquoted), in URL order; typed by the
+    /// columns once the table is known.
+    Keys(Vec<(String, String)>),
 }
 
 /// A path split into its Web API version (`v9.2`) and the resource it names, or `None` when it is not under
@@ -58,7 +67,7 @@ pub fn parse_resource(rest: &str) -> Result<Resource, ApiError> {
     }
     let resource = match key {
         None => Resource::Collection(name.to_owned()),
-        Some(key) => Resource::Record(name.to_owned(), record_id(name, key)?),
+        Some(key) => Resource::Record(name.to_owned(), record_key(name, key)?),
     };
     match (&resource, &segments[1..]) {
         (_, []) => Ok(resource),
@@ -67,15 +76,64 @@ pub fn parse_resource(rest: &str) -> Result<Resource, ApiError> {
     }
 }
 
-/// The id in `accounts(…)`: a GUID, with or without braces. Alternate keys (`name='x'`) are not served yet.
-fn record_id(set: &str, key: &str) -> Result<Uuid, ApiError> {
+/// The key in `accounts(…)`: a GUID, with or without braces, or alternate key values (`name='x',code=3`).
+fn record_key(set: &str, key: &str) -> Result<RecordKey, ApiError> {
     if key.contains('=') {
-        return Err(ApiError::not_supported(format!("An alternate key ('{set}({key})')")));
+        return alternate_key(set, key).map(RecordKey::Keys);
     }
     let bare = key.trim_start_matches('{').trim_end_matches('}');
-    Uuid::try_parse(bare).map_err(|_| {
-        ApiError::bad_request(format!("Bad Request - Error in path: '{key}' in '{set}({key})' is not a GUID"))
+    Uuid::try_parse(bare).map(RecordKey::Id).map_err(|_| {
+        ApiError::bad_request(format!(
+            "Bad Request - Error in path: '{key}' in '{set}({key})' is neither a GUID nor alternate key values \
+             (column='text' or column=number, comma-separated)"
+        ))
     })
+}
+
+/// `accountnumber='A''1',code=3`: each column and its value, strings unquoted (`''` is a quote).
+fn alternate_key(set: &str, key: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let bad = |why: &str| ApiError::bad_request(format!("Bad Request - Error in path: '{set}({key})': {why}"));
+    let mut pairs = Vec::new();
+    let mut rest = key;
+    loop {
+        let (column, after) = rest.split_once('=').ok_or_else(|| bad("expected column=value"))?;
+        let column = column.trim();
+        if column.is_empty() || !column.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(bad(&format!("'{column}' is not a column name")));
+        }
+        let after = after.trim_start();
+        let (value, next) = match after.strip_prefix('\'') {
+            Some(quoted) => {
+                let mut value = String::new();
+                let mut chars = quoted.char_indices();
+                let end = loop {
+                    match chars.next() {
+                        Some((i, '\'')) if quoted[i + 1..].starts_with('\'') => {
+                            value.push('\'');
+                            chars.next();
+                        }
+                        Some((i, '\'')) => break i + 1,
+                        Some((_, c)) => value.push(c),
+                        None => return Err(bad(&format!("the value of '{column}' is not closed"))),
+                    }
+                };
+                (value, quoted[end..].trim_start())
+            }
+            None => {
+                let end = after.find(',').unwrap_or(after.len());
+                (after[..end].trim().to_owned(), &after[end..])
+            }
+        };
+        if value.is_empty() && !after.starts_with('\'') {
+            return Err(bad(&format!("'{column}' has no value")));
+        }
+        pairs.push((column.to_ascii_lowercase(), value));
+        match next.strip_prefix(',') {
+            Some(more) => rest = more,
+            None if next.is_empty() => return Ok(pairs),
+            None => return Err(bad(&format!("unexpected '{next}' after the value of '{column}'"))),
+        }
+    }
 }
 
 /// `%XX` decoded (and `+` as a space when `plus_is_space`, as in a query string); malformed escapes or bytes
@@ -144,8 +202,19 @@ mod tests {
         assert_eq!(parse_resource("WhoAmI()"), Ok(Resource::WhoAmI));
         assert_eq!(parse_resource("accounts"), Ok(Resource::Collection("accounts".into())));
         assert_eq!(parse_resource("accounts/$count"), Ok(Resource::Count("accounts".into())));
-        assert_eq!(parse_resource(&format!("accounts({ID})")), Ok(Resource::Record("accounts".into(), id())));
-        assert_eq!(parse_resource(&format!("accounts(%7B{ID}%7D)")), Ok(Resource::Record("accounts".into(), id())));
+        let by_id = Ok(Resource::Record("accounts".into(), RecordKey::Id(id())));
+        assert_eq!(parse_resource(&format!("accounts({ID})")), by_id);
+        assert_eq!(parse_resource(&format!("accounts(%7B{ID}%7D)")), by_id);
+        let keys = |pairs: &[(&str, &str)]| {
+            let pairs = pairs.iter().map(|(c, v)| ((*c).to_owned(), (*v).to_owned())).collect();
+            Ok(Resource::Record("accounts".into(), RecordKey::Keys(pairs)))
+        };
+        assert_eq!(parse_resource("accounts(accountnumber='A1')"), keys(&[("accountnumber", "A1")]));
+        assert_eq!(
+            parse_resource("accounts(name='O''Neil,%20Ltd',%20numberofemployees=3)"),
+            keys(&[("name", "O'Neil, Ltd"), ("numberofemployees", "3")])
+        );
+        assert_eq!(parse_resource("accounts(name='')"), keys(&[("name", "")]));
         assert_eq!(parse_resource("new_things"), Ok(Resource::Collection("new_things".into())));
     }
 
@@ -157,11 +226,20 @@ mod tests {
         assert!(e.message.contains("'nope'"), "{}", e.message);
         assert_eq!(status(&format!("accounts({ID}")).status, hyper::StatusCode::BAD_REQUEST);
         assert_eq!(status("acc ounts").status, hyper::StatusCode::BAD_REQUEST);
+        for (path, says) in [
+            ("accounts(name='x)", "not closed"),
+            ("accounts(name=)", "no value"),
+            ("accounts(name='x' code=1)", "unexpected"),
+            ("accounts(=1)", "not a column name"),
+        ] {
+            let e = status(path);
+            assert_eq!(e.status, hyper::StatusCode::BAD_REQUEST, "{path}");
+            assert!(e.message.contains(says), "{path}: {}", e.message);
+        }
         for (path, named) in [
             ("$batch", "'$batch'"),
             ("$metadata", "'$metadata'"),
             ("", "service document"),
-            ("accounts(name='x')", "alternate key"),
             (&format!("accounts({ID})/primarycontactid/$ref"), "'primarycontactid'"),
             (&format!("accounts({ID})/Microsoft.Dynamics.CRM.new_Escalate"), "'Microsoft.Dynamics.CRM.new_Escalate'"),
         ] {
