@@ -39,9 +39,10 @@ impl Annotations {
 const FORMATTED: &str = "@OData.Community.Display.V1.FormattedValue";
 const LOOKUP_TABLE: &str = "@Microsoft.Dynamics.CRM.lookuplogicalname";
 
-/// A record as the Web API returns it (without `@odata.context`): its columns, `@odata.etag` from its version
-/// number, and the annotations asked for. Party lists and aliased values are left out.
-pub fn entity_to_json(entity: &Entity, annotations: Annotations) -> Map<String, Json> {
+/// A record as the Web API returns it (without `@odata.context`): its columns, its id under its table's
+/// primary id column (`accountid`, `activityid`), `@odata.etag` from its version number, and the annotations
+/// asked for. Party lists and aliased values are left out.
+pub fn entity_to_json(entity: &Entity, primary_id: &str, annotations: Annotations) -> Map<String, Json> {
     let mut out = Map::new();
     if let Some(Value::BigInt(version)) = entity.get("versionnumber") {
         out.insert("@odata.etag".into(), Json::String(format!("W/\"{version}\"")));
@@ -69,7 +70,7 @@ pub fn entity_to_json(entity: &Entity, annotations: Annotations) -> Map<String, 
         }
     }
     if let Some(id) = entity.id {
-        out.entry(format!("{}id", entity.logical_name)).or_insert_with(|| Json::String(id.to_string()));
+        out.entry(primary_id.to_owned()).or_insert_with(|| Json::String(id.to_string()));
     }
     out
 }
@@ -307,7 +308,7 @@ mod tests {
             .set("versionnumber", 5i64)
             .set("ownerid", EntityReference::new("systemuser", xrm_model::Uuid::from_u128(1)));
         e.formatted_values.insert("ownerid".into(), "Alice".into());
-        let json = Json::Object(entity_to_json(&e, Annotations { formatted: true, lookup_table: true }));
+        let json = Json::Object(entity_to_json(&e, "accountid", Annotations { formatted: true, lookup_table: true }));
         assert_eq!(json["name"], "Contoso");
         assert_eq!(json["revenue"], serde_json::json!(12.5));
         assert_eq!(json["industrycode"], 3);
@@ -316,5 +317,10 @@ mod tests {
         assert_eq!(json["_ownerid_value@OData.Community.Display.V1.FormattedValue"], "Alice");
         assert_eq!(json["_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"], "systemuser");
         assert_eq!(json["accountid"], "00000000-0000-0000-0000-000000000007");
+
+        // An activity's id is its activityid, as its table names its primary key.
+        let task = Entity::with_id("task", xrm_model::Uuid::from_u128(9));
+        let json = entity_to_json(&task, "activityid", Annotations::default());
+        assert_eq!(json.keys().collect::<Vec<_>>(), ["activityid"]);
     }
 }

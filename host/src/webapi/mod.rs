@@ -193,7 +193,16 @@ async fn accept(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, request).await) }
+                // On a task of its own, so that a bug of the server's panicking is a 500 with a body, not a
+                // dropped connection.
+                let handling = tokio::spawn(async move { handle(&shared, request).await });
+                async move {
+                    Ok::<_, Infallible>(handling.await.unwrap_or_else(|e| {
+                        error_response(&internal(&format!(
+                            "the server failed on this request (a bug of xrm-sandbox): {e}"
+                        )))
+                    }))
+                }
             });
             // A client that goes away mid-request is its own business.
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(Io(stream), service).await;
@@ -532,7 +541,7 @@ fn json_response(status: StatusCode, body: Json) -> hyper::Response<Full<Bytes>>
 fn record_body(context: &Context, table: &Table, entity: &Entity) -> Json {
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(format!("{}$metadata#{}/$entity", context.base, table.entity_set_name)));
-    body.extend(entity_to_json(entity, context.prefer.annotations));
+    body.extend(entity_to_json(entity, &table.primary_id, context.prefer.annotations));
     Json::Object(body)
 }
 
@@ -794,8 +803,11 @@ async fn query(
             body.insert("@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded".into(), json!(true));
         }
     }
-    let values: Vec<Json> =
-        rows.entities.iter().map(|e| Json::Object(entity_to_json(e, context.prefer.annotations))).collect();
+    let values: Vec<Json> = rows
+        .entities
+        .iter()
+        .map(|e| Json::Object(entity_to_json(e, &table.primary_id, context.prefer.annotations)))
+        .collect();
     body.insert("value".into(), Json::Array(values));
     if rows.more_records && options.top.is_none() {
         let next = options.page.unwrap_or(1) + 1;
