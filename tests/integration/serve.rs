@@ -42,7 +42,9 @@ fn org() -> Json {
             { "@alias": "svc", "systemuserid": SVC, "fullname": "Integration service", "businessunit": "@root",
               "roles": ["@sales", "@delegate"], "applicationid": SVC_APP },
             { "@alias": "eve", "systemuserid": EVE, "fullname": "Eve Reader", "businessunit": "@root",
-              "roles": ["@reader"] }
+              "roles": ["@reader"] },
+            { "@alias": "dan", "fullname": "Dan (left)", "businessunit": "@root", "roles": ["@sales"],
+              "isdisabled": true }
         ]
     })
 }
@@ -54,6 +56,7 @@ fn steps() -> Json {
         { "name": "who runs", "plugin": "probe", "message": "Create", "primaryentity": "account", "stage": 20,
           "configuration": { "ops": [
             { "when": { "Target.name": "refuse" }, "ops": [ { "throw": "Accounts named refuse are refused" } ] },
+            { "when": { "Target.name": "crash" }, "ops": [ { "panic": "the probe crashes on purpose" } ] },
             { "settarget": { "description": "UserId={UserId} InitiatingUserId={InitiatingUserId} Agent={InitiatingUserAgent}" } }
           ] } },
         { "name": "audit note", "plugin": "probe", "message": "Create", "primaryentity": "account", "stage": 40,
@@ -211,6 +214,7 @@ fn serve_whoami_answers_for_the_tokens_user_with_or_without_parentheses() {
         tokens,
         [
             ("@alice (Alice Adams)", "user-alice"),
+            ("@dan (Dan (left))", "user-dan"),
             ("@eve (Eve Reader)", "user-eve"),
             ("@svc (Integration service)", "user-svc")
         ]
@@ -415,6 +419,25 @@ fn serve_a_plugins_exception_is_400_with_its_message_and_the_request_is_rolled_b
     assert_eq!(rows["value"], json!([]), "nothing was written");
     // The session goes on after the failure.
     alice.create("accounts", &json!({ "name": "accepted" }));
+}
+
+#[test]
+fn serve_a_plugin_that_crashes_is_a_500_with_the_platforms_error_body() {
+    let server = start();
+    let reply = alice(&server).post("accounts", &json!({ "name": "crash" }));
+    assert_eq!(reply.status, 500, "{reply:?}");
+    let (code, message) = reply.error();
+    assert_eq!(code, "0x80040224", "{message}");
+    assert!(message.contains("Unexpected exception from plug-in `probe`"), "{message}");
+    assert_eq!(alice(&server).get("accounts/$count").body, "0", "rolled back");
+}
+
+#[test]
+fn serve_sec_8_a_disabled_user_is_refused_with_403() {
+    let server = start();
+    let reply = Client::new(&server, "user-dan").get("WhoAmI");
+    assert_eq!(reply.status, 403, "{reply:?}");
+    assert_eq!(reply.error().0, "0x80040225");
 }
 
 #[test]
