@@ -57,6 +57,7 @@ fn steps() -> Json {
           "configuration": { "ops": [
             { "when": { "Target.name": "refuse" }, "ops": [ { "throw": "Accounts named refuse are refused" } ] },
             { "when": { "Target.name": "crash" }, "ops": [ { "panic": "the probe crashes on purpose" } ] },
+            { "when": { "Target.name": "tagged" }, "ops": [ { "settarget": { "accountnumber": "tag={Shared.tag}" } } ] },
             { "settarget": { "description": "UserId={UserId} InitiatingUserId={InitiatingUserId} Agent={InitiatingUserAgent}" } }
           ] } },
         { "name": "audit note", "plugin": "probe", "message": "Create", "primaryentity": "account", "stage": 40,
@@ -165,7 +166,7 @@ impl<'s> Client<'s> {
         let reply = self.post(set, body);
         assert_eq!(reply.status, 204, "{reply:?}");
         let url = reply.header("OData-EntityId").unwrap_or_else(|| panic!("no OData-EntityId: {reply:?}"));
-        let prefix = format!("{}{set}(", self.server.base_url());
+        let prefix = format!("{}{}(", self.server.base_url(), set.split('?').next().unwrap());
         assert!(url.starts_with(&prefix), "{url} starts with {prefix}");
         url[prefix.len()..url.len() - 1].to_owned()
     }
@@ -438,6 +439,15 @@ fn serve_sec_8_a_disabled_user_is_refused_with_403() {
     let reply = Client::new(&server, "user-dan").get("WhoAmI");
     assert_eq!(reply.status, 403, "{reply:?}");
     assert_eq!(reply.error().0, "0x80040225");
+}
+
+#[test]
+fn serve_pipe_7_the_tag_query_parameter_is_the_shared_variable_tag() {
+    let server = start();
+    let alice = alice(&server);
+    let id = alice.create("accounts?tag=from%20the%20client", &json!({ "name": "tagged" }));
+    let record = alice.get(&format!("accounts({id})?$select=accountnumber")).json();
+    assert_eq!(record["accountnumber"], "tag=from the client");
 }
 
 #[test]

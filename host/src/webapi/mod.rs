@@ -298,17 +298,17 @@ async fn route(
     let org = shared.pipeline.org();
     let headers = &parts.headers;
     let authorization = header_text(headers, header::AUTHORIZATION.as_str())?;
+    let options = QueryOptions::read(parts.uri.query().unwrap_or(""))?;
     let caller = Caller {
         user: shared.tokens.caller(org, authorization)?,
         on_behalf_of: impersonation(headers)?,
         options: RequestOptions {
-            tag: None,
+            tag: options.tag.clone(),
             user_agent: header_text(headers, header::USER_AGENT.as_str())?.map(str::to_owned),
         },
     };
     let host = header_text(headers, header::HOST.as_str())?.map_or_else(|| shared.addr.to_string(), str::to_owned);
     let context = Context { base: format!("http://{host}/api/data/{version}/"), prefer: Prefer::read(headers)? };
-    let options = QueryOptions::read(parts.uri.query().unwrap_or(""))?;
     let resource = parse_resource(rest)?;
     let method = &parts.method;
     let set_of = |set: &str| {
@@ -448,6 +448,8 @@ struct QueryOptions {
     count: bool,
     /// The page a `@odata.nextLink` points to (its opaque `$skiptoken` is the page number).
     page: Option<u32>,
+    /// `tag=…`: the request's `SharedVariables["tag"]` (PIPE-7).
+    tag: Option<String>,
 }
 
 impl QueryOptions {
@@ -485,14 +487,15 @@ impl QueryOptions {
                     })?;
                     options.page = Some(page);
                 }
+                "tag" => options.tag = Some(value),
                 "$expand" | "$apply" | "$skip" | "$search" | "$compute" | "$format" | "$levels" | "fetchXml"
                 | "savedQuery" | "userQuery" => {
                     return Err(ApiError::not_supported(format!("The query option '{name}'")));
                 }
                 other => {
                     return Err(ApiError::bad_request(format!(
-                        "The query option '{other}' is unknown ($select, $filter, $orderby, $top and $count are \
-                         served)"
+                        "The query option '{other}' is unknown ($select, $filter, $orderby, $top, $count and tag \
+                         are served)"
                     )));
                 }
             }
