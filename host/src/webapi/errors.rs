@@ -11,6 +11,8 @@ pub const BAD_URL: u32 = 0x8006_0888;
 /// The code of a request body that is not the record the URL names: not JSON, an unknown column, a value of
 /// the wrong type. The platform's "Error identified in Payload provided by the user".
 pub const BAD_PAYLOAD: u32 = 0x8004_8d19;
+/// The code of a failure of the server itself (a bug): the platform's "An unexpected error occurred".
+pub const UNEXPECTED: u32 = 0x8004_0216;
 /// The code of a request without a known caller (no token, or a token naming no user) [choice]: the
 /// platform's own 401 comes from Entra ID with no body; the sandbox answers in the Web API's error shape with
 /// PrivilegeDenied, the code of "you may not do this".

@@ -173,8 +173,9 @@ impl Shared {
     }
 }
 
+/// A failure of the server itself: `500` with the platform's code for an unexpected error.
 fn internal(message: &str) -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, xrm_model::codes::INVALID_ARGUMENT, message)
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, errors::UNEXPECTED, message)
 }
 
 async fn accept(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
