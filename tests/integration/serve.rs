@@ -557,6 +557,11 @@ fn serve_queries_filter_select_orderby_top_count_and_follow_next_links() {
     assert_eq!(row.get("_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"), None, "not asked for");
     let reply = alice.get(&format!("accounts?$select=name&$filter=_ownerid_value%20ne%20{ALICE}"));
     assert_eq!(names(&reply), Vec::<String>::new());
+    // The platform's query functions, by their condition operators' names.
+    let reply = alice.get(
+        "accounts?$select=name&$orderby=name&$filter=Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=['Bravo','Echo'])+and+Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=7)+and+Microsoft.Dynamics.CRM.EqualUserId(PropertyName='ownerid')",
+    );
+    assert_eq!(names(&reply), ["Bravo", "Echo"]);
 
     // Pages of two, following @odata.nextLink verbatim.
     let mut seen = Vec::new();

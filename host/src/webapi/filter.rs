@@ -13,6 +13,10 @@ enum Token {
     Open,
     Close,
     Comma,
+    /// `[`, `]` and `=`: the list and named arguments of the platform's query functions.
+    OpenList,
+    CloseList,
+    Equals,
     Text(String),
     /// A word: a name, a keyword, or an unquoted literal (number, GUID, date).
     Word(String),
@@ -26,11 +30,14 @@ fn tokens(text: &str) -> Result<Vec<Token>, ApiError> {
             c if c.is_whitespace() => {
                 chars.next();
             }
-            '(' | ')' | ',' => {
+            '(' | ')' | ',' | '[' | ']' | '=' => {
                 chars.next();
                 out.push(match c {
                     '(' => Token::Open,
                     ')' => Token::Close,
+                    '[' => Token::OpenList,
+                    ']' => Token::CloseList,
+                    '=' => Token::Equals,
                     _ => Token::Comma,
                 });
             }
@@ -53,7 +60,7 @@ fn tokens(text: &str) -> Result<Vec<Token>, ApiError> {
             _ => {
                 let mut word = String::new();
                 while let Some(&(_, c)) = chars.peek() {
-                    if c.is_whitespace() || matches!(c, '(' | ')' | ',' | '\'') {
+                    if c.is_whitespace() || matches!(c, '(' | ')' | ',' | '\'' | '[' | ']' | '=') {
                         break;
                     }
                     word.push(c);
@@ -149,8 +156,11 @@ impl Parser {
         }
     }
 
-    /// `contains(name,'x')`, `startswith(…)`, `endswith(…)`.
+    /// `contains(name,'x')`, `startswith(…)`, `endswith(…)`, and the platform's query functions.
     fn function(&mut self, name: &str) -> Result<Node, ApiError> {
+        if let Some(operator) = name.strip_prefix("Microsoft.Dynamics.CRM.") {
+            return self.query_function(name, operator);
+        }
         let op = match name {
             "contains" => Op::Like,
             "startswith" => Op::BeginsWith,
@@ -176,6 +186,70 @@ impl Parser {
         self.expect(Token::Close, "')'")?;
         let text = if op == Op::Like { format!("%{}%", escape_like(&text)) } else { text };
         Ok(Node::Condition(condition(column, op, vec![Value::Text(text)])))
+    }
+
+    /// `Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=7)`: a condition with the
+    /// operator of that name (`In`, `Between`, `Today`, `Under`, `ContainValues`, …: the platform's condition
+    /// operators), on the column `PropertyName`, with the value `PropertyValue` or the values
+    /// `PropertyValues=[…]`.
+    fn query_function(&mut self, name: &str, operator: &str) -> Result<Node, ApiError> {
+        let op = Op::parse(operator)
+            .filter(|_| operator.starts_with(|c: char| c.is_ascii_uppercase()))
+            .ok_or_else(|| bad(format!("'{name}' is not one of the platform's query functions")))?;
+        self.expect(Token::Open, "'('")?;
+        let (mut column, mut values) = (None, Vec::new());
+        loop {
+            let argument = match self.next() {
+                Some(Token::Close) if column.is_none() && values.is_empty() => break,
+                Some(Token::Word(w)) => w,
+                Some(t) => return Err(bad(format!("expected an argument of {name}, found {}", describe(&t)))),
+                None => return Err(bad(format!("{name}( is not closed"))),
+            };
+            self.expect(Token::Equals, &format!("'=' after {argument}"))?;
+            match argument.as_str() {
+                "PropertyName" => match self.next() {
+                    Some(Token::Text(text)) => column = Some(column_name(&text)?),
+                    _ => return Err(bad(format!("{name}: PropertyName takes a column name in quotes"))),
+                },
+                "PropertyValue" => values.push(self.value(name)?),
+                "PropertyValues" => {
+                    self.expect(Token::OpenList, &format!("'[' after {name}'s PropertyValues="))?;
+                    loop {
+                        values.push(self.value(name)?);
+                        match self.next() {
+                            Some(Token::Comma) => {}
+                            Some(Token::CloseList) => break,
+                            _ => return Err(bad(format!("{name}: PropertyValues=[…] is not closed"))),
+                        }
+                    }
+                }
+                other => {
+                    return Err(bad(format!(
+                        "{name} takes PropertyName, PropertyValue or PropertyValues, not '{other}'"
+                    )));
+                }
+            }
+            match self.next() {
+                Some(Token::Comma) => {}
+                Some(Token::Close) => break,
+                _ => return Err(bad(format!("{name}( is not closed"))),
+            }
+        }
+        let column = column.ok_or_else(|| bad(format!("{name} needs PropertyName='column'")))?;
+        Ok(Node::Condition(condition(column, op, values)))
+    }
+
+    /// One literal value (not null) of a query function.
+    fn value(&mut self, name: &str) -> Result<Value, ApiError> {
+        match self.next() {
+            Some(Token::Text(s)) => Ok(Value::Text(s)),
+            Some(Token::Word(w)) => match literal(&w)? {
+                Literal::Value(v) => Ok(v),
+                Literal::Null => Err(bad(format!("{name} takes no null value"))),
+            },
+            Some(t) => Err(bad(format!("expected a value in {name}, found {}", describe(&t)))),
+            None => Err(bad(format!("{name}( is not closed"))),
+        }
     }
 
     /// `column op literal`.
@@ -218,6 +292,9 @@ fn describe(t: &Token) -> String {
         Token::Open => "'('".into(),
         Token::Close => "')'".into(),
         Token::Comma => "','".into(),
+        Token::OpenList => "'['".into(),
+        Token::CloseList => "']'".into(),
+        Token::Equals => "'='".into(),
         Token::Text(s) => format!("the string '{s}'"),
         Token::Word(w) => format!("'{w}'"),
     }
@@ -263,41 +340,50 @@ fn condition(column: String, operator: Op, values: Vec<Value>) -> ConditionExpre
     ConditionExpression { entity_name: None, attribute_name: column, operator, values }
 }
 
-/// `not` moved onto the conditions (De Morgan), each condition's operator negated.
-fn push_not(node: Node, negate: bool) -> Node {
-    match node {
-        Node::Not(inner) => push_not(*inner, !negate),
-        Node::Condition(c) if negate => Node::Condition(ConditionExpression { operator: negated(c.operator), ..c }),
+/// `not` moved onto the conditions (De Morgan), each condition's operator negated; an operator without an
+/// opposite (`Today`, `LastXDays`, …) cannot be negated.
+fn push_not(node: Node, negate: bool) -> Result<Node, ApiError> {
+    Ok(match node {
+        Node::Not(inner) => push_not(*inner, !negate)?,
+        Node::Condition(c) if negate => {
+            let operator = negated(c.operator)
+                .ok_or_else(|| bad(format!("'not' cannot be applied to the operator '{}'", c.operator.fetch_name())))?;
+            Node::Condition(ConditionExpression { operator, ..c })
+        }
         Node::Condition(c) => Node::Condition(c),
         Node::All(terms) => {
-            let terms = terms.into_iter().map(|t| push_not(t, negate)).collect();
+            let terms = terms.into_iter().map(|t| push_not(t, negate)).collect::<Result<_, _>>()?;
             if negate { Node::Any(terms) } else { Node::All(terms) }
         }
         Node::Any(terms) => {
-            let terms = terms.into_iter().map(|t| push_not(t, negate)).collect();
+            let terms = terms.into_iter().map(|t| push_not(t, negate)).collect::<Result<_, _>>()?;
             if negate { Node::All(terms) } else { Node::Any(terms) }
         }
-    }
+    })
 }
 
-fn negated(op: Op) -> Op {
-    match op {
-        Op::Equal => Op::NotEqual,
-        Op::NotEqual => Op::Equal,
-        Op::GreaterThan => Op::LessEqual,
-        Op::LessEqual => Op::GreaterThan,
-        Op::LessThan => Op::GreaterEqual,
-        Op::GreaterEqual => Op::LessThan,
-        Op::Null => Op::NotNull,
-        Op::NotNull => Op::Null,
-        Op::Like => Op::NotLike,
-        Op::NotLike => Op::Like,
-        Op::BeginsWith => Op::NotBeginWith,
-        Op::NotBeginWith => Op::BeginsWith,
-        Op::EndsWith => Op::NotEndWith,
-        Op::NotEndWith => Op::EndsWith,
-        other => other,
-    }
+/// The operator with the opposite result, where the engine has one.
+fn negated(op: Op) -> Option<Op> {
+    let pairs = [
+        (Op::Equal, Op::NotEqual),
+        (Op::GreaterThan, Op::LessEqual),
+        (Op::LessThan, Op::GreaterEqual),
+        (Op::Null, Op::NotNull),
+        (Op::Like, Op::NotLike),
+        (Op::BeginsWith, Op::NotBeginWith),
+        (Op::EndsWith, Op::NotEndWith),
+        (Op::In, Op::NotIn),
+        (Op::Between, Op::NotBetween),
+        (Op::EqualUserId, Op::NotEqualUserId),
+        (Op::EqualBusinessId, Op::NotEqualBusinessId),
+        (Op::Under, Op::NotUnder),
+        (Op::ContainValues, Op::NotContainValues),
+    ];
+    pairs.iter().find_map(|&(a, b)| match op {
+        o if o == a => Some(b),
+        o if o == b => Some(a),
+        _ => None,
+    })
 }
 
 fn to_filter(node: Node) -> FilterExpression {
@@ -329,7 +415,7 @@ pub fn parse(text: &str) -> Result<FilterExpression, ApiError> {
             describe(t)
         )));
     }
-    Ok(to_filter(push_not(node, false)))
+    Ok(to_filter(push_not(node, false)?))
 }
 
 #[cfg(test)]
@@ -403,6 +489,35 @@ mod tests {
             [cond("name", Op::Like, &[text("%50[%][_][[]x]%")])]
         );
         assert_eq!(parse("endswith(name, 'Ltd')").unwrap().conditions, [cond("name", Op::EndsWith, &[text("Ltd")])]);
+    }
+
+    #[test]
+    fn the_platforms_query_functions_are_conditions_with_their_operators() {
+        let f = parse("Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=7) and Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=['a','b'])").unwrap();
+        assert_eq!(
+            f.conditions,
+            [cond("createdon", Op::LastXDays, &[text("7")]), cond("name", Op::In, &[text("a"), text("b")])]
+        );
+        let f = parse("Microsoft.Dynamics.CRM.Today(PropertyName='createdon')").unwrap();
+        assert_eq!(f.conditions, [cond("createdon", Op::Today, &[])]);
+        let f = parse("Microsoft.Dynamics.CRM.EqualUserId(PropertyName='_ownerid_value')").unwrap();
+        assert_eq!(f.conditions, [cond("ownerid", Op::EqualUserId, &[])]);
+        let f =
+            parse("not Microsoft.Dynamics.CRM.Between(PropertyName='numberofemployees',PropertyValues=[1,5])").unwrap();
+        assert_eq!(f.conditions, [cond("numberofemployees", Op::NotBetween, &[text("1"), text("5")])]);
+        for (filter, says) in [
+            ("Microsoft.Dynamics.CRM.Sometimes(PropertyName='x')", "'Microsoft.Dynamics.CRM.Sometimes'"),
+            ("Microsoft.Dynamics.CRM.Today(PropertyValue=1)", "PropertyName"),
+            ("Microsoft.Dynamics.CRM.In(PropertyName='x',PropertyValues=['a'", "not closed"),
+            ("Microsoft.Dynamics.CRM.Today(Name='x')", "'Name'"),
+            (
+                "not Microsoft.Dynamics.CRM.Today(PropertyName='createdon')",
+                "'not' cannot be applied to the operator 'today'",
+            ),
+        ] {
+            let e = parse(filter).unwrap_err();
+            assert!(e.message.contains(says), "{filter}: {}", e.message);
+        }
     }
 
     #[test]
