@@ -417,7 +417,7 @@ impl Prefer {
         let mut prefer = Prefer::default();
         for value in headers.get_all("Prefer") {
             let text = value.to_str().map_err(|_| ApiError::bad_request("The Prefer header is not text"))?;
-            for item in text.split(',').map(str::trim) {
+            for item in split_outside_quotes(text).into_iter().map(str::trim) {
                 let (name, value) =
                     item.split_once('=').map_or((item, ""), |(n, v)| (n.trim(), v.trim().trim_matches('"')));
                 match name {
@@ -437,6 +437,23 @@ impl Prefer {
         }
         Ok(prefer)
     }
+}
+
+/// `a=1, b="x,y"` split at the commas outside double quotes.
+fn split_outside_quotes(text: &str) -> Vec<&str> {
+    let (mut parts, mut start, mut quoted) = (Vec::new(), 0, false);
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
 }
 
 /// The query options of a request.
@@ -908,6 +925,20 @@ impl hyper::rt::Write for Io {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn preferences_are_read_with_quoted_lists() {
+        let mut headers = HeaderMap::new();
+        let both = "return=representation, odata.include-annotations=\"OData.Community.Display.V1.FormattedValue,Microsoft.Dynamics.CRM.lookuplogicalname\"";
+        headers.insert("Prefer", HeaderValue::from_str(both).unwrap());
+        headers.append("Prefer", HeaderValue::from_static("odata.maxpagesize=10"));
+        let prefer = Prefer::read(&headers).unwrap();
+        assert!(prefer.representation);
+        assert_eq!(prefer.max_page_size, Some(10));
+        assert_eq!(prefer.annotations, Annotations { formatted: true, lookup_table: true });
+        headers.insert("Prefer", HeaderValue::from_static("odata.maxpagesize=0"));
+        assert!(Prefer::read(&headers).is_err());
+    }
 
     #[test]
     fn orderby_reads_columns_and_directions() {
