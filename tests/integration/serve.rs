@@ -388,7 +388,12 @@ fn serve_patch_upserts_without_if_match_and_if_none_match_refuses_an_existing_re
     let record = alice.get(&format!("accounts({id})?$select=name,description")).json();
     assert_eq!(record["name"], "Upserted");
     assert!(record["description"].as_str().unwrap().starts_with("UserId="), "the Create steps ran: {record}");
-    let reply = alice.request("PATCH", &format!("accounts({id})"), &[], Some(&json!({ "name": "Upserted again" })));
+    let reply = alice.request(
+        "PATCH",
+        &format!("accounts({id})"),
+        &[("If-None-Match", "null")],
+        Some(&json!({ "name": "Upserted again" })),
+    );
     assert_eq!(reply.status, 204, "upsert updates: {reply:?}");
     assert_eq!(alice.get(&format!("accounts({id})?$select=name")).json()["name"], "Upserted again");
 

@@ -711,7 +711,8 @@ async fn update(
     }
     let condition = |name: &str| -> Result<bool, ApiError> {
         match header_text(headers, name)? {
-            None => Ok(false),
+            // `If-None-Match: null` is what the platform's documentation has clients send against caching.
+            None | Some("null") => Ok(false),
             Some("*") => Ok(true),
             Some(other) => Err(ApiError::not_supported(format!("{name}: {other} (an ETag; only * is served)"))),
         }
