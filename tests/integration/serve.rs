@@ -630,6 +630,53 @@ fn send_raw(server: &Server, method: &str, path: &str, body: &str) -> Reply {
     send(server.addr(), method, &format!("/api/data/v9.2/{path}"), &headers, Some(body))
 }
 
+/// Reads one response with a Content-Length body from a kept-alive connection.
+fn read_response(reader: &mut BufReader<TcpStream>) -> (u16, String) {
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).unwrap();
+    let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    (status, String::from_utf8(body).unwrap())
+}
+
+#[test]
+fn serve_a_kept_alive_connection_serves_request_after_request() {
+    let server = start();
+    let stream = TcpStream::connect(server.addr()).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let body = json!({ "name": "over one connection" }).to_string();
+    for i in 0..3 {
+        let create = format!(
+            "POST /api/data/v9.2/accounts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer user-alice\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        writer.write_all(create.as_bytes()).unwrap();
+        assert_eq!(read_response(&mut reader).0, 204, "request {i}");
+    }
+    writer
+        .write_all(
+            b"GET /api/data/v9.2/accounts/$count HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer user-alice\r\n\r\n",
+        )
+        .unwrap();
+    assert_eq!(read_response(&mut reader), (200, "3".to_owned()));
+}
+
 #[test]
 fn serve_writes_persist_across_requests_and_reset_restores_the_organization() {
     let server = start();
