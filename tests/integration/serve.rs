@@ -607,6 +607,12 @@ fn serve_errors_name_what_is_unknown_unsupported_or_malformed() {
     check(alice.get("accounts?$filter=name%20eq%20'x"), 400, "not closed");
     check(alice.get("accounts?$filter=nosuchcolumn%20eq%201"), 400, "nosuchcolumn");
     check(alice.get("accounts?$top=lots"), 400, "$top");
+    let bypass = [("MSCRM.BypassCustomPluginExecution", "true")];
+    check(
+        alice.request("POST", "accounts", &bypass, Some(&json!({ "name": "z" }))),
+        501,
+        "BypassCustomPluginExecution",
+    );
     check(alice.get("accounts(42)"), 400, "'42'");
     check(alice.request("POST", "accounts", &[], None), 400, "no body");
     check(send_raw(&server, "POST", "accounts", "{not json"), 400, "not JSON");

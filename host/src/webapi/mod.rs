@@ -300,6 +300,12 @@ async fn route(
     let headers = &parts.headers;
     let authorization = header_text(headers, header::AUTHORIZATION.as_str())?;
     let options = QueryOptions::read(parts.uri.query().unwrap_or(""))?;
+    // Skipping plug-ins is a request the pipeline cannot honour yet: refused, never silently ignored.
+    for name in ["MSCRM.BypassCustomPluginExecution", "MSCRM.BypassBusinessLogicExecution"] {
+        if header_text(headers, name)?.is_some_and(|v| !v.eq_ignore_ascii_case("false")) {
+            return Err(ApiError::not_supported(format!("The {name} header")));
+        }
+    }
     let caller = Caller {
         user: shared.tokens.caller(org, authorization)?,
         on_behalf_of: impersonation(headers)?,
