@@ -524,6 +524,52 @@ fn serve_imp_9_a_header_naming_the_caller_is_no_impersonation_and_system_cannot_
     assert!(reply.error().1.contains("SYSTEM"), "{reply:?}");
 }
 
+/// The server on a conformance suite's organization, plug-ins and steps (as `serve -r suite.json`).
+fn start_suite(file: &str) -> Server {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance").join(file);
+    let Json::Object(mut suite) = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap() else {
+        panic!("{file} is not a suite")
+    };
+    let org = suite.remove("org").unwrap();
+    let pipeline = xrm_sandbox::suite::load_pipeline(&path, org, suite.remove("plugins"), suite.remove("steps"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    Server::start(Arc::new(pipeline), "127.0.0.1:0".parse().unwrap()).unwrap()
+}
+
+#[test]
+fn serve_imp_6_imp_8_the_conformance_impersonation_suite_over_http_delegate_counts_only_when_held_directly() {
+    let server = start_suite("impersonation.json");
+    let id_of = |alias: &str| {
+        let token = format!("user-{alias}");
+        server.tokens().iter().find(|t| t.token == token).unwrap().user.to_string()
+    };
+    let owner = id_of("owner");
+    let as_owner = Client::new(&server, "user-owner");
+
+    // IMP-6: Delegate held only through a team never impersonates; nothing is written.
+    let reply =
+        Client::new(&server, "user-teamdeleg").with("MSCRMCallerID", &owner).post("accounts", &json!({ "name": "x" }));
+    assert_eq!(reply.status, 403, "{reply:?}");
+    assert!(reply.error().1.contains("prvActOnBehalfOfAnotherUser"), "{reply:?}");
+    assert_eq!(as_owner.get("accounts/$count?$filter=name%20eq%20'x'").body, "0");
+
+    // Held directly: the request and the suite's PostOperation step run as @owner, stamped on behalf of
+    // @delegsales (IMP-8).
+    let delegsales = Client::new(&server, "user-delegsales").with("MSCRMCallerID", &owner);
+    let id = delegsales.create("accounts", &json!({ "name": "with a lead" }));
+    let account = as_owner.get(&format!("accounts({id})?$select=_createdby_value,_createdonbehalfby_value")).json();
+    assert_eq!(account["_createdby_value"], owner.as_str());
+    assert_eq!(account["_createdonbehalfby_value"], id_of("delegsales").as_str());
+    let leads = as_owner.get("leads?$select=lastname,_createdby_value&$filter=lastname%20eq%20'from%20the%20plug-in'");
+    let leads = leads.json();
+    assert_eq!(leads["value"].as_array().map(Vec::len), Some(1), "{leads}");
+    assert_eq!(leads["value"][0]["_createdby_value"], owner.as_str(), "the step's lead is written as @owner");
+
+    // The organization's application user, named by a JWT's appid.
+    let app = Client::new(&server, &jwt(&json!({ "appid": "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a" })));
+    assert_eq!(app.get("WhoAmI").json()["UserId"], id_of("app").as_str());
+}
+
 #[test]
 fn serve_queries_filter_select_orderby_top_count_and_follow_next_links() {
     let server = start();
