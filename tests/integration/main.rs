@@ -23,6 +23,7 @@ mod sandbox;
 mod schema;
 mod security_model;
 mod serve;
+mod serve_clients;
 mod soak;
 mod transactions;
 mod validation;
