@@ -112,7 +112,10 @@ fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], bo
     }
     let body = body.unwrap_or("");
     if !body.is_empty() || matches!(method, "POST" | "PATCH") {
-        request.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("Content-Type")) {
+            request.push_str("Content-Type: application/json\r\n");
+        }
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     request.push_str("\r\n");
     request.push_str(body);
@@ -785,4 +788,235 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Sends a `$batch` whose body is written with LF line endings (CRLF when `crlf`), with the boundary `batch_1`.
+fn send_batch(client: &Client, headers: &[(&str, &str)], body: &str, crlf: bool) -> Reply {
+    let auth = format!("Bearer {}", client.token);
+    let mut all: Vec<(&str, &str)> =
+        vec![("Authorization", &auth), ("Content-Type", "multipart/mixed; boundary=batch_1")];
+    all.extend(client.extra.iter().map(|(n, v)| (*n, v.as_str())));
+    all.extend_from_slice(headers);
+    let body = if crlf { body.replace('\n', "\r\n") } else { body.to_owned() };
+    send(client.server.addr(), "POST", "/api/data/v9.2/$batch", &all, Some(&body))
+}
+
+/// The `application/http` parts of a batch answer, in order (changesets' parts included): (status, Content-ID,
+/// headers and body text).
+fn batch_parts(reply: &Reply) -> Vec<(u16, Option<String>, String)> {
+    let content_type = reply.header("Content-Type").unwrap();
+    let boundary = content_type.split("boundary=").nth(1).unwrap();
+    assert!(boundary.starts_with("batchresponse_"), "{content_type}");
+    assert!(!reply.body.replace("\r\n", "").contains('\n'), "CRLF line endings only: {:?}", reply.body);
+    assert!(reply.body.ends_with(&format!("--{boundary}--\r\n")), "{:?}", reply.body);
+    let mut parts = Vec::new();
+    for chunk in reply.body.split("Content-Type: application/http\r\n").skip(1) {
+        let content_id =
+            chunk.lines().take_while(|l| !l.is_empty()).find_map(|l| l.strip_prefix("Content-ID: ")).map(str::to_owned);
+        let status_line = chunk.lines().find(|l| l.starts_with("HTTP/1.1 ")).unwrap();
+        let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+        let rest = &chunk[chunk.find(status_line).unwrap() + status_line.len()..];
+        parts.push((status, content_id, rest.to_owned()));
+    }
+    parts
+}
+
+/// The JSON object in a part's text.
+fn part_json(text: &str) -> Json {
+    serde_json::from_str(&text[text.find('{').unwrap()..=text.rfind('}').unwrap()]).unwrap()
+}
+
+const CHANGESET: &str = "--batch_1
+Content-Type: multipart/mixed; boundary=changeset_a
+
+--changeset_a
+Content-Type: application/http
+Content-Transfer-Encoding: binary
+Content-ID: 1
+
+POST /api/data/v9.2/accounts HTTP/1.1
+Content-Type: application/json
+
+{\"name\": \"FIRST\"}
+--changeset_a
+Content-Type: application/http
+Content-Transfer-Encoding: binary
+Content-ID: 2
+
+POST contacts HTTP/1.1
+Content-Type: application/json
+Prefer: return=representation
+
+{\"lastname\": \"Lee\", \"parentcustomerid_account@odata.bind\": \"$1\"}
+--changeset_a--
+--batch_1
+Content-Type: application/http
+Content-Transfer-Encoding: binary
+
+GET accounts?$select=name,description HTTP/1.1
+Accept: application/json
+
+--batch_1--
+";
+
+#[test]
+fn serve_batch_runs_a_changeset_with_content_id_references_and_a_query_with_lf_or_crlf_bodies() {
+    for crlf in [false, true] {
+        let server = start();
+        let alice = alice(&server).with("User-Agent", "batcher/2");
+        let reply = send_batch(&alice, &[], CHANGESET, crlf);
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert!(reply.body.contains("boundary=changesetresponse_"), "{:?}", reply.body);
+        let parts = batch_parts(&reply);
+        assert_eq!(parts.len(), 3, "{parts:?}");
+        assert_eq!((parts[0].0, parts[0].1.as_deref()), (204, Some("1")));
+        let account_url = parts[0].2.lines().find_map(|l| l.strip_prefix("OData-EntityId: ")).unwrap();
+        let account = &account_url[account_url.find("accounts(").unwrap() + 9..account_url.len() - 1];
+        assert_eq!((parts[1].0, parts[1].1.as_deref()), (201, Some("2")));
+        // `$1` in @odata.bind named the account the first part created.
+        let contact = part_json(&parts[1].2);
+        assert_eq!(contact["lastname"], "Lee");
+        assert_eq!(contact["_parentcustomerid_value"], account);
+        // The GET outside the changeset sees what it wrote; the plug-in ran as the batch's caller with its agent.
+        assert_eq!(parts[2].0, 200);
+        let rows = part_json(&parts[2].2);
+        assert_eq!(rows["value"][0]["name"], "FIRST");
+        assert_eq!(rows["value"][0]["description"], format!("UserId={ALICE} InitiatingUserId={ALICE} Agent=batcher/2"));
+        // A `$1` URL: the next part of a changeset may address the record created before it.
+        let patch = "--batch_1\nContent-Type: multipart/mixed; boundary=cs\n\n--cs\nContent-Type: application/http\n\
+                     Content-ID: 7\n\nPOST accounts HTTP/1.1\n\n{\"name\": \"SECOND\"}\n--cs\n\
+                     Content-Type: application/http\nContent-ID: 8\n\nPATCH $7 HTTP/1.1\nIf-Match: *\n\n\
+                     {\"accountnumber\": \"N-7\"}\n--cs--\n--batch_1--\n";
+        let reply = send_batch(&alice, &[], patch, crlf);
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let rows = alice.get("accounts?$filter=name%20eq%20'SECOND'&$select=accountnumber").json();
+        assert_eq!(rows["value"][0]["accountnumber"], "N-7", "{rows}");
+    }
+}
+
+const FAILING_CHANGESET: &str = "--batch_1
+Content-Type: multipart/mixed; boundary=changeset_b
+
+--changeset_b
+Content-Type: application/http
+Content-ID: 1
+
+POST accounts HTTP/1.1
+
+{\"name\": \"kept?\"}
+--changeset_b
+Content-Type: application/http
+Content-ID: 2
+
+POST accounts HTTP/1.1
+
+{\"name\": \"refuse\"}
+--changeset_b--
+--batch_1
+Content-Type: application/http
+
+POST accounts HTTP/1.1
+
+{\"name\": \"after\"}
+--batch_1--
+";
+
+#[test]
+fn serve_batch_pipe_17_a_plugin_failing_the_second_part_of_a_changeset_rolls_back_all_of_it() {
+    let server = start();
+    let alice = alice(&server);
+    let reply = send_batch(&alice, &[], FAILING_CHANGESET, true);
+    // Without odata.continue-on-error the failure ends the batch: 400, the failing part's error alone.
+    assert_eq!(reply.status, 400, "{reply:?}");
+    let parts = batch_parts(&reply);
+    assert_eq!(parts.len(), 1, "{parts:?}");
+    assert_eq!((parts[0].0, parts[0].1.as_deref()), (400, Some("2")));
+    let error = part_json(&parts[0].2);
+    assert_eq!(error["error"]["code"], "0x80040265");
+    assert!(error["error"]["message"].as_str().unwrap().contains("Accounts named refuse are refused"));
+    // Nothing of the changeset stays: not the first account, not the note its PostOperation step wrote; the
+    // part after it never ran.
+    assert_eq!(alice.get("accounts").json()["value"], json!([]));
+    assert_eq!(alice.get("annotations").json()["value"], json!([]));
+
+    // With odata.continue-on-error the batch goes on after the failed changeset: 200.
+    let reply = send_batch(&alice, &[("Prefer", "odata.continue-on-error")], FAILING_CHANGESET, false);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.header("Preference-Applied"), Some("odata.continue-on-error"));
+    let parts = batch_parts(&reply);
+    assert_eq!(parts.iter().map(|p| p.0).collect::<Vec<_>>(), vec![400, 204], "{parts:?}");
+    let names: Vec<Json> = alice.get("accounts?$select=name").json()["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].clone())
+        .collect();
+    assert_eq!(names, vec![json!("after")]);
+    let notes = alice.get("annotations?$select=subject").json();
+    assert_eq!(notes["value"].as_array().unwrap().len(), 1, "only the kept account's note: {notes}");
+}
+
+#[test]
+fn serve_batch_imp_6_the_batchs_impersonation_applies_to_every_part_and_a_parts_own_header_overrides() {
+    let server = start();
+    let svc = svc(&server);
+    let body = "--batch_1
+Content-Type: application/http
+
+POST accounts HTTP/1.1
+
+{\"name\": \"for alice\"}
+--batch_1
+Content-Type: application/http
+
+POST accounts HTTP/1.1
+MSCRMCallerID: 5e7c0000-0000-4000-8000-000000000002
+
+{\"name\": \"as svc\"}
+--batch_1
+Content-Type: application/http
+
+GET WhoAmI HTTP/1.1
+
+--batch_1--
+";
+    let reply = send_batch(&svc, &[("CallerObjectId", ALICE_OID)], body, true);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let parts = batch_parts(&reply);
+    assert_eq!(parts.iter().map(|p| p.0).collect::<Vec<_>>(), vec![204, 204, 200], "{parts:?}");
+    assert_eq!(part_json(&parts[2].2)["UserId"], ALICE, "WhoAmI in the batch answers for the impersonated user");
+    let rows =
+        svc.get("accounts?$select=name,description,_createdby_value,_createdonbehalfby_value&$orderby=name").json();
+    let (alices, svcs) = (&rows["value"][1], &rows["value"][0]);
+    assert_eq!(alices["name"], "for alice");
+    assert_eq!(alices["_createdby_value"], ALICE);
+    assert_eq!(alices["_createdonbehalfby_value"], SVC, "IMP-8: stamped on behalf");
+    assert_eq!(alices["description"], format!("UserId={ALICE} InitiatingUserId={ALICE} Agent="));
+    // IMP-9: the part's own header names the sender itself: no impersonation.
+    assert_eq!(svcs["name"], "as svc");
+    assert_eq!(svcs["_createdby_value"], SVC);
+    assert_eq!(svcs["_createdonbehalfby_value"], Json::Null);
+}
+
+#[test]
+fn serve_batch_malformed_bodies_are_400_naming_what_is_wrong() {
+    let server = start();
+    let alice = alice(&server);
+    let reply = alice.request("POST", "$batch", &[], Some(&json!({})));
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert!(reply.error().1.contains("multipart/mixed; boundary="), "{reply:?}");
+    let reply = send_batch(&alice, &[], "--batch_1\nContent-Type: application/http\n\nGET WhoAmI HTTP/1.1\n", false);
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert!(reply.error().1.contains("does not end with the line '--batch_1--'"), "{reply:?}");
+    let reply = send_batch(&alice, &[], "--batch_1\nContent-Type: application/http\n\nWhoAmI\n--batch_1--\n", false);
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert!(reply.error().1.contains("not 'METHOD URL HTTP/1.1'"), "{reply:?}");
+    let no_token = send(server.addr(), "POST", "/api/data/v9.2/$batch", &[], Some("x"));
+    assert_eq!(no_token.status, 401, "{no_token:?}");
+    // A reference to no earlier part is that part's 400.
+    let body = "--batch_1\nContent-Type: multipart/mixed; boundary=c\n\n--c\nContent-Type: application/http\n\
+                Content-ID: 1\n\nPATCH $9 HTTP/1.1\n\n{}\n--c--\n--batch_1--\n";
+    let reply = send_batch(&alice, &[], body, false);
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert!(part_json(&batch_parts(&reply)[0].2)["error"]["message"].as_str().unwrap().contains("'$9'"));
 }

@@ -21,6 +21,8 @@ fn on_a_case_thread<T: Send>(f: impl FnOnce() -> Result<T, Fault> + Send) -> Res
 pub struct Session {
     pipeline: Arc<Pipeline>,
     state: CaseState,
+    /// Inside [`Session::transaction`]: requests run in its transaction rather than owning one.
+    in_transaction: bool,
 }
 
 impl Session {
@@ -31,7 +33,39 @@ impl Session {
         let store = Transactional::new(data);
         let clock = Clock::new(pipeline.org.settings.now);
         let meter = crate::budget::Meter::new(pipeline.org.settings.case_memory_bytes);
-        Session { pipeline, state: CaseState { store, clock, meter, ..CaseState::default() } }
+        Session { pipeline, state: CaseState { store, clock, meter, ..CaseState::default() }, in_transaction: false }
+    }
+
+    /// Runs `f` as one transaction, all or nothing (PIPE-10), as `ExecuteTransaction` runs its requests (PIPE-17)
+    /// but with requests chosen one after the other (a Web API changeset, whose parts name what earlier parts
+    /// created): the top-level requests `f` sends run inside it; when `f` fails, every write they made, their
+    /// plug-ins' included, is rolled back and their asynchronous steps are never queued; when it succeeds, all
+    /// is kept and their asynchronous steps are queued (PIPE-11). Inside another transaction, `f` simply runs
+    /// in it.
+    pub fn transaction<T, E>(&mut self, f: impl FnOnce(&mut Session) -> Result<T, E>) -> Result<T, E> {
+        if self.in_transaction {
+            return f(self);
+        }
+        let _budget = crate::budget::Scope::enter(self.state.meter.clone());
+        // Trace records are kept whatever the transaction does, as the platform keeps its trace logs.
+        self.state.store_traces();
+        let queued_before = self.state.pending_jobs.len();
+        self.state.store.begin();
+        self.in_transaction = true;
+        let result = f(self);
+        self.in_transaction = false;
+        match result {
+            Ok(_) => {
+                self.state.store.commit();
+                jobs::enqueue(&self.pipeline, &mut self.state, queued_before);
+            }
+            Err(_) => {
+                self.state.store.rollback();
+                self.state.pending_jobs.truncate(queued_before);
+            }
+        }
+        self.state.doomed = false;
+        result
     }
 
     /// Sets the case's clock, where it stands until moved (QRY-2).
@@ -87,7 +121,9 @@ impl Session {
     ) -> Result<Response, Fault> {
         // BOX-5: what the request stores counts against the case's budget, wherever it is stored.
         let _budget = crate::budget::Scope::enter(self.state.meter.clone());
-        self.state.store_traces();
+        if !self.in_transaction {
+            self.state.store_traces();
+        }
         let org = &self.pipeline.org;
         if sender == org.system_user {
             return Err(Fault::new(
@@ -152,7 +188,7 @@ impl Session {
             depth: 1,
             correlation_id: Uuid::new_v4(),
             parent: None,
-            in_transaction: false,
+            in_transaction: self.in_transaction,
             tag: options.tag,
             via: None,
             impersonator,

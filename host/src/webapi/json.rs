@@ -75,7 +75,7 @@ pub fn entity_to_json(entity: &Entity, primary_id: &str, annotations: Annotation
     out
 }
 
-fn value_to_json(value: &Value) -> Json {
+pub fn value_to_json(value: &Value) -> Json {
     let number = |text: &str| text.parse::<Number>().map(Json::Number).unwrap_or_else(|_| Json::String(text.into()));
     match value {
         Value::Null => Json::Null,

@@ -12,7 +12,9 @@
 //! run; the HTTP side (hyper on tokio) reads and checks each request, hands the worker a job and awaits its
 //! answer. Requests therefore run one at a time, in the order they arrive, as in one organization.
 
+mod actions;
 mod auth;
+mod batch;
 pub mod errors;
 pub mod filter;
 mod io;
@@ -195,12 +197,13 @@ async fn accept(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
                 let shared = shared.clone();
                 // On a task of its own, so that a bug of the server's panicking is a 500 with a body, not a
                 // dropped connection.
-                let handling = tokio::spawn(async move { handle(&shared, request).await });
+                let handling = tokio::spawn(async move { handle(shared, request).await });
                 async move {
                     Ok::<_, Infallible>(handling.await.unwrap_or_else(|e| {
                         error_response(&internal(&format!(
                             "the server failed on this request (a bug of xrm-sandbox): {e}"
                         )))
+                        .map(Full::new)
                     }))
                 }
             });
@@ -210,20 +213,28 @@ async fn accept(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// One HTTP request: every failure becomes the platform's error shape.
-async fn handle(shared: &Shared, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+/// A response as the handlers build it; its body is sent whole.
+type Answer = hyper::Response<Bytes>;
+
+/// One HTTP request: every failure becomes the platform's error shape. The request is read on the runtime and
+/// answered on the session's thread (where it runs in order with the others).
+async fn handle(shared: Arc<Shared>, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(e) => return error_response(&ApiError::bad_request(format!("Cannot read the request body: {e}"))),
+        Err(e) => {
+            return error_response(&ApiError::bad_request(format!("Cannot read the request body: {e}"))).map(Full::new);
+        }
     };
-    match route(shared, &parts, body).await {
-        Ok(response) => response,
-        Err(e) => error_response(&e),
-    }
+    let on = shared.clone();
+    let answer = match on.on_session(move |session| route(&shared, session, &parts, body)).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(e)) | Err(e) => error_response(&e),
+    };
+    answer.map(Full::new)
 }
 
-fn error_response(e: &ApiError) -> hyper::Response<Full<Bytes>> {
+fn error_response(e: &ApiError) -> Answer {
     let mut response = respond(e.status, Some(e.body()));
     if e.status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -232,22 +243,19 @@ fn error_response(e: &ApiError) -> hyper::Response<Full<Bytes>> {
 }
 
 /// A response with the Web API's headers and an optional JSON body.
-fn respond(status: StatusCode, body: Option<String>) -> hyper::Response<Full<Bytes>> {
-    let mut response = hyper::Response::new(Full::new(body.clone().map(Bytes::from).unwrap_or_default()));
+fn respond(status: StatusCode, body: Option<String>) -> Answer {
+    let has_body = body.is_some();
+    let mut response = hyper::Response::new(body.map(Bytes::from).unwrap_or_default());
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert("OData-Version", HeaderValue::from_static("4.0"));
-    if body.is_some() {
+    if has_body {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; odata.metadata=minimal"));
     }
     response
 }
 
-fn with_header(
-    mut response: hyper::Response<Full<Bytes>>,
-    name: &'static str,
-    value: &str,
-) -> hyper::Response<Full<Bytes>> {
+fn with_header(mut response: Answer, name: &'static str, value: &str) -> Answer {
     if let Ok(value) = HeaderValue::from_str(value) {
         response.headers_mut().insert(name, value);
     }
@@ -275,20 +283,37 @@ struct Context {
     prefer: Prefer,
 }
 
-async fn route(
+/// Runs on the session's thread.
+fn route(
     shared: &Shared,
+    session: &mut Session,
     parts: &hyper::http::request::Parts,
     body: Bytes,
-) -> Result<hyper::Response<Full<Bytes>>, ApiError> {
+) -> Result<Answer, ApiError> {
     let path = parts.uri.path();
     if path == "/_sandbox/reset" {
         if parts.method != Method::POST {
             return Err(method_not_allowed(&parts.method, "/_sandbox/reset"));
         }
-        let pipeline = shared.pipeline.clone();
-        shared.on_session(move |session| *session = Session::new(pipeline)).await?;
+        *session = Session::new(shared.pipeline.clone());
         return Ok(respond(StatusCode::NO_CONTENT, None));
     }
+    if let Some((version, rest)) = split_api_path(path)
+        && path::percent_decode(rest, false).is_ok_and(|r| r == "$batch")
+    {
+        return batch::batch(shared, session, parts, version, &body);
+    }
+    api(shared, session, parts, body)
+}
+
+/// A request under `/api/data/v…/` (alone or as a part of a `$batch`).
+fn api(
+    shared: &Shared,
+    session: &mut Session,
+    parts: &hyper::http::request::Parts,
+    body: Bytes,
+) -> Result<Answer, ApiError> {
+    let path = parts.uri.path();
     let Some((version, rest)) = split_api_path(path) else {
         return Err(ApiError::not_found(format!(
             "No resource at '{path}': the Web API is under /api/data/v9.2/ (and POST /_sandbox/reset restores the \
@@ -323,23 +348,32 @@ async fn route(
         Ok::<_, ApiError>(table)
     };
     match (method.clone(), resource) {
-        (Method::GET, Resource::WhoAmI) => who_am_i(shared, caller, &context).await,
+        (Method::GET, Resource::WhoAmI) => who_am_i(session, &caller, &context),
+        (Method::POST, Resource::Collection(name))
+            if org.custom_apis.contains_key(&name) || messages::is_built_in(&name) =>
+        {
+            actions::action(shared, session, &caller, &context, None, &name, &body)
+        }
+        (Method::POST, Resource::BoundAction(set, key, name)) => {
+            let table = actions::bound_table(org, &set)?;
+            actions::action(shared, session, &caller, &context, Some((table, key.as_ref())), &name, &body)
+        }
         (Method::POST, Resource::Collection(set)) => {
-            create(shared, caller, &context, set_of(&set)?, &options, body).await
+            create(shared, session, &caller, &context, set_of(&set)?, &options, body)
         }
         (Method::GET, Resource::Collection(set)) => {
-            query(shared, caller, &context, set_of(&set)?, &options, parts.uri.query().unwrap_or("")).await
+            query(session, &caller, &context, set_of(&set)?, &options, parts.uri.query().unwrap_or(""))
         }
-        (Method::GET, Resource::Count(set)) => count(shared, caller, set_of(&set)?, &options).await,
+        (Method::GET, Resource::Count(set)) => count(session, &caller, set_of(&set)?, &options),
         (Method::GET, Resource::Record(set, key)) => {
-            retrieve(shared, caller, &context, set_of(&set)?, &key, &options).await
+            retrieve(session, &caller, &context, set_of(&set)?, &key, &options)
         }
         (Method::PATCH, Resource::Record(set, key)) => {
-            update(shared, caller, &context, set_of(&set)?, key, &options, headers, body).await
+            update(shared, session, &caller, &context, set_of(&set)?, key, &options, headers, body)
         }
         (Method::DELETE, Resource::Record(set, key)) => {
             let target = key_reference(set_of(&set)?, &key)?;
-            shared.on_session(move |s| caller.send(s, Request::delete(target))).await??;
+            caller.send(session, Request::delete(target))?;
             Ok(respond(StatusCode::NO_CONTENT, None))
         }
         (method, _) => Err(method_not_allowed(&method, rest)),

@@ -16,6 +16,9 @@ pub enum Resource {
     Count(String),
     /// `accounts(00000000-…)` or `accounts(accountnumber='A1')`: one record.
     Record(String, RecordKey),
+    /// `accounts(…)/Microsoft.Dynamics.CRM.{Name}` (bound to a record) or `accounts/Microsoft.Dynamics.CRM.{Name}`
+    /// (bound to the entity set): an action.
+    BoundAction(String, Option<RecordKey>, String),
 }
 
 /// How a URL names a record.
@@ -72,6 +75,16 @@ pub fn parse_resource(rest: &str) -> Result<Resource, ApiError> {
     match (&resource, &segments[1..]) {
         (_, []) => Ok(resource),
         (Resource::Collection(set), ["$count"]) => Ok(Resource::Count(set.clone())),
+        (Resource::Collection(set), [next]) | (Resource::Record(set, _), [next])
+            if next.starts_with("Microsoft.Dynamics.CRM.") =>
+        {
+            let name = &next["Microsoft.Dynamics.CRM.".len()..];
+            let key = match &resource {
+                Resource::Record(_, key) => Some(key.clone()),
+                _ => None,
+            };
+            Ok(Resource::BoundAction(set.clone(), key, name.to_owned()))
+        }
         (_, [next, ..]) => Err(ApiError::not_supported(format!("The path segment '{next}' (after '{first}')"))),
     }
 }
@@ -216,6 +229,15 @@ mod tests {
         );
         assert_eq!(parse_resource("accounts(name='')"), keys(&[("name", "")]));
         assert_eq!(parse_resource("new_things"), Ok(Resource::Collection("new_things".into())));
+        let id = Uuid::try_parse(ID).unwrap();
+        assert_eq!(
+            parse_resource(&format!("accounts({ID})/Microsoft.Dynamics.CRM.new_Escalate")),
+            Ok(Resource::BoundAction("accounts".into(), Some(RecordKey::Id(id)), "new_Escalate".into()))
+        );
+        assert_eq!(
+            parse_resource("accounts/Microsoft.Dynamics.CRM.CreateMultiple"),
+            Ok(Resource::BoundAction("accounts".into(), None, "CreateMultiple".into()))
+        );
     }
 
     #[test]
@@ -241,7 +263,6 @@ mod tests {
             ("$metadata", "'$metadata'"),
             ("", "service document"),
             (&format!("accounts({ID})/primarycontactid/$ref"), "'primarycontactid'"),
-            (&format!("accounts({ID})/Microsoft.Dynamics.CRM.new_Escalate"), "'Microsoft.Dynamics.CRM.new_Escalate'"),
         ] {
             let e = status(path);
             assert_eq!(e.status, hyper::StatusCode::NOT_IMPLEMENTED, "{path}");

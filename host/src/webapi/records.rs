@@ -3,7 +3,6 @@
 //! Web API writes them.
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::StatusCode;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use serde_json::{Map, Value as Json, json};
@@ -16,13 +15,14 @@ use super::errors::ApiError;
 use super::json::{entity_from_json, entity_to_json, key_reference};
 use super::options::QueryOptions;
 use super::path::{self, RecordKey};
-use super::{Caller, Context, Shared, filter, header_text, internal, respond, with_header};
+use super::{Answer, Caller, Context, Shared, filter, header_text, internal, respond, with_header};
 use crate::org::Table;
+use crate::pipeline::Session;
 
 /// The page size when a client asks for none (`Prefer: odata.maxpagesize`): the platform's.
 const DEFAULT_PAGE: u32 = 5000;
 
-fn json_response(status: StatusCode, body: Json) -> hyper::Response<Full<Bytes>> {
+fn json_response(status: StatusCode, body: Json) -> Answer {
     respond(status, Some(body.to_string()))
 }
 
@@ -45,12 +45,8 @@ fn retrieved(response: Response) -> Result<Entity, ApiError> {
     }
 }
 
-pub(super) async fn who_am_i(
-    shared: &Shared,
-    caller: Caller,
-    context: &Context,
-) -> Result<hyper::Response<Full<Bytes>>, ApiError> {
-    let response = shared.on_session(move |s| caller.send(s, Request::new(messages::WHO_AM_I))).await??;
+pub(super) fn who_am_i(session: &mut Session, caller: &Caller, context: &Context) -> Result<Answer, ApiError> {
+    let response = caller.send(session, Request::new(messages::WHO_AM_I))?;
     let id = |name: &str| match response.results.get(name) {
         Some(ParameterValue::Value(Value::Guid(id))) => json!(id.to_string()),
         _ => Json::Null,
@@ -76,32 +72,26 @@ fn body_entity(shared: &Shared, table: &Table, body: &[u8]) -> Result<Entity, Ap
     entity_from_json(shared.pipeline.org(), table, body)
 }
 
-pub(super) async fn create(
+pub(super) fn create(
     shared: &Shared,
-    caller: Caller,
+    s: &mut Session,
+    caller: &Caller,
     context: &Context,
     table: &Table,
     options: &QueryOptions,
     body: Bytes,
-) -> Result<hyper::Response<Full<Bytes>>, ApiError> {
+) -> Result<Answer, ApiError> {
     let entity = body_entity(shared, table, &body)?;
     let (logical, columns, representation) =
         (table.logical_name.clone(), options.columns(), context.prefer.representation);
-    let (id, record) = shared
-        .on_session(move |s| {
-            let response = caller.send(s, Request::create(entity))?;
-            let Some(ParameterValue::Value(Value::Guid(id))) = response.results.get(messages::ID).cloned() else {
-                return Err(internal("Create returned no id"));
-            };
-            let record = match representation {
-                true => {
-                    Some(retrieved(caller.send(s, Request::retrieve(EntityReference::new(logical, id), columns))?)?)
-                }
-                false => None,
-            };
-            Ok((id, record))
-        })
-        .await??;
+    let response = caller.send(s, Request::create(entity))?;
+    let Some(ParameterValue::Value(Value::Guid(id))) = response.results.get(messages::ID).cloned() else {
+        return Err(internal("Create returned no id"));
+    };
+    let record = match representation {
+        true => Some(retrieved(caller.send(s, Request::retrieve(EntityReference::new(logical, id), columns))?)?),
+        false => None,
+    };
     let url = entity_id_url(context, table, id);
     let response = match record {
         Some(record) => with_header(
@@ -114,16 +104,16 @@ pub(super) async fn create(
     Ok(with_header(response, "OData-EntityId", &url))
 }
 
-pub(super) async fn retrieve(
-    shared: &Shared,
-    caller: Caller,
+pub(super) fn retrieve(
+    session: &mut Session,
+    caller: &Caller,
     context: &Context,
     table: &Table,
     key: &RecordKey,
     options: &QueryOptions,
-) -> Result<hyper::Response<Full<Bytes>>, ApiError> {
+) -> Result<Answer, ApiError> {
     let request = Request::retrieve(key_reference(table, key)?, options.columns());
-    let record = retrieved(shared.on_session(move |s| caller.send(s, request)).await??)?;
+    let record = retrieved(caller.send(session, request)?)?;
     Ok(json_response(StatusCode::OK, record_body(context, table, &record)))
 }
 
@@ -149,16 +139,17 @@ fn written_id(response: &Response) -> Option<Uuid> {
 /// PATCH: Update with `If-Match: *` (the record must exist), Create with `If-None-Match: *` (it must not),
 /// Upsert otherwise; the record named by id or by alternate key (KEY-1).
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn update(
+pub(super) fn update(
     shared: &Shared,
-    caller: Caller,
+    s: &mut Session,
+    caller: &Caller,
     context: &Context,
     table: &Table,
     key: RecordKey,
     options: &QueryOptions,
     headers: &HeaderMap,
     body: Bytes,
-) -> Result<hyper::Response<Full<Bytes>>, ApiError> {
+) -> Result<Answer, ApiError> {
     let mut entity = body_entity(shared, table, &body)?;
     let reference = key_reference(table, &key)?;
     match key {
@@ -194,38 +185,33 @@ pub(super) async fn update(
     let (logical, columns, representation) =
         (table.logical_name.clone(), options.columns(), context.prefer.representation);
     let primary = table.primary_id.clone();
-    let (id, record) = shared
-        .on_session(move |s| {
-            let id = match patch {
-                Patch::Update => {
-                    // By key, the record is found first: the update may change the key's own columns.
-                    let id = match reference.id.is_nil() {
-                        false => reference.id,
-                        true => {
-                            let only_id = ColumnSet::Columns(vec![primary]);
-                            let found = retrieved(caller.send(s, Request::retrieve(reference, only_id))?)?;
-                            found.id.ok_or_else(|| internal("Retrieve returned a record without its id"))?
-                        }
-                    };
-                    caller.send(s, Request::update(entity))?;
-                    id
-                }
-                Patch::Create | Patch::Upsert => {
-                    let request =
-                        if patch == Patch::Create { Request::create(entity) } else { Request::upsert(entity) };
-                    let response = caller.send(s, request)?;
-                    written_id(&response).ok_or_else(|| internal("the write returned no id"))?
-                }
-            };
-            let record = match representation {
-                true => {
-                    Some(retrieved(caller.send(s, Request::retrieve(EntityReference::new(logical, id), columns))?)?)
-                }
-                false => None,
-            };
-            Ok::<_, ApiError>((id, record))
-        })
-        .await??;
+    let (id, record) = (|| {
+        let id = match patch {
+            Patch::Update => {
+                // By key, the record is found first: the update may change the key's own columns.
+                let id = match reference.id.is_nil() {
+                    false => reference.id,
+                    true => {
+                        let only_id = ColumnSet::Columns(vec![primary]);
+                        let found = retrieved(caller.send(s, Request::retrieve(reference, only_id))?)?;
+                        found.id.ok_or_else(|| internal("Retrieve returned a record without its id"))?
+                    }
+                };
+                caller.send(s, Request::update(entity))?;
+                id
+            }
+            Patch::Create | Patch::Upsert => {
+                let request = if patch == Patch::Create { Request::create(entity) } else { Request::upsert(entity) };
+                let response = caller.send(s, request)?;
+                written_id(&response).ok_or_else(|| internal("the write returned no id"))?
+            }
+        };
+        let record = match representation {
+            true => Some(retrieved(caller.send(s, Request::retrieve(EntityReference::new(logical, id), columns))?)?),
+            false => None,
+        };
+        Ok::<_, ApiError>((id, record))
+    })()?;
     let url = entity_id_url(context, table, id);
     let response = match record {
         Some(record) => with_header(
@@ -272,17 +258,17 @@ fn collection(response: Response) -> Result<xrm_model::EntityCollection, ApiErro
     }
 }
 
-pub(super) async fn query(
-    shared: &Shared,
-    caller: Caller,
+pub(super) fn query(
+    session: &mut Session,
+    caller: &Caller,
     context: &Context,
     table: &Table,
     options: &QueryOptions,
     raw_query: &str,
-) -> Result<hyper::Response<Full<Bytes>>, ApiError> {
+) -> Result<Answer, ApiError> {
     let page_size = context.prefer.max_page_size.unwrap_or(DEFAULT_PAGE);
     let request = Request::retrieve_multiple(Query::Expression(query_expression(table, options, page_size)?));
-    let rows = collection(shared.on_session(move |s| caller.send(s, request)).await??)?;
+    let rows = collection(caller.send(session, request)?)?;
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(format!("{}$metadata#{}", context.base, table.entity_set_name)));
     if options.count {
@@ -326,21 +312,21 @@ pub(super) async fn query(
 }
 
 /// `{set}/$count`: how many records the caller may read (as the platform, at most 5,000), as plain text.
-pub(super) async fn count(
-    shared: &Shared,
-    caller: Caller,
+pub(super) fn count(
+    session: &mut Session,
+    caller: &Caller,
     table: &Table,
     options: &QueryOptions,
-) -> Result<hyper::Response<Full<Bytes>>, ApiError> {
+) -> Result<Answer, ApiError> {
     let mut query = QueryExpression::new(table.logical_name.clone());
     query.column_set = ColumnSet::Columns(vec![table.primary_id.clone()]);
     if let Some(text) = &options.filter {
         query.criteria = filter::parse(text)?;
     }
     let request = Request::retrieve_multiple(Query::Expression(query));
-    let rows = collection(shared.on_session(move |s| caller.send(s, request)).await??)?;
+    let rows = collection(caller.send(session, request)?)?;
     let mut response = respond(StatusCode::OK, None);
-    *response.body_mut() = Full::new(Bytes::from(rows.entities.len().to_string()));
+    *response.body_mut() = Bytes::from(rows.entities.len().to_string());
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     Ok(response)
 }
