@@ -35,7 +35,15 @@ fn org() -> Json {
         ],
         "tables": [ { "logicalname": "account", "objecttypecode": 1,
                       "keys": [ { "name": "account_number", "columns": ["accountnumber"] } ] } ],
-        "customapis": [ { "uniquename": "new_Recalculate", "boundentity": null, "request": {}, "response": {} } ],
+        "customapis": [
+            { "uniquename": "new_Recalculate", "boundentity": null, "request": {}, "response": {} },
+            { "uniquename": "new_Quote", "boundentity": null,
+              "request": { "Amount": "Money", "Count": { "type": "Integer", "optional": true },
+                           "Customer": { "type": "EntityReference", "optional": true } },
+              "response": { "Summary": "String", "Total": "Money" } },
+            { "uniquename": "new_Escalate", "boundentity": "account", "request": { "Reason": "String" },
+              "response": { "Ticket": "String" } }
+        ],
         "users": [
             { "@alias": "alice", "systemuserid": ALICE, "fullname": "Alice Adams", "businessunit": "@root",
               "roles": ["@sales"], "azureactivedirectoryobjectid": ALICE_OID },
@@ -64,6 +72,16 @@ fn steps() -> Json {
           "impersonatinguserid": "@svc",
           "configuration": { "ops": [
             { "create": { "@logicalname": "annotation", "subject": "note on {Target.name} by {UserId} for {InitiatingUserId}" }, "as": "user" }
+          ] } },
+        { "name": "quotes", "plugin": "probe", "message": "new_Quote", "stage": 30,
+          "configuration": { "ops": [
+            { "setoutput": { "Summary": "Amount={Input.Amount} Count={Input.Count} Customer={Input.Customer} by {UserId}",
+                             "Total": { "@money": "99.50" } } }
+          ] } },
+        { "name": "escalates", "plugin": "probe", "message": "new_Escalate", "primaryentity": "account", "stage": 30,
+          "configuration": { "ops": [
+            { "when": { "Input.Reason": "refuse" }, "ops": [ { "throw": "Escalation refused" } ] },
+            { "setoutput": { "Ticket": "T-{Target.id} {Input.Reason} by {UserId}" } }
           ] } }
     ])
 }
@@ -646,13 +664,16 @@ fn serve_errors_name_what_is_unknown_unsupported_or_malformed() {
         assert!(message.contains(says), "expected {says:?} in {message:?}");
     };
     check(alice.get("widgets"), 404, "'widgets'");
-    check(alice.get("$batch"), 501, "'$batch'");
+    check(alice.get("$batch"), 405, "'$batch'");
     check(alice.get("accounts?$expand=primarycontactid"), 501, "'$expand'");
     check(alice.get("accounts?fetchXml=%3Cfetch%2F%3E"), 501, "'fetchXml'");
     check(alice.get("accounts(name='x')"), 400, "not a defined key");
     check(alice.get("accounts(nosuchcolumn='x')"), 400, "nosuchcolumn");
     check(alice.get("accounts(numberofemployees='many')"), 400, "'many'");
-    check(alice.post("new_Recalculate", &json!({})), 501, "'new_Recalculate'");
+    check(alice.post("new_Nothing", &json!({})), 404, "'new_Nothing'");
+    check(alice.post("accounts/Microsoft.Dynamics.CRM.new_Nothing", &json!({})), 404, "'new_Nothing'");
+    check(alice.post("Merge", &json!({})), 501, "'Merge'");
+    check(alice.get(&format!("accounts({ALICE})/name")), 501, "'name'");
     check(alice.get("accounts?$filter=name%20eq%20'x"), 400, "not closed");
     check(alice.get("accounts?$filter=nosuchcolumn%20eq%201"), 400, "nosuchcolumn");
     check(alice.get("accounts?$top=lots"), 400, "$top");
@@ -1019,4 +1040,102 @@ fn serve_batch_malformed_bodies_are_400_naming_what_is_wrong() {
     let reply = send_batch(&alice, &[], body, false);
     assert_eq!(reply.status, 400, "{reply:?}");
     assert!(part_json(&batch_parts(&reply)[0].2)["error"]["message"].as_str().unwrap().contains("'$9'"));
+}
+
+#[test]
+fn serve_pipe_1_custom_apis_are_actions_unbound_and_bound_with_typed_parameters_and_response_properties() {
+    let server = start();
+    let alice = alice(&server);
+    let account = alice.create("accounts", &json!({ "name": "Contoso" }));
+    let reply = alice.post(
+        "new_Quote",
+        &json!({ "Amount": 12.5, "Count": 3,
+                 "Customer": { "@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": account } }),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let body = reply.json();
+    assert!(body["@odata.context"].as_str().unwrap().ends_with("$metadata#Microsoft.Dynamics.CRM.new_QuoteResponse"));
+    // The stage-30 plug-in read each parameter as its declared type, and ran as the caller.
+    let summary = body["Summary"].as_str().unwrap();
+    assert!(summary.starts_with("Amount=12.5"), "{summary}");
+    assert!(summary.contains("Count=3 "), "{summary}");
+    assert!(summary.contains(&account), "{summary}");
+    assert!(summary.ends_with(&format!("by {ALICE}")), "{summary}");
+    assert_eq!(body["Total"], json!(99.5));
+    // Parameters of the wrong type or unknown ones: 400 naming them; the declared types are checked (PIPE-1).
+    let reply = alice.post("new_Quote", &json!({ "Amount": "lots" }));
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert!(reply.error().1.contains("'Amount'"), "{reply:?}");
+    let reply = alice.post("new_Quote", &json!({ "Amount": 1, "Colour": "red" }));
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert!(reply.error().1.contains("'Colour'"), "{reply:?}");
+    let reply = alice.post("new_Quote", &json!({}));
+    assert_eq!(reply.status, 400, "a required parameter is missing: {reply:?}");
+    // An action without response properties answers 204.
+    assert_eq!(alice.post("new_Recalculate", &json!({})).status, 204);
+
+    // Bound to a record: its Target is the record of the URL; the impersonated user runs it (IMP-6).
+    let svc = svc(&server).with("MSCRMCallerID", ALICE);
+    let reply =
+        svc.post(&format!("accounts({account})/Microsoft.Dynamics.CRM.new_Escalate"), &json!({ "Reason": "late" }));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["Ticket"], format!("T-{account} late by {ALICE}"));
+    let reply =
+        alice.post(&format!("accounts({account})/Microsoft.Dynamics.CRM.new_Escalate"), &json!({ "Reason": "refuse" }));
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert!(reply.error().1.contains("Escalation refused"), "{reply:?}");
+    let reply = alice.post("new_Escalate", &json!({ "Reason": "x" }));
+    assert_eq!(reply.status, 400, "a bound action called unbound: {reply:?}");
+    assert!(reply.error().1.contains("accounts({id})/Microsoft.Dynamics.CRM.new_Escalate"), "{reply:?}");
+}
+
+#[test]
+fn serve_pipe_17_createmultiple_and_upsertmultiple_bound_to_an_entity_set_answer_their_ids() {
+    let server = start();
+    let alice = alice(&server);
+    let reply = alice.post(
+        "accounts/Microsoft.Dynamics.CRM.CreateMultiple",
+        &json!({ "Targets": [
+            { "@odata.type": "Microsoft.Dynamics.CRM.account", "name": "One" },
+            { "@odata.type": "Microsoft.Dynamics.CRM.account", "name": "Two" }
+        ] }),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let ids = reply.json()["Ids"].as_array().unwrap().clone();
+    assert_eq!(ids.len(), 2);
+    // The Create steps ran once per target (PIPE-17), as the caller.
+    for (id, name) in ids.iter().zip(["One", "Two"]) {
+        let record = alice.get(&format!("accounts({})?$select=name,description", id.as_str().unwrap())).json();
+        assert_eq!(record["name"], name);
+        assert_eq!(record["description"], format!("UserId={ALICE} InitiatingUserId={ALICE} Agent="));
+    }
+    let reply = alice.post(
+        "accounts/Microsoft.Dynamics.CRM.UpsertMultiple",
+        &json!({ "Targets": [
+            { "@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": ids[0], "name": "One (upserted)" },
+            { "@odata.type": "Microsoft.Dynamics.CRM.account", "name": "Three" }
+        ] }),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let upserted = reply.json()["Ids"].as_array().unwrap().clone();
+    assert_eq!(upserted.len(), 2, "{upserted:?}");
+    assert_eq!(upserted[0], ids[0]);
+    assert_eq!(
+        alice.get(&format!("accounts({})?$select=name", ids[0].as_str().unwrap())).json()["name"],
+        "One (upserted)"
+    );
+    assert_eq!(alice.get("accounts/$count").body, "3");
+    // A plug-in failing one target fails the whole request: nothing is written.
+    let reply = alice.post(
+        "accounts/Microsoft.Dynamics.CRM.CreateMultiple",
+        &json!({ "Targets": [ { "name": "Four" }, { "name": "refuse" } ] }),
+    );
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert_eq!(alice.get("accounts/$count").body, "3");
+    let reply = alice.post(
+        "accounts/Microsoft.Dynamics.CRM.CreateMultiple",
+        &json!({ "Targets": [ { "@odata.type": "Microsoft.Dynamics.CRM.contact", "lastname": "x" } ] }),
+    );
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert!(reply.error().1.contains("contact"), "{reply:?}");
 }

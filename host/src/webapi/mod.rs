@@ -358,6 +358,10 @@ fn api(
             let table = actions::bound_table(org, &set)?;
             actions::action(shared, session, &caller, &context, Some((table, key.as_ref())), &name, &body)
         }
+        (_, Resource::BoundAction(set, key, name)) => Err(ApiError::not_supported(format!(
+            "The path segment '{name}' (after '{set}{}')",
+            if key.is_some() { "(…)" } else { "" }
+        ))),
         (Method::POST, Resource::Collection(set)) => {
             create(shared, session, &caller, &context, set_of(&set)?, &options, body)
         }

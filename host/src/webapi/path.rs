@@ -17,7 +17,8 @@ pub enum Resource {
     /// `accounts(00000000-…)` or `accounts(accountnumber='A1')`: one record.
     Record(String, RecordKey),
     /// `accounts(…)/Microsoft.Dynamics.CRM.{Name}` (bound to a record) or `accounts/Microsoft.Dynamics.CRM.{Name}`
-    /// (bound to the entity set): an action.
+    /// (bound to the entity set): an action (the namespace may be left out). Any other method than POST on
+    /// such a path is a property path, not served.
     BoundAction(String, Option<RecordKey>, String),
 }
 
@@ -75,10 +76,11 @@ pub fn parse_resource(rest: &str) -> Result<Resource, ApiError> {
     match (&resource, &segments[1..]) {
         (_, []) => Ok(resource),
         (Resource::Collection(set), ["$count"]) => Ok(Resource::Count(set.clone())),
+        // Clients write a bound action with its namespace or without it (dynamics-web-api does not add it).
         (Resource::Collection(set), [next]) | (Resource::Record(set, _), [next])
-            if next.starts_with("Microsoft.Dynamics.CRM.") =>
+            if !next.is_empty() && next.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') =>
         {
-            let name = &next["Microsoft.Dynamics.CRM.".len()..];
+            let name = next.strip_prefix("Microsoft.Dynamics.CRM.").unwrap_or(next);
             let key = match &resource {
                 Resource::Record(_, key) => Some(key.clone()),
                 _ => None,

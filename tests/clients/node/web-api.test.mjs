@@ -223,3 +223,55 @@ test("no bearer token: 401 in the platform's error shape", async () => {
     assert.match(body.error.code, /^0x[0-9a-f]{8}$/i);
     assert.ok(body.error.message.length > 0);
 });
+
+test("$batch: a changeset with a $1 reference, and a query after it, as the impersonated user (IMP-6)", async () => {
+    const client = as("svc", { impersonate: ids.alice });
+    client.startBatch();
+    client.create({ collection: "accounts", data: { name: "Node Batch A" }, contentId: "1" });
+    client.update({ contentId: "$1", data: { accountnumber: "NB-1" } });
+    client.retrieveMultiple({ collection: "accounts", select: ["name"], filter: "name eq 'Node Batch A'" });
+    const results = await client.executeBatch();
+    assert.equal(results.length, 3);
+    const id = results[0];
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.deepEqual(results[2].value.map((a) => a.name), ["Node Batch A"]);
+    const account = await as("alice").retrieve({
+        collection: "accounts",
+        key: id,
+        select: ["accountnumber", "description", "_createdby_value", "_createdonbehalfby_value"],
+    });
+    assert.equal(account.accountnumber, "NB-1", "the update addressed the record by $1");
+    assert.equal(account.description, `UserId=${ids.alice} InitiatingUserId=${ids.alice}`);
+    assert.equal(account._createdby_value, ids.alice);
+    assert.equal(account._createdonbehalfby_value, ids.svc);
+});
+
+test("PIPE-17: a $batch changeset that a plug-in fails is rolled back whole", async () => {
+    const alice = as("alice");
+    alice.startBatch();
+    alice.create({ collection: "accounts", data: { name: "Node Batch kept?" } });
+    alice.create({ collection: "accounts", data: { name: "Refuse me" } });
+    const error = await failure(() => alice.executeBatch());
+    const errors = Array.isArray(error) ? error : [error];
+    assert.ok(errors.some((e) => e?.status === 400 && /Accounts called Refuse me are refused/.test(e.error?.message ?? e.message)), `${JSON.stringify(error)}`);
+    const rows = await alice.retrieveMultiple({ collection: "accounts", select: ["name"], filter: "name eq 'Node Batch kept?'" });
+    assert.deepEqual(rows.value, [], "the first create of the changeset was rolled back");
+    const notes = await as("svc").retrieveMultiple({ collection: "annotations", select: ["subject"], filter: "endswith(subject, 'Node Batch kept?')" });
+    assert.deepEqual(notes.value, [], "and so were its plug-ins' notes");
+});
+
+test("PIPE-1: custom APIs as actions, unbound and bound, run by their plug-in as the caller", async () => {
+    const alice = as("alice");
+    const ping = await alice.callAction({ actionName: "new_Ping", action: { Text: "hello" } });
+    assert.equal(ping.Echo, `hello from ${ids.alice}`);
+    const id = await alice.create({ collection: "accounts", data: { name: "Node Escalated" } });
+    const ticket = await as("svc", { impersonate: ids.bob }).callAction({
+        actionName: "new_Escalate",
+        collection: "accounts",
+        key: id,
+        action: { Reason: "late" },
+    });
+    assert.equal(ticket.Ticket, `T-${id} late by ${ids.bob}`);
+    const unknown = await failure(() => alice.callAction({ actionName: "new_Nothing" }));
+    assert.equal(unknown.status, 404);
+});
