@@ -17,6 +17,10 @@ pub struct Annotations {
     pub formatted: bool,
     /// `Microsoft.Dynamics.CRM.lookuplogicalname`.
     pub lookup_table: bool,
+    /// `Microsoft.Dynamics.CRM.fetchxmlpagingcookie` (a FetchXML query's).
+    pub paging_cookie: bool,
+    /// `Microsoft.Dynamics.CRM.morerecords` (a FetchXML query's).
+    pub more_records: bool,
 }
 
 impl Annotations {
@@ -32,6 +36,8 @@ impl Annotations {
         Annotations {
             formatted: wants("OData.Community.Display.V1.FormattedValue"),
             lookup_table: wants("Microsoft.Dynamics.CRM.lookuplogicalname"),
+            paging_cookie: wants("Microsoft.Dynamics.CRM.fetchxmlpagingcookie"),
+            more_records: wants("Microsoft.Dynamics.CRM.morerecords"),
         }
     }
 }
@@ -286,16 +292,16 @@ mod tests {
 
     #[test]
     fn annotations_are_read_from_the_preference() {
-        let all = Annotations { formatted: true, lookup_table: true };
+        let all = Annotations { formatted: true, lookup_table: true, paging_cookie: true, more_records: true };
         assert_eq!(Annotations::from_preference("*"), all);
         assert_eq!(Annotations::from_preference("\"*\"".trim_matches('"')), all);
         assert_eq!(
             Annotations::from_preference("OData.Community.Display.V1.FormattedValue"),
-            Annotations { formatted: true, lookup_table: false }
+            Annotations { formatted: true, ..Annotations::default() }
         );
         assert_eq!(
             Annotations::from_preference("Microsoft.Dynamics.CRM.*"),
-            Annotations { formatted: false, lookup_table: true }
+            Annotations { lookup_table: true, paging_cookie: true, more_records: true, ..Annotations::default() }
         );
     }
 
@@ -308,7 +314,11 @@ mod tests {
             .set("versionnumber", 5i64)
             .set("ownerid", EntityReference::new("systemuser", xrm_model::Uuid::from_u128(1)));
         e.formatted_values.insert("ownerid".into(), "Alice".into());
-        let json = Json::Object(entity_to_json(&e, "accountid", Annotations { formatted: true, lookup_table: true }));
+        let json = Json::Object(entity_to_json(
+            &e,
+            "accountid",
+            Annotations { formatted: true, lookup_table: true, ..Annotations::default() },
+        ));
         assert_eq!(json["name"], "Contoso");
         assert_eq!(json["revenue"], serde_json::json!(12.5));
         assert_eq!(json["industrycode"], 3);

@@ -16,6 +16,7 @@ mod actions;
 mod auth;
 mod batch;
 pub mod errors;
+mod fetch;
 pub mod filter;
 mod io;
 mod json;
@@ -365,9 +366,10 @@ fn api(
         (Method::POST, Resource::Collection(set)) => {
             create(shared, session, &caller, &context, set_of(&set)?, &options, body)
         }
-        (Method::GET, Resource::Collection(set)) => {
-            query(session, &caller, &context, set_of(&set)?, &options, parts.uri.query().unwrap_or(""))
-        }
+        (Method::GET, Resource::Collection(set)) => match &options.fetch_xml {
+            Some(fetch_xml) => fetch::fetch(session, &caller, &context, set_of(&set)?, fetch_xml),
+            None => query(session, &caller, &context, set_of(&set)?, &options, parts.uri.query().unwrap_or("")),
+        },
         (Method::GET, Resource::Count(set)) => count(session, &caller, set_of(&set)?, &options),
         (Method::GET, Resource::Record(set, key)) => {
             retrieve(session, &caller, &context, set_of(&set)?, &key, &options)

@@ -73,6 +73,8 @@ pub(super) struct QueryOptions {
     pub(super) page: Option<u32>,
     /// `tag=…`: the request's `SharedVariables["tag"]` (PIPE-7).
     pub(super) tag: Option<String>,
+    /// `fetchXml=…`: a FetchXML query instead of the options above.
+    pub(super) fetch_xml: Option<String>,
 }
 
 impl QueryOptions {
@@ -111,8 +113,9 @@ impl QueryOptions {
                     options.page = Some(page);
                 }
                 "tag" => options.tag = Some(value),
-                "$expand" | "$apply" | "$skip" | "$search" | "$compute" | "$format" | "$levels" | "fetchXml"
-                | "savedQuery" | "userQuery" => {
+                "fetchXml" => options.fetch_xml = Some(value),
+                "$expand" | "$apply" | "$skip" | "$search" | "$compute" | "$format" | "$levels" | "savedQuery"
+                | "userQuery" => {
                     return Err(ApiError::not_supported(format!("The query option '{name}'")));
                 }
                 other => {
@@ -174,7 +177,7 @@ mod tests {
         let prefer = Prefer::read(&headers).unwrap();
         assert!(prefer.representation);
         assert_eq!(prefer.max_page_size, Some(10));
-        assert_eq!(prefer.annotations, Annotations { formatted: true, lookup_table: true });
+        assert_eq!(prefer.annotations, Annotations { formatted: true, lookup_table: true, ..Annotations::default() });
         headers.insert("Prefer", HeaderValue::from_static("odata.maxpagesize=0"));
         assert!(Prefer::read(&headers).is_err());
     }
@@ -193,7 +196,8 @@ mod tests {
         assert_eq!(o.select, Some(vec!["name".to_owned(), "ownerid".to_owned()]));
         assert_eq!((o.top, o.count), (Some(3), true));
         assert_eq!(QueryOptions::read("$expand=x").err().unwrap().status, StatusCode::NOT_IMPLEMENTED);
-        assert_eq!(QueryOptions::read("fetchXml=%3Cfetch/%3E").err().unwrap().status, StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(QueryOptions::read("$apply=groupby((name))").err().unwrap().status, StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(QueryOptions::read("fetchXml=%3Cfetch/%3E").unwrap().fetch_xml.as_deref(), Some("<fetch/>"));
         assert_eq!(QueryOptions::read("$top=many").err().unwrap().status, StatusCode::BAD_REQUEST);
         assert_eq!(QueryOptions::read("$frobnicate=1").err().unwrap().status, StatusCode::BAD_REQUEST);
     }

@@ -251,7 +251,7 @@ fn query_expression(table: &Table, options: &QueryOptions, page_size: u32) -> Re
     Ok(query)
 }
 
-fn collection(response: Response) -> Result<xrm_model::EntityCollection, ApiError> {
+pub(super) fn collection(response: Response) -> Result<xrm_model::EntityCollection, ApiError> {
     match response.results.get(messages::ENTITY_COLLECTION) {
         Some(ParameterValue::EntityCollection(c)) => Ok(c.clone()),
         _ => Err(internal("RetrieveMultiple returned no collection")),

@@ -275,3 +275,29 @@ test("PIPE-1: custom APIs as actions, unbound and bound, run by their plug-in as
     const unknown = await failure(() => alice.callAction({ actionName: "new_Nothing" }));
     assert.equal(unknown.status, 404);
 });
+
+test("FetchXML: fetchAll follows the paging cookie; the annotations come only when asked for", async () => {
+    const alice = as("alice");
+    for (const n of [3, 1, 4, 2, 5]) {
+        await alice.create({ collection: "accounts", data: { name: `Node Fetch ${n}` } });
+    }
+    const fetchXml =
+        '<fetch count="2"><entity name="account"><attribute name="name"/><attribute name="description"/>' +
+        '<order attribute="name"/><filter><condition attribute="name" operator="like" value="Node Fetch %"/>' +
+        "</filter></entity></fetch>";
+    const all = await alice.fetchAll({
+        collection: "accounts",
+        fetchXml,
+        includeAnnotations: "Microsoft.Dynamics.CRM.fetchxmlpagingcookie",
+    });
+    assert.deepEqual(
+        all.value.map((a) => a.name),
+        [1, 2, 3, 4, 5].map((n) => `Node Fetch ${n}`),
+    );
+    // The rows are the records the Create steps stamped, as alice.
+    assert.ok(all.value.every((a) => a.description === `UserId=${ids.alice} InitiatingUserId=${ids.alice}`));
+    const first = await alice.fetch({ collection: "accounts", fetchXml });
+    assert.equal(first.value.length, 2);
+    assert.equal(first.PagingInfo, undefined, "no paging cookie unless asked for");
+    assert.equal(first["@Microsoft.Dynamics.CRM.morerecords"], undefined);
+});
