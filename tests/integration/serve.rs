@@ -35,6 +35,7 @@ fn org() -> Json {
         ],
         "tables": [ { "logicalname": "account", "objecttypecode": 1,
                       "keys": [ { "name": "account_number", "columns": ["accountnumber"] } ] } ],
+        "relationships": [ { "schemaname": "new_account_contact", "entity1": "account", "entity2": "contact" } ],
         "customapis": [
             { "uniquename": "new_Recalculate", "boundentity": null, "request": {}, "response": {} },
             { "uniquename": "new_Quote", "boundentity": null,
@@ -72,6 +73,14 @@ fn steps() -> Json {
           "impersonatinguserid": "@svc",
           "configuration": { "ops": [
             { "create": { "@logicalname": "annotation", "subject": "note on {Target.name} by {UserId} for {InitiatingUserId}" }, "as": "user" }
+          ] } },
+        { "name": "associated", "plugin": "probe", "message": "Associate", "stage": 40,
+          "configuration": { "ops": [
+            { "create": { "@logicalname": "annotation", "subject": "{MessageName} {Input.Relationship} {PrimaryEntityId} by {UserId}" }, "as": "user" }
+          ] } },
+        { "name": "disassociated", "plugin": "probe", "message": "Disassociate", "stage": 40,
+          "configuration": { "ops": [
+            { "create": { "@logicalname": "annotation", "subject": "{MessageName} {Input.Relationship} {PrimaryEntityId} by {UserId}" }, "as": "user" }
           ] } },
         { "name": "quotes", "plugin": "probe", "message": "new_Quote", "stage": 30,
           "configuration": { "ops": [
@@ -1239,4 +1248,77 @@ fn serve_fetchxml_runs_through_the_query_engine_with_paging_annotations_only_whe
         url_encode("<fetch><entity name=\"account\"><nonsense/></entity></fetch>")
     ));
     assert_eq!(reply.status, 400, "the engine's own refusal: {reply:?}");
+}
+
+#[test]
+fn serve_ref_associates_and_disassociates_many_to_many_and_sets_or_clears_single_valued_navigation() {
+    let server = start();
+    let alice = alice(&server);
+    let account = alice.create("accounts", &json!({ "name": "Contoso" }));
+    let contact = alice.create("contacts", &json!({ "lastname": "Lee" }));
+    let contact_url = format!("{}contacts({contact})", server.base_url());
+    let subjects = |client: &Client| -> Vec<(String, String)> {
+        let notes = client.get("annotations?$select=subject,_createdby_value&$filter=startswith(subject,'Dis')%20or%20startswith(subject,'Ass')&$orderby=createdon").json();
+        notes["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| (n["subject"].as_str().unwrap().to_owned(), n["_createdby_value"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+
+    // Associate, sent by @svc on behalf of @alice (IMP-6): the Associate step ran as alice.
+    let svc = svc(&server).with("MSCRMCallerID", ALICE);
+    let reply =
+        svc.post(&format!("accounts({account})/new_account_contact/$ref"), &json!({ "@odata.id": contact_url }));
+    assert_eq!(reply.status, 204, "{reply:?}");
+    assert_eq!(subjects(&alice), [(format!("Associate new_account_contact {account} by {ALICE}"), ALICE.to_owned())]);
+
+    // Disassociate by ?$id= and by the related key in the path.
+    let reply = alice.request(
+        "DELETE",
+        &format!("accounts({account})/new_account_contact/$ref?$id={}", url_encode(&contact_url)),
+        &[],
+        None,
+    );
+    assert_eq!(reply.status, 204, "{reply:?}");
+    let reply = alice.post(
+        &format!("accounts({account})/new_account_contact/$ref"),
+        &json!({ "@odata.id": format!("/contacts({contact})") }),
+    );
+    assert_eq!(reply.status, 204, "associated again once disassociated: {reply:?}");
+    let reply = alice.request("DELETE", &format!("accounts({account})/new_account_contact({contact})/$ref"), &[], None);
+    assert_eq!(reply.status, 204, "{reply:?}");
+    let subjects = subjects(&alice);
+    assert_eq!(subjects.len(), 4, "{subjects:?}");
+    assert!(subjects[1].0.starts_with("Disassociate new_account_contact"), "{subjects:?}");
+    let reply = alice.request("DELETE", &format!("accounts({account})/new_account_contact/$ref"), &[], None);
+    assert_eq!(reply.status, 400, "no related record named: {reply:?}");
+    assert!(reply.error().1.contains("$id"), "{reply:?}");
+
+    // A single-valued navigation property: PUT sets the lookup, DELETE clears it.
+    let reply = alice.request(
+        "PUT",
+        &format!("accounts({account})/primarycontactid/$ref"),
+        &[],
+        Some(&json!({ "@odata.id": contact_url })),
+    );
+    assert_eq!(reply.status, 204, "{reply:?}");
+    let record = alice.get(&format!("accounts({account})?$select=_primarycontactid_value")).json();
+    assert_eq!(record["_primarycontactid_value"], contact.as_str());
+    let reply = alice.request("DELETE", &format!("accounts({account})/primarycontactid/$ref"), &[], None);
+    assert_eq!(reply.status, 204, "{reply:?}");
+    let record = alice.get(&format!("accounts({account})?$select=_primarycontactid_value")).json();
+    assert_eq!(record["_primarycontactid_value"], Json::Null);
+
+    let reply = alice.post(&format!("accounts({account})/nothing_here/$ref"), &json!({ "@odata.id": contact_url }));
+    assert_eq!(reply.status, 405, "{reply:?}");
+    let reply = alice.request(
+        "PUT",
+        &format!("accounts({account})/nothing_here/$ref"),
+        &[],
+        Some(&json!({ "@odata.id": contact_url })),
+    );
+    assert_eq!(reply.status, 404, "{reply:?}");
+    assert!(reply.error().1.contains("'nothing_here'"), "{reply:?}");
 }

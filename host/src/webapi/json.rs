@@ -199,7 +199,7 @@ fn column_value(table: &Table, column: &str, ty: &ColumnType, item: &Json) -> Re
 
 /// `{navigation}@odata.bind`: the lookup column the navigation property names (`parentcustomerid_account` or
 /// `parentcustomerid` for `parentcustomerid`, case-insensitive), and the record the value points to.
-fn bind(org: &Organization, table: &Table, navigation: &str, item: &Json) -> Result<(String, Value), ApiError> {
+pub fn bind(org: &Organization, table: &Table, navigation: &str, item: &Json) -> Result<(String, Value), ApiError> {
     let lower = navigation.to_ascii_lowercase();
     let lookup = |name: &str| match table.columns.get(name) {
         Some(ColumnType::Lookup(targets)) => Some((name.to_owned(), targets.clone())),
@@ -242,7 +242,7 @@ fn bind(org: &Organization, table: &Table, navigation: &str, item: &Json) -> Res
 }
 
 /// The record a URL names: `/accounts(…)`, `accounts(…)` or the full URL under `/api/data/v…/`.
-fn record_url(org: &Organization, url: &str) -> Result<EntityReference, ApiError> {
+pub fn record_url(org: &Organization, url: &str) -> Result<EntityReference, ApiError> {
     let path = match url.find("/api/data/") {
         Some(at) => split_api_path(&url[at..]).map_or("", |(_, rest)| rest),
         None => url.trim_start_matches('/'),

@@ -23,6 +23,7 @@ mod json;
 mod options;
 pub mod path;
 mod records;
+mod refs;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -359,6 +360,18 @@ fn api(
             let table = actions::bound_table(org, &set)?;
             actions::action(shared, session, &caller, &context, Some((table, key.as_ref())), &name, &body)
         }
+        (method, Resource::Ref(set, key, navigation, related)) => refs::reference(
+            shared,
+            session,
+            &caller,
+            &method,
+            table_of(org, &set)?,
+            &key,
+            &navigation,
+            related.as_ref(),
+            &options,
+            &body,
+        ),
         (_, Resource::BoundAction(set, key, name)) => Err(ApiError::not_supported(format!(
             "The path segment '{name}' (after '{set}{}')",
             if key.is_some() { "(…)" } else { "" }

@@ -75,6 +75,8 @@ pub(super) struct QueryOptions {
     pub(super) tag: Option<String>,
     /// `fetchXml=…`: a FetchXML query instead of the options above.
     pub(super) fetch_xml: Option<String>,
+    /// `$id=…`: the related record of a `DELETE …/{navigation}/$ref`.
+    pub(super) id: Option<String>,
 }
 
 impl QueryOptions {
@@ -114,6 +116,7 @@ impl QueryOptions {
                 }
                 "tag" => options.tag = Some(value),
                 "fetchXml" => options.fetch_xml = Some(value),
+                "$id" => options.id = Some(value),
                 "$expand" | "$apply" | "$skip" | "$search" | "$compute" | "$format" | "$levels" | "savedQuery"
                 | "userQuery" => {
                     return Err(ApiError::not_supported(format!("The query option '{name}'")));

@@ -20,6 +20,9 @@ pub enum Resource {
     /// (bound to the entity set): an action (the namespace may be left out). Any other method than POST on
     /// such a path is a property path, not served.
     BoundAction(String, Option<RecordKey>, String),
+    /// `accounts(…)/{navigation}/$ref` or `accounts(…)/{navigation}({related key})/$ref`: a reference between
+    /// two records (associate, disassociate, set or clear a lookup).
+    Ref(String, RecordKey, String, Option<RecordKey>),
 }
 
 /// How a URL names a record.
@@ -76,6 +79,20 @@ pub fn parse_resource(rest: &str) -> Result<Resource, ApiError> {
     match (&resource, &segments[1..]) {
         (_, []) => Ok(resource),
         (Resource::Collection(set), ["$count"]) => Ok(Resource::Count(set.clone())),
+        (Resource::Record(set, key), [navigation, "$ref"]) => {
+            let (name, related) = match navigation.split_once('(') {
+                None => (*navigation, None),
+                Some((name, rest)) => {
+                    let related = rest.strip_suffix(')').ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "Bad Request - Error in path: the segment '{navigation}' has no closing ')'"
+                        ))
+                    })?;
+                    (name, Some(record_key(name, related)?))
+                }
+            };
+            Ok(Resource::Ref(set.clone(), key.clone(), name.to_owned(), related))
+        }
         // Clients write a bound action with its namespace or without it (dynamics-web-api does not add it).
         (Resource::Collection(set), [next]) | (Resource::Record(set, _), [next])
             if !next.is_empty() && next.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') =>
@@ -264,7 +281,7 @@ mod tests {
             ("$batch", "'$batch'"),
             ("$metadata", "'$metadata'"),
             ("", "service document"),
-            (&format!("accounts({ID})/primarycontactid/$ref"), "'primarycontactid'"),
+            (&format!("accounts({ID})/primarycontactid/$value"), "'primarycontactid'"),
         ] {
             let e = status(path);
             assert_eq!(e.status, hyper::StatusCode::NOT_IMPLEMENTED, "{path}");

@@ -301,3 +301,30 @@ test("FetchXML: fetchAll follows the paging cookie; the annotations come only wh
     assert.equal(first.PagingInfo, undefined, "no paging cookie unless asked for");
     assert.equal(first["@Microsoft.Dynamics.CRM.morerecords"], undefined);
 });
+
+test("associate and disassociate through $ref fire their steps as the caller", async () => {
+    const alice = as("alice");
+    const account = await alice.create({ collection: "accounts", data: { name: "Node Associated" } });
+    const contact = await alice.create({ collection: "contacts", data: { lastname: "Node Lee" } });
+    await as("svc", { impersonate: ids.alice }).associate({
+        collection: "accounts",
+        primaryKey: account,
+        relationshipName: "new_account_contact",
+        relatedCollection: "contacts",
+        relatedKey: contact,
+    });
+    await alice.disassociate({ collection: "accounts", primaryKey: account, relationshipName: "new_account_contact", relatedKey: contact });
+    const notes = await alice.retrieveMultiple({
+        collection: "annotations",
+        select: ["subject", "_createdby_value"],
+        filter: `contains(subject, '${account}')`,
+        orderBy: ["createdon"],
+    });
+    assert.deepEqual(
+        notes.value.map((n) => [n.subject, n._createdby_value]),
+        [
+            [`Associate new_account_contact ${account} by ${ids.alice}`, ids.alice],
+            [`Disassociate new_account_contact ${account} by ${ids.alice}`, ids.alice],
+        ],
+    );
+});
