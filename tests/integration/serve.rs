@@ -1322,3 +1322,33 @@ fn serve_ref_associates_and_disassociates_many_to_many_and_sets_or_clears_single
     assert_eq!(reply.status, 404, "{reply:?}");
     assert!(reply.error().1.contains("'nothing_here'"), "{reply:?}");
 }
+
+#[test]
+fn serve_entitydefinitions_answer_entity_set_primary_columns_and_keys_from_the_organization() {
+    let server = start();
+    let alice = alice(&server);
+    let reply = alice.get(
+        "EntityDefinitions(LogicalName='account')?$select=EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,LogicalName",
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let body = reply.json();
+    assert_eq!(body["EntitySetName"], "accounts");
+    assert_eq!(body["PrimaryIdAttribute"], "accountid");
+    assert_eq!(body["PrimaryNameAttribute"], "name");
+    assert_eq!(body["LogicalName"], "account");
+    assert!(body.get("ObjectTypeCode").is_none(), "only the properties selected: {body}");
+    // The organization's alternate keys (KEY-1).
+    let keys = alice.get("EntityDefinitions(LogicalName='account')/Keys").json();
+    assert_eq!(keys["value"][0]["LogicalName"], "account_number", "{keys}");
+    assert_eq!(keys["value"][0]["KeyAttributes"], json!(["accountnumber"]));
+    let all = alice.get("EntityDefinitions?$select=LogicalName,EntitySetName").json();
+    let task = all["value"].as_array().unwrap().iter().find(|t| t["LogicalName"] == "task").cloned();
+    assert_eq!(task.unwrap()["EntitySetName"], "tasks");
+    let reply = alice.get("EntityDefinitions(LogicalName='widget')");
+    assert_eq!(reply.status, 404, "{reply:?}");
+    assert!(reply.error().1.contains("'widget'"));
+    let reply = alice.get("EntityDefinitions(LogicalName='account')/Attributes");
+    assert_eq!(reply.status, 501, "{reply:?}");
+    assert!(reply.error().1.contains("'Attributes'"));
+    assert_eq!(send(server.addr(), "GET", "/api/data/v9.2/EntityDefinitions", &[], None).status, 401);
+}

@@ -20,6 +20,7 @@ mod fetch;
 pub mod filter;
 mod io;
 mod json;
+mod metadata;
 mod options;
 pub mod path;
 mod records;
@@ -349,8 +350,18 @@ fn api(
         check_select(table, &options)?;
         Ok::<_, ApiError>(table)
     };
+    let raw_query = parts.uri.query().unwrap_or("");
     match (method.clone(), resource) {
         (Method::GET, Resource::WhoAmI) => who_am_i(session, &caller, &context),
+        (Method::GET, Resource::Collection(set)) if set == "EntityDefinitions" => {
+            metadata::entities(org, &context, raw_query)
+        }
+        (Method::GET, Resource::Record(set, key)) if set == "EntityDefinitions" => {
+            metadata::entity(org, &context, &key, None, raw_query)
+        }
+        (Method::GET, Resource::BoundAction(set, Some(key), segment)) if set == "EntityDefinitions" => {
+            metadata::entity(org, &context, &key, Some(&segment), raw_query)
+        }
         (Method::POST, Resource::Collection(name))
             if org.custom_apis.contains_key(&name) || messages::is_built_in(&name) =>
         {

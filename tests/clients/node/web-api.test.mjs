@@ -328,3 +328,14 @@ test("associate and disassociate through $ref fire their steps as the caller", a
         ],
     );
 });
+
+test("EntityDefinitions: the entity set and primary columns of a table", async () => {
+    const account = await as("alice").retrieveEntity({
+        key: "LogicalName='account'",
+        select: ["EntitySetName", "PrimaryIdAttribute", "PrimaryNameAttribute", "LogicalName"],
+    });
+    assert.equal(account.EntitySetName, "accounts");
+    assert.equal(account.PrimaryIdAttribute, "accountid");
+    assert.equal(account.PrimaryNameAttribute, "name");
+    assert.equal(account.LogicalName, "account");
+});
