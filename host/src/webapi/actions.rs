@@ -110,9 +110,8 @@ fn bulk(
     for target in &targets {
         entities.push(typed_entity(org, name, messages::TARGETS, Some(table), target)?);
     }
-    let mut collection = EntityCollection::default();
-    collection.entity_name = table.logical_name.clone();
-    collection.entities = entities;
+    let collection =
+        EntityCollection { entity_name: table.logical_name.clone(), entities, ..EntityCollection::default() };
     let mut request = Request::new(name);
     request.parameters.insert(messages::TARGETS.into(), ParameterValue::EntityCollection(collection));
     let response = caller.send(session, request)?;

@@ -104,7 +104,7 @@ pub(super) fn batch(
                     for part in changeset {
                         let answered = run(session, part, &ids);
                         if answered.failed() {
-                            return Err(answered);
+                            return Err(Box::new(answered));
                         }
                         if let Some(id) = &part.content_id {
                             let location = header_text(answered.answer.headers(), "OData-EntityId")
@@ -124,7 +124,7 @@ pub(super) fn batch(
                     }
                     // The changeset answers with its failing part alone: nothing else of it happened.
                     Err(failed) => {
-                        sections.push(vec![failed]);
+                        sections.push(vec![*failed]);
                         changesets.push(false);
                         if !continue_on_error {
                             stopped = true;
@@ -258,7 +258,7 @@ fn run_part(
 /// `$1/…` with the location of the part whose Content-ID is 1.
 fn resolve(url: &str, ids: &HashMap<String, String>) -> Result<String, ApiError> {
     let Some(reference) = url.strip_prefix('$') else { return Ok(url.to_owned()) };
-    let end = reference.find(|c: char| c == '/' || c == '?').unwrap_or(reference.len());
+    let end = reference.find(['/', '?']).unwrap_or(reference.len());
     let (id, rest) = reference.split_at(end);
     let location = ids.get(id).ok_or_else(|| {
         ApiError::bad_request(format!(
