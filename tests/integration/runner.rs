@@ -362,78 +362,120 @@ fn html_report_shows_the_tree_and_the_users_in_a_browser() {
 }
 
 mod browser {
-    use std::ffi::OsStr;
+    //! The report checked in Debian's Chromium as a reader sees it: the page is loaded with a script appended
+    //! that does what the reader does (opens a passing case, ticks "failing cases only") and writes what is
+    //! visible at each point into the page as JSON; `--dump-dom` prints the page once its scripts have run.
+    //! No driver crate: Chromium itself is the real thing, and its command line is enough.
     use std::path::Path;
-    use std::time::Duration;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
 
-    use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
-    use headless_chrome::{Browser, LaunchOptions, Tab};
+    /// What is visible, in the report's own selectors, before and after the reader's clicks.
+    const READER: &str = r##"
+const visible = s => Array.from(document.querySelectorAll(s)).filter(e => e.checkVisibility()).map(e => e.innerText);
+const failing = "details.case.fail", passing = "details.case.pass", seen = {};
+seen.summary = visible("#summary strong");
+seen.failingOpen = document.querySelector(failing).open;
+seen.callers = visible(failing + " .user[data-role=caller]");
+seen.stepUsers = visible(failing + " .user[data-role=userid]");
+seen.initiating = visible(failing + " .user[data-role=initiatinguserid]");
+seen.stages = visible(failing + " .stage > details > summary");
+seen.vias = visible(failing + " .via");
+seen.traces = visible(failing + " pre.trace");
+seen.depths = visible(failing + " .depth");
+seen.failures = visible(".failures li");
+seen.passingUsers = visible(passing + " .user");
+document.querySelector(passing + " > summary").click();
+seen.opened = visible(passing + "[open] .user[data-role=caller]");
+document.querySelector("#only-failures").click();
+seen.passNamesFiltered = visible(".case.pass .name");
+seen.failNamesFiltered = visible(".case.fail > summary .name");
+const out = document.createElement("pre");
+out.id = "xrm-seen";
+out.textContent = JSON.stringify(seen);
+document.body.appendChild(out);
+"##;
 
-    fn eval(tab: &Tab, js: &str) -> serde_json::Value {
-        tab.evaluate(js, false).unwrap().value.unwrap_or(serde_json::Value::Null)
-    }
-
-    fn visible_text(tab: &Tab, selector: &str) -> Vec<String> {
-        // Arrays come back from the page as JSON text.
-        let js = format!(
-            "JSON.stringify(Array.from(document.querySelectorAll({selector:?}))\
-             .filter(e => e.checkVisibility()).map(e => e.innerText))"
-        );
-        let text = eval(tab, &js);
-        serde_json::from_str(text.as_str().unwrap_or("null")).unwrap_or_else(|e| panic!("{selector}: {e}: {text}"))
-    }
-
-    pub fn check(chromium: &Path, report: &Path) {
-        let args: Vec<&OsStr> =
-            ["--disable-gpu", "--disable-quic", "--disable-component-update"].into_iter().map(OsStr::new).collect();
-        let options = LaunchOptions::default_builder()
-            .path(Some(chromium.to_owned()))
-            .sandbox(false)
-            .headless(true)
-            .window_size(Some((1280, 900)))
-            .args(args)
-            .idle_browser_timeout(Duration::from_secs(60))
-            .build()
+    /// Runs Chromium headless on `url` with `extra` arguments, its stdout in `out`; killed after a minute.
+    fn chromium(chromium: &Path, profile: &Path, extra: &[&str], url: &str, out: Stdio) {
+        let mut child = Command::new(chromium)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+            .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("--window-size=1280,900")
+            .args(extra)
+            .arg(url)
+            .stdout(out)
+            .stderr(Stdio::null())
+            .spawn()
             .unwrap();
-        let browser = Browser::new(options).unwrap();
-        let tab = browser.new_tab().unwrap();
-        tab.navigate_to(&format!("file://{}", report.display())).unwrap().wait_until_navigated().unwrap();
-
-        assert_eq!(visible_text(&tab, "#summary strong"), vec!["2 passed, 1 failed"]);
-        // The failing case is open: its tree shows who each request and step ran as, and the trace.
-        let failing = "details.case.fail";
-        assert_eq!(eval(&tab, &format!("document.querySelector({failing:?}).open")), true);
-        let callers = visible_text(&tab, &format!("{failing} .user[data-role=caller]"));
-        assert!(callers.iter().any(|c| c == "as @alice") && callers.iter().any(|c| c == "as @system"), "{callers:?}");
-        let step_users = visible_text(&tab, &format!("{failing} .user[data-role=userid]"));
-        assert!(step_users.iter().any(|u| u == "UserId @svc"), "{step_users:?}");
-        let initiating = visible_text(&tab, &format!("{failing} .user[data-role=initiatinguserid]"));
-        assert!(initiating.iter().all(|u| u == "InitiatingUserId @alice") && !initiating.is_empty());
-        let stages = visible_text(&tab, &format!("{failing} .stage > details > summary"));
-        assert!(stages.contains(&"PostOperation (40)".to_owned()), "{stages:?}");
-        let vias = visible_text(&tab, &format!("{failing} .via"));
-        assert!(vias.iter().any(|v| v.contains("CreateOrganizationService(null)")), "{vias:?}");
-        let traces = visible_text(&tab, &format!("{failing} pre.trace"));
-        assert!(traces.iter().any(|t| t.contains("UserId=@svc InitiatingUserId=@alice")), "{traces:?}");
-        let depths = visible_text(&tab, &format!("{failing} .depth"));
-        assert!(depths.contains(&"depth 2".to_owned()), "{depths:?}");
-        assert!(!visible_text(&tab, ".failures li").is_empty());
-
-        // Passing cases are closed until opened.
-        let passing = "details.case.pass";
-        assert!(visible_text(&tab, &format!("{passing} .user")).is_empty(), "passes start collapsed");
-        if let Some(path) = std::env::var_os("XRM_SANDBOX_SCREENSHOT") {
-            let png = tab.capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true).unwrap();
-            std::fs::write(path, png).unwrap();
+        let start = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > Duration::from_secs(60) {
+                child.kill().unwrap();
+                panic!("chromium did not finish with {url} in 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        tab.find_element(&format!("{passing} > summary")).unwrap().click().unwrap();
-        let opened = visible_text(&tab, &format!("{passing}[open] .user[data-role=caller]"));
-        assert!(!opened.is_empty(), "a click opens a passing case");
+    }
 
+    /// The JSON the reader script wrote, read back from the dumped page.
+    fn seen(dom: &str) -> serde_json::Value {
+        let start = dom.find(r#"<pre id="xrm-seen">"#).unwrap_or_else(|| panic!("the script did not run:\n{dom}"));
+        let text = &dom[start + r#"<pre id="xrm-seen">"#.len()..];
+        let text = &text[..text.find("</pre>").unwrap()];
+        let text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", "\u{a0}").replace("&amp;", "&");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+
+    fn texts(seen: &serde_json::Value, key: &str) -> Vec<String> {
+        let list = seen[key].as_array().unwrap_or_else(|| panic!("{key}: {seen}"));
+        list.iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+    }
+
+    pub fn check(browser: &Path, report: &Path) {
+        let dir = report.parent().unwrap();
+        let html = std::fs::read_to_string(report).unwrap();
+        let body_end = html.rfind("</body>").expect("the report has a body");
+        let page = dir.join("report-read.html");
+        std::fs::write(&page, format!("{}<script>{READER}</script>{}", &html[..body_end], &html[body_end..])).unwrap();
+        let dom_file = dir.join("report-dom.html");
+        let url = format!("file://{}", page.display());
+        let out = Stdio::from(std::fs::File::create(&dom_file).unwrap());
+        chromium(browser, &dir.join("chromium-profile"), &["--dump-dom"], &url, out);
+        let seen = seen(&std::fs::read_to_string(&dom_file).unwrap());
+
+        assert_eq!(texts(&seen, "summary"), vec!["2 passed, 1 failed"]);
+        // The failing case is open: its tree shows who each request and step ran as, and the trace.
+        assert_eq!(seen["failingOpen"], true);
+        let callers = texts(&seen, "callers");
+        assert!(callers.iter().any(|c| c == "as @alice") && callers.iter().any(|c| c == "as @system"), "{callers:?}");
+        let step_users = texts(&seen, "stepUsers");
+        assert!(step_users.iter().any(|u| u == "UserId @svc"), "{step_users:?}");
+        let initiating = texts(&seen, "initiating");
+        assert!(initiating.iter().all(|u| u == "InitiatingUserId @alice") && !initiating.is_empty());
+        let stages = texts(&seen, "stages");
+        assert!(stages.contains(&"PostOperation (40)".to_owned()), "{stages:?}");
+        let vias = texts(&seen, "vias");
+        assert!(vias.iter().any(|v| v.contains("CreateOrganizationService(null)")), "{vias:?}");
+        let traces = texts(&seen, "traces");
+        assert!(traces.iter().any(|t| t.contains("UserId=@svc InitiatingUserId=@alice")), "{traces:?}");
+        let depths = texts(&seen, "depths");
+        assert!(depths.contains(&"depth 2".to_owned()), "{depths:?}");
+        assert!(!texts(&seen, "failures").is_empty());
+
+        // Passing cases are closed until opened, and a click opens one.
+        assert!(texts(&seen, "passingUsers").is_empty(), "passes start collapsed");
+        assert!(!texts(&seen, "opened").is_empty(), "a click opens a passing case");
         // "show failing cases only" hides the passes.
-        tab.find_element("#only-failures").unwrap().click().unwrap();
-        assert!(visible_text(&tab, ".case.pass .name").is_empty(), "passes hidden");
-        assert_eq!(visible_text(&tab, ".case.fail > summary .name").len(), 1);
+        assert!(texts(&seen, "passNamesFiltered").is_empty(), "passes hidden");
+        assert_eq!(texts(&seen, "failNamesFiltered").len(), 1);
+
+        if let Some(png) = std::env::var_os("XRM_SANDBOX_SCREENSHOT") {
+            let shot = format!("--screenshot={}", Path::new(&png).display());
+            let url = format!("file://{}", report.display());
+            chromium(browser, &dir.join("chromium-profile"), &[&shot], &url, Stdio::null());
+        }
     }
 }
 
