@@ -92,16 +92,7 @@ pub(super) fn create(
         true => Some(retrieved(caller.send(s, Request::retrieve(EntityReference::new(logical, id), columns))?)?),
         false => None,
     };
-    let url = entity_id_url(context, table, id);
-    let response = match record {
-        Some(record) => with_header(
-            json_response(StatusCode::CREATED, record_body(context, table, &record)),
-            "Preference-Applied",
-            "return=representation",
-        ),
-        None => respond(StatusCode::NO_CONTENT, None),
-    };
-    Ok(with_header(response, "OData-EntityId", &url))
+    Ok(written(context, table, id, record, StatusCode::CREATED))
 }
 
 pub(super) fn retrieve(
@@ -212,16 +203,21 @@ pub(super) fn update(
         };
         Ok::<_, ApiError>((id, record))
     })()?;
-    let url = entity_id_url(context, table, id);
+    Ok(written(context, table, id, record, StatusCode::OK))
+}
+
+/// The answer to a write: `OData-EntityId`, and the record read back (with `status`) when the client asked for
+/// it with `return=representation`, else `204`.
+fn written(context: &Context, table: &Table, id: Uuid, record: Option<Entity>, status: StatusCode) -> Answer {
     let response = match record {
         Some(record) => with_header(
-            json_response(StatusCode::OK, record_body(context, table, &record)),
+            json_response(status, record_body(context, table, &record)),
             "Preference-Applied",
             "return=representation",
         ),
         None => respond(StatusCode::NO_CONTENT, None),
     };
-    Ok(with_header(response, "OData-EntityId", &url))
+    with_header(response, "OData-EntityId", &entity_id_url(context, table, id))
 }
 
 /// The QueryExpression of a collection's query options.
