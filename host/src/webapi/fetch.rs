@@ -132,7 +132,7 @@ fn url_encode(text: &str) -> String {
 }
 
 fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+    quick_xml::escape::escape(text).into_owned()
 }
 
 fn xml_unescape(text: &str) -> String {
